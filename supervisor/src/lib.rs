@@ -1,1 +1,20 @@
-//! placeholder
+//! The Convotic module supervisor: runs every Custom Module as its own sandboxed process,
+//! speaks the versioned plugin protocol to it over a Unix socket, keeps it running, and
+//! forwards work to it.
+//!
+//! * [`config`]: the TOML configuration.
+//! * [`process`]: spawning (through the single-threaded spawn helper), output capture,
+//!   runtime directories, process trees.
+//! * [`protocol`]: connect, handshake, manifest validation, the multiplexed work stream.
+//! * [`supervision`]: the per-module lifecycle (states, restarts, backoff, health, stop).
+//! * [`host`]: the Host services modules call (their `ctx`).
+//! * [`gateway`]: the HTTP listener (health, admin API).
+//! * [`cli`]: the command line.
+
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod host;
+pub mod process;
+pub mod protocol;
+pub mod supervision;

@@ -1,0 +1,245 @@
+//! `ps`, `logs` and `restart`: clients of a running supervisor's admin API.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::discovery::read_endpoint;
+use super::Target;
+use crate::gateway::admin_token;
+
+struct Admin {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Admin {
+    fn connect(target: &Target) -> Result<Self, String> {
+        let data_dir = data_dir(target)?;
+        let endpoint = read_endpoint(&data_dir).map_err(|e| {
+            format!(
+                "no running supervisor found for data dir {} ({e}); start one with `convotic-supervisor run --config <file>`",
+                data_dir.display()
+            )
+        })?;
+        let token = admin_token::read(&data_dir)
+            .map_err(|e| format!("cannot read the admin token in {}: {e}", data_dir.display()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            base: format!("http://{}", endpoint.listen),
+            token,
+            http,
+            runtime,
+        })
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        self.runtime.block_on(async {
+            let response = self
+                .http
+                .request(method, &url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| format!("cannot reach the supervisor at {}: {e}", self.base))?;
+            let status = response.status();
+            let body: Value = response
+                .json()
+                .await
+                .map_err(|e| format!("bad answer from the supervisor: {e}"))?;
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("request failed")
+                    .to_string())
+            }
+        })
+    }
+}
+
+fn data_dir(target: &Target) -> Result<PathBuf, String> {
+    if let Some(dir) = &target.data_dir {
+        return Ok(dir.clone());
+    }
+    if let Some(config) = &target.config {
+        return crate::config::load(config)
+            .map(|c| c.data_dir)
+            .map_err(|e| e.to_string());
+    }
+    Ok(PathBuf::from("./data"))
+}
+
+fn fail(message: String) -> i32 {
+    eprintln!("error: {message}");
+    1
+}
+
+fn module_query(workspace: Option<&str>) -> String {
+    workspace
+        .map(|w| format!("?workspace={w}"))
+        .unwrap_or_default()
+}
+
+/// `ps`.
+pub fn ps(target: &Target, json: bool) -> i32 {
+    let admin = match Admin::connect(target) {
+        Ok(admin) => admin,
+        Err(e) => return fail(e),
+    };
+    let body = match admin.call(reqwest::Method::GET, "/admin/v1/modules") {
+        Ok(body) => body,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
+        return 0;
+    }
+    print!(
+        "{}",
+        format_table(
+            body["modules"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+        )
+    );
+    0
+}
+
+/// The `ps` table.
+fn format_table(modules: &[Value]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut out = format!(
+        "{:<16} {:<24} {:<9} {:>8} {:>8} {:>9} {:<28} {}\n",
+        "WORKSPACE", "MODULE", "STATE", "PID", "RESTARTS", "UPTIME", "MANIFEST", "LAST ERROR"
+    );
+    for m in modules {
+        let uptime = m["ready_since_ms"]
+            .as_u64()
+            .filter(|_| m["state"] == "ready")
+            .map(|since| {
+                humantime::format_duration(Duration::from_secs(now.saturating_sub(since) / 1000))
+                    .to_string()
+            })
+            .unwrap_or_else(|| "-".into());
+        let manifest = match &m["manifest"] {
+            Value::Null => "-".to_string(),
+            man => format!(
+                "v{} {}r {}w {}n {}b {}c",
+                man["version"].as_str().unwrap_or("?"),
+                count(&man["routes"]),
+                count(&man["workers"]),
+                count(&man["nodes"]),
+                count(&man["blocks"]),
+                count(&man["crons"])
+            ),
+        };
+        out.push_str(&format!(
+            "{:<16} {:<24} {:<9} {:>8} {:>8} {:>9} {:<28} {}\n",
+            m["workspace"].as_str().unwrap_or(""),
+            m["name"].as_str().unwrap_or(""),
+            m["state"].as_str().unwrap_or(""),
+            m["pid"]
+                .as_i64()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            m["restarts"].as_u64().unwrap_or(0),
+            uptime,
+            manifest,
+            m["last_error"].as_str().unwrap_or("")
+        ));
+    }
+    out
+}
+
+fn count(v: &Value) -> usize {
+    v.as_array().map(Vec::len).unwrap_or(0)
+}
+
+/// `logs`.
+pub fn logs(
+    target: &Target,
+    module: &str,
+    workspace: Option<&str>,
+    lines: usize,
+    follow: bool,
+) -> i32 {
+    let admin = match Admin::connect(target) {
+        Ok(admin) => admin,
+        Err(e) => return fail(e),
+    };
+    let base = format!("/admin/v1/modules/{module}/logs{}", module_query(workspace));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut path = format!("{base}{sep}limit={lines}");
+    loop {
+        let body = match admin.call(reqwest::Method::GET, &path) {
+            Ok(body) => body,
+            Err(e) => return fail(e),
+        };
+        let mut last = None;
+        for line in body["lines"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            println!(
+                "{} {:<10} {:<4} {}",
+                line["ts_ms"].as_u64().map(format_time).unwrap_or_default(),
+                line["stream"].as_str().unwrap_or(""),
+                line["instance"].as_str().unwrap_or(""),
+                line["text"].as_str().unwrap_or("")
+            );
+            last = line["seq"].as_u64();
+        }
+        if !follow {
+            return 0;
+        }
+        if let Some(seq) = last {
+            path = format!("{base}{sep}after={seq}&limit=10000");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn format_time(ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// `restart`.
+pub fn restart(target: &Target, module: &str, workspace: Option<&str>) -> i32 {
+    let admin = match Admin::connect(target) {
+        Ok(admin) => admin,
+        Err(e) => return fail(e),
+    };
+    let path = format!(
+        "/admin/v1/modules/{module}/restart{}",
+        module_query(workspace)
+    );
+    match admin.call(reqwest::Method::POST, &path) {
+        Ok(_) => {
+            println!("restarting {module}");
+            0
+        }
+        Err(e) => fail(e),
+    }
+}

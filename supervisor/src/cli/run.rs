@@ -1,0 +1,161 @@
+//! `convotic-supervisor run` and `check-config`.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::discovery::{self, Endpoint};
+use crate::config;
+use crate::gateway::{self, admin_token, GatewayState};
+use crate::process::Spawner;
+use crate::supervision::{Context, Supervisor};
+
+/// Log output: `CONVOTIC_LOG_FORMAT=json` for JSON lines, text otherwise; level from `RUST_LOG`
+/// (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("CONVOTIC_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Validates a config file and prints the modules it would run.
+pub fn check_config(path: &Path) -> i32 {
+    match config::load(path) {
+        Ok(config) => {
+            println!("{}: OK", path.display());
+            println!("listen   {}", config.listen);
+            println!("data_dir {}", config.data_dir.display());
+            for m in &config.modules {
+                let enabled = if m.enabled { "" } else { " (disabled)" };
+                println!(
+                    "module   {}/{} → {}{enabled}",
+                    m.workspace,
+                    m.name,
+                    m.command.display()
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// Runs the supervisor until SIGTERM or SIGINT.
+pub fn run(path: &Path) -> i32 {
+    init_tracing();
+    let config = match config::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let admin_token = admin_token::load_or_create(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the admin token in {}",
+            config.data_dir.display()
+        )
+    })?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another supervisor running? set [server] listen in the config)",
+            config.listen
+        )
+    })?;
+    let listen = listener.local_addr()?;
+    let spawner = Spawner::start(tokio::runtime::Handle::current())
+        .context("cannot start the spawner thread")?;
+    let ctx =
+        Context::new(spawner, &config.runtime_dir, config.data_dir.clone()).with_context(|| {
+            format!(
+                "cannot create a runtime dir in {}",
+                config.runtime_dir.display()
+            )
+        })?;
+    let ctx = Arc::new(ctx);
+    tracing::info!(
+        modules = config.modules.len(),
+        runtime_dir = %ctx.runtime.path().display(),
+        "convotic-supervisor {} listening on http://{listen}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let supervisor = Supervisor::start(config.modules.clone(), Arc::clone(&ctx));
+    let state = Arc::new(GatewayState {
+        supervisor: Arc::clone(&supervisor),
+        admin_token,
+    });
+    let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway = tokio::spawn(gateway::serve(listener, state, async {
+        let _ = gateway_stopped.await;
+    }));
+    discovery::write_endpoint(
+        &config.data_dir,
+        &Endpoint {
+            listen,
+            pid: std::process::id(),
+        },
+    )
+    .context("cannot write the discovery file")?;
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let which = tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!("{which} received: stopping every module (send it again to kill them at once)");
+    let shutdown = supervisor.shutdown();
+    tokio::select! {
+        _ = shutdown => {}
+        _ = terminate.recv() => tracing::warn!("second signal: killing modules now"),
+        _ = interrupt.recv() => tracing::warn!("second signal: killing modules now"),
+    }
+    let _ = stop_gateway.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), gateway).await;
+    discovery::remove_endpoint(&config.data_dir);
+    // Instances still alive (second signal) die with their Child handles (kill_on_drop) and
+    // through PDEATHSIG when this process exits.
+    drop(supervisor);
+    tracing::info!("stopped");
+    Ok(())
+}

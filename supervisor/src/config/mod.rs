@@ -1,0 +1,11 @@
+//! The supervisor's configuration: one TOML file (`--config`), unknown keys rejected.
+//!
+//! Every field and its default is documented in `docs/configuration.md`. Relative paths
+//! (`data_dir`, module `command` and `working_dir`) are resolved against the directory of the
+//! config file, so a config file works from any current directory.
+
+mod model;
+mod resolve;
+
+pub use model::{Config, Defaults, ModuleConfig, RestartPolicy, ServerConfig, SupervisorConfig};
+pub use resolve::{load, parse, ConfigError, ModuleSpec, ResolvedConfig};

@@ -1,0 +1,202 @@
+//! The TOML shape of the configuration file, with serde defaults.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: the HTTP listener.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[supervisor]`: data and runtime directories.
+    #[serde(default)]
+    pub supervisor: SupervisorConfig,
+    /// `[defaults]`: values every module inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// `[[modules]]`: the modules to run.
+    #[serde(default)]
+    pub modules: Vec<ModuleConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the HTTP listener (routes, admin API, health). Default `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `[supervisor]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisorConfig {
+    /// Persistent data: admin token, module data dirs. Default `./data`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Parent of the per-instance runtime directories holding the Unix sockets. Keep it short:
+    /// socket paths must stay under 108 bytes. Default: `$TMPDIR` or `/tmp`.
+    #[serde(default)]
+    pub runtime_dir: Option<PathBuf>,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            runtime_dir: None,
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+/// When a module whose process exited is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Always restart (with backoff), whatever the exit code.
+    Always,
+    /// Restart only after a non-zero exit, a signal or a failed health check.
+    OnFailure,
+    /// Never restart.
+    Never,
+}
+
+/// `[defaults]`: per-module settings, inherited by every `[[modules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Restart policy. Default `always`.
+    #[serde(default = "default_restart")]
+    pub restart: RestartPolicy,
+    /// Spawn → Ready limit. Default `10s`.
+    #[serde(default = "default_start_timeout", with = "humantime_serde")]
+    pub start_timeout: Duration,
+    /// Time between the Shutdown call and SIGKILL. Default `10s`.
+    #[serde(default = "default_stop_grace", with = "humantime_serde")]
+    pub stop_grace: Duration,
+    /// Health probe period. Default `10s`.
+    #[serde(default = "default_health_interval", with = "humantime_serde")]
+    pub health_interval: Duration,
+    /// Health probe timeout. Default `1s`.
+    #[serde(default = "default_health_timeout", with = "humantime_serde")]
+    pub health_timeout: Duration,
+    /// Consecutive failed probes before a restart. Default 3.
+    #[serde(default = "default_health_failures")]
+    pub health_failures: u32,
+    /// Lines of output kept per module for `logs`. Default 1000.
+    #[serde(default = "default_log_buffer_lines")]
+    pub log_buffer_lines: usize,
+    /// Output lines per second copied into the supervisor's log per module; beyond it lines
+    /// are counted and summarised (they stay in the ring buffer). Default 200.
+    #[serde(default = "default_log_rate")]
+    pub log_lines_per_second: u32,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            restart: default_restart(),
+            start_timeout: default_start_timeout(),
+            stop_grace: default_stop_grace(),
+            health_interval: default_health_interval(),
+            health_timeout: default_health_timeout(),
+            health_failures: default_health_failures(),
+            log_buffer_lines: default_log_buffer_lines(),
+            log_lines_per_second: default_log_rate(),
+        }
+    }
+}
+
+fn default_restart() -> RestartPolicy {
+    RestartPolicy::Always
+}
+fn default_start_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_stop_grace() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_health_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_health_timeout() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_health_failures() -> u32 {
+    3
+}
+fn default_log_buffer_lines() -> usize {
+    1000
+}
+fn default_log_rate() -> u32 {
+    200
+}
+
+/// One `[[modules]]` entry. Unset optional fields inherit `[defaults]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleConfig {
+    /// Workspace the module belongs to, e.g. `ws_abc123`.
+    pub workspace: String,
+    /// Module name; must equal the name in the module's manifest.
+    pub name: String,
+    /// Executable to run (absolute, relative to the config file, or looked up in `PATH`).
+    pub command: String,
+    /// Arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment variables (the rest of the environment is scrubbed).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (default: the config file's directory).
+    #[serde(default)]
+    pub working_dir: Option<PathBuf>,
+    /// Restart policy.
+    #[serde(default)]
+    pub restart: Option<RestartPolicy>,
+    /// Spawn → Ready limit.
+    #[serde(default, with = "humantime_serde")]
+    pub start_timeout: Option<Duration>,
+    /// Time between the Shutdown call and SIGKILL.
+    #[serde(default, with = "humantime_serde")]
+    pub stop_grace: Option<Duration>,
+    /// Health probe period.
+    #[serde(default, with = "humantime_serde")]
+    pub health_interval: Option<Duration>,
+    /// Health probe timeout.
+    #[serde(default, with = "humantime_serde")]
+    pub health_timeout: Option<Duration>,
+    /// Consecutive failed probes before a restart.
+    #[serde(default)]
+    pub health_failures: Option<u32>,
+    /// Set to false to keep the module configured but not started.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_true() -> bool {
+    true
+}

@@ -1,0 +1,410 @@
+//! Loading, checking and resolving the configuration into ready-to-use module specs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::model::{Config, ModuleConfig, RestartPolicy};
+
+/// Why a configuration could not be used. Messages name the file, entry and field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax error, unknown key or wrong type (toml's message names the key and line).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// A value is well-formed TOML but not acceptable.
+    #[error("invalid config file {path}: {entry}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The entry, e.g. `modules[2] (ws_demo/hello)`.
+        entry: String,
+        /// What was wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A module ready to run: every default applied and every path absolute.
+#[derive(Debug, Clone)]
+pub struct ModuleSpec {
+    /// Workspace id.
+    pub workspace: String,
+    /// Module name.
+    pub name: String,
+    /// Absolute path of the executable.
+    pub command: PathBuf,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+    /// Absolute working directory.
+    pub working_dir: PathBuf,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Spawn → Ready limit.
+    pub start_timeout: Duration,
+    /// Shutdown → SIGKILL.
+    pub stop_grace: Duration,
+    /// Health probe period.
+    pub health_interval: Duration,
+    /// Health probe timeout.
+    pub health_timeout: Duration,
+    /// Failed probes before restart.
+    pub health_failures: u32,
+    /// Ring buffer size in lines.
+    pub log_buffer_lines: usize,
+    /// Lines per second copied into the supervisor's log.
+    pub log_lines_per_second: u32,
+    /// Whether to start it.
+    pub enabled: bool,
+}
+
+impl ModuleSpec {
+    /// `workspace/name`, the module's identity in logs and errors.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.workspace, self.name)
+    }
+}
+
+/// The configuration with paths resolved.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Absolute data dir.
+    pub data_dir: PathBuf,
+    /// Parent of per-instance runtime dirs.
+    pub runtime_dir: PathBuf,
+    /// Modules, in file order.
+    pub modules: Vec<ModuleSpec>,
+}
+
+/// Reads and resolves a config file.
+pub fn load(path: &Path) -> Result<ResolvedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    parse(&text, path, &base)
+}
+
+/// Parses and resolves config text; `base` is the directory relative paths are resolved from.
+pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let base = absolute(base);
+    let invalid = |entry: String, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        entry,
+        message,
+    };
+    let data_dir = join(&base, &config.supervisor.data_dir);
+    let runtime_dir = match &config.supervisor.runtime_dir {
+        Some(dir) => join(&base, dir),
+        None => std::env::temp_dir(),
+    };
+    // Socket path: <runtime_dir>/cvt-XXXXXX/iNNNNNN/plugin.sock must stay below 108 bytes.
+    if runtime_dir.as_os_str().len() > 70 {
+        return Err(invalid(
+            "supervisor.runtime_dir".into(),
+            format!(
+                "{} is {} bytes long; Unix socket paths must stay under 108 bytes, so use a \
+                 runtime_dir of at most 70 bytes (e.g. /tmp or /run/convotic)",
+                runtime_dir.display(),
+                runtime_dir.as_os_str().len()
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut modules = Vec::with_capacity(config.modules.len());
+    for (index, module) in config.modules.iter().enumerate() {
+        let entry = format!("modules[{index}] ({}/{})", module.workspace, module.name);
+        check_identity(module).map_err(|m| invalid(entry.clone(), m))?;
+        if !seen.insert((module.workspace.clone(), module.name.clone())) {
+            return Err(invalid(
+                entry,
+                "a module with this workspace and name is configured twice".into(),
+            ));
+        }
+        let spec = resolve_module(module, &config, &base).map_err(|m| invalid(entry, m))?;
+        modules.push(spec);
+    }
+    Ok(ResolvedConfig {
+        listen: config.server.listen,
+        data_dir,
+        runtime_dir,
+        modules,
+    })
+}
+
+fn check_identity(module: &ModuleConfig) -> Result<(), String> {
+    if !is_workspace_id(&module.workspace) {
+        return Err(format!(
+            "workspace {:?} is not a workspace id: use ws_ followed by 1-60 of [a-z0-9_], e.g. ws_abc123",
+            module.workspace
+        ));
+    }
+    if !is_module_name(&module.name) {
+        return Err(format!(
+            "name {:?} is not a module name: use 1-64 of [a-z0-9-], starting with a letter",
+            module.name
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `s` is a workspace id (`ws_` + 1-60 of `[a-z0-9_]`).
+pub fn is_workspace_id(s: &str) -> bool {
+    s.strip_prefix("ws_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 60
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    })
+}
+
+/// Whether `s` is a module name (`[a-z][a-z0-9-]{0,63}`).
+pub fn is_module_name(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+fn resolve_module(
+    module: &ModuleConfig,
+    config: &Config,
+    base: &Path,
+) -> Result<ModuleSpec, String> {
+    let d = &config.defaults;
+    let working_dir = module
+        .working_dir
+        .as_ref()
+        .map(|w| join(base, w))
+        .unwrap_or_else(|| base.to_path_buf());
+    if !working_dir.is_dir() {
+        return Err(format!(
+            "working_dir {} does not exist or is not a directory",
+            working_dir.display()
+        ));
+    }
+    let command = resolve_command(&module.command, base)?;
+    for key in module.env.keys() {
+        if key.starts_with("CONVOTIC_") {
+            return Err(format!(
+                "env key {key} is reserved: CONVOTIC_* variables are set by the supervisor"
+            ));
+        }
+    }
+    let spec = ModuleSpec {
+        workspace: module.workspace.clone(),
+        name: module.name.clone(),
+        command,
+        args: module.args.clone(),
+        env: module.env.clone(),
+        working_dir,
+        restart: module.restart.unwrap_or(d.restart),
+        start_timeout: module.start_timeout.unwrap_or(d.start_timeout),
+        stop_grace: module.stop_grace.unwrap_or(d.stop_grace),
+        health_interval: module.health_interval.unwrap_or(d.health_interval),
+        health_timeout: module.health_timeout.unwrap_or(d.health_timeout),
+        health_failures: module.health_failures.unwrap_or(d.health_failures).max(1),
+        log_buffer_lines: d.log_buffer_lines.max(10),
+        log_lines_per_second: d.log_lines_per_second,
+        enabled: module.enabled,
+    };
+    for (field, value) in [
+        ("start_timeout", spec.start_timeout),
+        ("health_interval", spec.health_interval),
+        ("health_timeout", spec.health_timeout),
+    ] {
+        if value.is_zero() {
+            return Err(format!("{field} must be greater than 0"));
+        }
+    }
+    Ok(spec)
+}
+
+/// Resolves a command: a path with a `/` is taken relative to `base`; a bare name is searched
+/// in `PATH`. The result must be an executable file.
+fn resolve_command(command: &str, base: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    if command.is_empty() {
+        return Err("command is empty".into());
+    }
+    let candidates: Vec<PathBuf> = if command.contains('/') {
+        vec![join(base, Path::new(command))]
+    } else {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).map(|d| d.join(command)).collect())
+            .unwrap_or_default()
+    };
+    for candidate in &candidates {
+        if let Ok(meta) = std::fs::metadata(candidate) {
+            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+                return Ok(candidate.clone());
+            }
+            if meta.is_file() {
+                return Err(format!(
+                    "command {} is not executable (chmod +x it)",
+                    candidate.display()
+                ));
+            }
+        }
+    }
+    if command.contains('/') {
+        Err(format!(
+            "command {} does not exist (relative commands are resolved against the config file's directory; build the module first?)",
+            candidates[0].display()
+        ))
+    } else {
+        Err(format!("command {command:?} was not found in PATH"))
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+fn join(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    normalize(&joined)
+}
+
+/// Removes `.` and resolves `..` lexically (no symlink resolution).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<ResolvedConfig, ConfigError> {
+        parse(text, Path::new("test.toml"), Path::new("/"))
+    }
+
+    #[test]
+    fn empty_config_uses_defaults() {
+        let config = parse_str("").unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("/data"));
+        assert!(config.modules.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = parse_str("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("lisen"), "{message}");
+    }
+
+    #[test]
+    fn unknown_module_key_is_named() {
+        let text = "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"/bin/true\"\nrestrat = \"never\"\n";
+        let message = parse_str(text).unwrap_err().to_string();
+        assert!(message.contains("restrat"), "{message}");
+    }
+
+    #[test]
+    fn module_defaults_and_overrides() {
+        let text = "[defaults]\nstop_grace = \"3s\"\n[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"true\"\nrestart = \"on-failure\"\nstart_timeout = \"250ms\"\n";
+        let config = parse_str(text).unwrap();
+        let m = &config.modules[0];
+        assert_eq!(m.restart, RestartPolicy::OnFailure);
+        assert_eq!(m.start_timeout, Duration::from_millis(250));
+        assert_eq!(m.stop_grace, Duration::from_secs(3));
+        assert_eq!(m.health_failures, 3);
+        assert!(m.command.is_absolute());
+    }
+
+    #[test]
+    fn bad_names_and_duplicates_are_rejected() {
+        let bad_ws = "[[modules]]\nworkspace = \"abc\"\nname = \"m\"\ncommand = \"true\"\n";
+        assert!(parse_str(bad_ws)
+            .unwrap_err()
+            .to_string()
+            .contains("modules[0]"));
+        let bad_name =
+            "[[modules]]\nworkspace = \"ws_a\"\nname = \"Hello World\"\ncommand = \"true\"\n";
+        assert!(parse_str(bad_name)
+            .unwrap_err()
+            .to_string()
+            .contains("module name"));
+        let dup = "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"true\"\n[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"true\"\n";
+        assert!(parse_str(dup)
+            .unwrap_err()
+            .to_string()
+            .contains("modules[1]"));
+    }
+
+    #[test]
+    fn missing_command_is_explained() {
+        let text = "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"./nope/bin\"\n";
+        let message = parse_str(text).unwrap_err().to_string();
+        assert!(message.contains("does not exist"), "{message}");
+    }
+
+    #[test]
+    fn reserved_env_is_rejected() {
+        let text = "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"true\"\nenv = { CONVOTIC_PLUGIN_TOKEN = \"x\" }\n";
+        assert!(parse_str(text)
+            .unwrap_err()
+            .to_string()
+            .contains("reserved"));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(is_workspace_id("ws_abc123"));
+        assert!(!is_workspace_id("ws_"));
+        assert!(!is_workspace_id("WS_a"));
+        assert!(is_module_name("erp-webhook"));
+        assert!(!is_module_name("1abc"));
+    }
+}

@@ -1,0 +1,125 @@
+//! `/admin/v1`: modules, their status, logs and restarts. Guarded by the admin token
+//! (`Authorization: Bearer <token>`).
+
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+use super::{error_response, json, method_not_allowed, GatewayState, Incoming};
+use crate::supervision::FindError;
+
+/// Handles every `/admin/v1...` request.
+pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
+    if !authorized(state, &request) {
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong admin token: send `Authorization: Bearer <token>` with the token from <data_dir>/admin-token",
+            &request.request_id,
+        );
+    }
+    let rest = request
+        .path
+        .trim_start_matches("/admin/v1")
+        .trim_matches('/')
+        .to_string();
+    let segments: Vec<&str> = if rest.is_empty() {
+        vec![]
+    } else {
+        rest.split('/').collect()
+    };
+    let query = parse_query(&request.query);
+    let workspace = query
+        .iter()
+        .find(|(k, _)| k == "workspace")
+        .map(|(_, v)| v.as_str());
+    match segments.as_slice() {
+        ["modules"] => get_only(&request, || {
+            let modules: Vec<_> = state
+                .supervisor
+                .modules()
+                .iter()
+                .map(|m| m.status())
+                .collect();
+            json(StatusCode::OK, &serde_json::json!({"modules": modules}))
+        }),
+        ["modules", name] => get_only(&request, || match state.supervisor.find(workspace, name) {
+            Ok(module) => json(
+                StatusCode::OK,
+                &serde_json::to_value(module.status()).unwrap_or_default(),
+            ),
+            Err(e) => find_error(&request, e),
+        }),
+        ["modules", name, "logs"] => get_only(&request, || {
+            let module = match state.supervisor.find(workspace, name) {
+                Ok(module) => module,
+                Err(e) => return find_error(&request, e),
+            };
+            let number = |key: &str| {
+                query
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+            };
+            let limit = number("limit").unwrap_or(200).min(10_000) as usize;
+            let lines = module.logs.since(number("after"), limit);
+            json(StatusCode::OK, &serde_json::json!({"lines": lines}))
+        }),
+        ["modules", name, "restart"] => {
+            if request.method != Method::POST {
+                return method_not_allowed(&request, "POST");
+            }
+            match state.supervisor.find(workspace, name) {
+                Ok(module) if !module.spec.enabled => error_response(
+                    StatusCode::CONFLICT,
+                    "module_disabled",
+                    &format!("module {name} is disabled in the configuration (enabled = false)"),
+                    &request.request_id,
+                ),
+                Ok(module) => {
+                    module.restart();
+                    json(
+                        StatusCode::ACCEPTED,
+                        &serde_json::json!({"restarting": true, "workspace": module.spec.workspace, "module": module.spec.name}),
+                    )
+                }
+                Err(e) => find_error(&request, e),
+            }
+        }
+        _ => error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no such admin endpoint: {}", request.path),
+            &request.request_id,
+        ),
+    }
+}
+
+fn authorized(state: &GatewayState, request: &Incoming) -> bool {
+    let presented = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    crate::host::constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes())
+}
+
+fn get_only(request: &Incoming, handler: impl FnOnce() -> Response) -> Response {
+    if request.method == Method::GET {
+        handler()
+    } else {
+        method_not_allowed(request, "GET")
+    }
+}
+
+fn find_error(request: &Incoming, error: FindError) -> Response {
+    let (status, code) = match error {
+        FindError::NotFound(_) => (StatusCode::NOT_FOUND, "module_not_found"),
+        FindError::Ambiguous { .. } => (StatusCode::CONFLICT, "module_ambiguous"),
+    };
+    error_response(status, code, &error.to_string(), &request.request_id)
+}
+
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}

@@ -1,0 +1,17 @@
+//! JSON error bodies: `{"error": {"code", "message", "request_id"}}`.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// An error response with the standard JSON body.
+pub fn error_response(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    let body = serde_json::json!({
+        "error": {"code": code, "message": message, "request_id": request_id}
+    });
+    super::json(status, &body)
+}
+
+/// A new request id: `req_` and 16 hex digits.
+pub fn new_request_id() -> String {
+    format!("req_{:016x}", rand::random::<u64>())
+}

@@ -1,0 +1,75 @@
+//! The Host services a module calls (its `ctx`), served on the instance's own Unix socket.
+//!
+//! Every call must carry the instance's token (`x-convotic-plugin-token`); the workspace and
+//! module are fixed by the socket the call arrived on, never taken from the request.
+
+mod logger;
+mod token;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use convotic_proto::host::v1::logger_server::LoggerServer;
+use tokio::net::UnixListener;
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::process::LogSink;
+
+pub use token::{constant_time_eq, TokenCheck};
+
+/// Who the calls on one host socket come from.
+#[derive(Debug, Clone)]
+pub struct HostIdentity {
+    /// Workspace id.
+    pub workspace: String,
+    /// Module name.
+    pub module: String,
+    /// Instance id.
+    pub instance: String,
+}
+
+/// A running Host server for one instance; stops when dropped.
+pub struct HostServer {
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl HostServer {
+    /// Binds `socket` (mode 0600) and serves the Host services on it.
+    pub async fn start(
+        socket: &Path,
+        token: String,
+        identity: HostIdentity,
+        sink: Arc<LogSink>,
+    ) -> io::Result<Self> {
+        let _ = std::fs::remove_file(socket);
+        let listener = UnixListener::bind(socket)?;
+        std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        let check = TokenCheck::new(token);
+        let logger = LoggerServer::with_interceptor(logger::HostLogger::new(sink), check);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let result = tonic::transport::Server::builder()
+                .add_service(logger)
+                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(workspace = %identity.workspace, module = %identity.module, instance = %identity.instance, "host service stopped: {e}");
+            }
+        });
+        Ok(Self {
+            shutdown: Some(shutdown),
+        })
+    }
+}
+
+impl Drop for HostServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The spawn helper: the supervisor binary re-executed as `convotic-supervisor __spawn-helper`.
+//!
+//! It runs single-threaded, before any async runtime exists, so process-setup code never runs
+//! after `fork` inside the supervisor's multi-threaded runtime (the way bubblewrap and nsjail
+//! work). It:
+//!
+//! 1. re-arms `PR_SET_PDEATHSIG=SIGKILL` and checks its parent is still the supervisor;
+//! 2. closes inherited file descriptors above stderr and resets signal dispositions;
+//! 3. enters a new PID namespace (or, unprivileged, a user + PID namespace);
+//! 4. forks PID 1 of that namespace, which forks and execs the module, reaps every zombie and
+//!    forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to every process of the namespace.
+//!
+//! When the supervisor dies, the helper gets SIGKILL (PDEATHSIG), PID 1 gets SIGKILL in turn
+//! (its own PDEATHSIG), and the kernel kills every process of the namespace: no module process
+//! or descendant survives, even one that called `setsid` or double-forked.
+//!
+//! When no PID namespace can be created, the helper becomes a child subreaper instead and kills
+//! the module's leftover descendants when the module exits; a SIGKILL of the supervisor can then
+//! leave grandchildren behind, so a warning is printed (it lands in the module's log).
+//!
+//! The helper exits with the module's exit code, or dies by the module's fatal signal, so the
+//! supervisor sees the module's own status.
+
+use std::ffi::{CString, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{
+    kill, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{execvp, fork, getppid, pipe, ForkResult, Pid};
+
+/// The hidden first argument that selects helper mode.
+pub const HELPER_ARG: &str = "__spawn-helper";
+
+/// Signals forwarded to the module.
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// How the module's process tree is contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Containment {
+    /// A PID namespace: the whole tree dies with its PID 1.
+    PidNamespace,
+    /// A child subreaper: leftovers are killed when the module exits.
+    Subreaper,
+}
+
+/// Entry point of helper mode. `args` are the arguments after [`HELPER_ARG`]:
+/// `<expected parent pid> <command> [args...]`. Never returns.
+pub fn main(args: Vec<OsString>) -> ! {
+    match run(args) {
+        Ok(never) => match never {},
+        Err(message) => {
+            eprintln!("convotic spawn helper: {message}");
+            std::process::exit(126)
+        }
+    }
+}
+
+enum Never {}
+
+fn run(args: Vec<OsString>) -> Result<Never, String> {
+    let mut args = args.into_iter();
+    let expected_parent: i32 = args
+        .next()
+        .and_then(|a| a.to_str().and_then(|s| s.parse().ok()))
+        .ok_or("missing parent pid argument")?;
+    let argv: Vec<CString> = args
+        .map(|a| CString::new(a.as_bytes()).map_err(|_| "argument contains a NUL byte"))
+        .collect::<Result<_, _>>()?;
+    if argv.is_empty() {
+        return Err("missing command".into());
+    }
+
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("pdeathsig: {e}"))?;
+    if getppid().as_raw() != expected_parent {
+        return Err("the supervisor exited before the module started".into());
+    }
+    close_inherited_fds();
+    reset_signals()?;
+    let handled = handled_signals();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), None).map_err(|e| e.to_string())?;
+
+    let containment = enter_pid_namespace();
+    if containment == Containment::Subreaper {
+        eprintln!(
+            "convotic spawn helper: warning: no PID namespace available (needs root or user \
+             namespaces); descendants of the module may outlive a SIGKILL of the supervisor"
+        );
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("subreaper: {e}"))?;
+        let module = spawn_module(&argv)?;
+        let status = reap_until_exit(module, Containment::Subreaper, &handled);
+        reflect(status)
+    } else {
+        let (status_read, status_write) = pipe().map_err(|e| e.to_string())?;
+        // SAFETY: the helper is single-threaded (it runs before any runtime or thread is
+        // started), so the child may run arbitrary code after fork.
+        match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+            ForkResult::Child => {
+                drop(status_read);
+                run_namespace_init(&argv, status_write, &handled)
+            }
+            ForkResult::Parent { child } => {
+                drop(status_write);
+                let status = wait_for_init(child, status_read, &handled);
+                reflect(status)
+            }
+        }
+    }
+}
+
+/// Tries a PID namespace, first directly (root), then inside a new user namespace.
+fn enter_pid_namespace() -> Containment {
+    if unshare(CloneFlags::CLONE_NEWPID).is_ok() {
+        return Containment::PidNamespace;
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    if unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID).is_ok() {
+        let maps = std::fs::write("/proc/self/setgroups", "deny")
+            .and_then(|_| std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1")))
+            .and_then(|_| std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1")));
+        if let Err(e) = maps {
+            eprintln!("convotic spawn helper: warning: user namespace id maps: {e}");
+        }
+        return Containment::PidNamespace;
+    }
+    Containment::Subreaper
+}
+
+/// PID 1 of the module's namespace: starts the module, reaps, forwards signals, and reports
+/// the module's status to the helper through `status_write`.
+fn run_namespace_init(argv: &[CString], status_write: OwnedFd, handled: &SigSet) -> ! {
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() {
+        std::process::exit(126);
+    }
+    // Signals sent to a namespace's init are dropped unless it has a handler: install no-op
+    // handlers; the signals stay blocked and are taken with sigwait.
+    for signal in handled.iter() {
+        let action = SigAction::new(
+            SigHandler::Handler(noop_handler),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        // SAFETY: the handler is an empty extern "C" function, which is async-signal-safe.
+        let _ = unsafe { sigaction(signal, &action) };
+    }
+    let module = match spawn_module(argv) {
+        Ok(pid) => pid,
+        Err(message) => {
+            eprintln!("convotic spawn helper: {message}");
+            write_status(&status_write, &WaitStatus::Exited(Pid::from_raw(0), 127));
+            std::process::exit(0)
+        }
+    };
+    let status = reap_until_exit(module, Containment::PidNamespace, handled);
+    write_status(&status_write, &status);
+    // Exiting kills every other process of the namespace.
+    std::process::exit(0)
+}
+
+extern "C" fn noop_handler(_: libc::c_int) {}
+
+/// Forks and execs the module with an empty signal mask.
+fn spawn_module(argv: &[CString]) -> Result<Pid, String> {
+    // SAFETY: single-threaded process (helper or namespace init), see `run`.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+            let error = match execvp(&argv[0], argv) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            eprintln!(
+                "convotic spawn helper: cannot execute {}: {}",
+                argv[0].to_string_lossy(),
+                error.desc()
+            );
+            std::process::exit(127)
+        }
+        ForkResult::Parent { child } => Ok(child),
+    }
+}
+
+/// Waits (with sigwait) until `module` exits, reaping every other child and forwarding
+/// signals. Returns the module's status.
+fn reap_until_exit(module: Pid, containment: Containment, handled: &SigSet) -> WaitStatus {
+    loop {
+        if let Some(status) = reap(module, containment) {
+            return status;
+        }
+        let Ok(signal) = handled.wait() else { continue };
+        if signal == Signal::SIGCHLD {
+            continue;
+        }
+        match containment {
+            // -1 inside a PID namespace: every process of the namespace but its init.
+            Containment::PidNamespace => {
+                let _ = kill(Pid::from_raw(-1), signal);
+            }
+            Containment::Subreaper => {
+                let _ = kill(module, signal);
+            }
+        }
+    }
+}
+
+/// Reaps every exited child; returns the module's status once it has exited (after, for a
+/// subreaper, killing and reaping the leftovers).
+fn reap(module: Pid, containment: Containment) -> Option<WaitStatus> {
+    let mut module_status = None;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => break,
+            Ok(status) => {
+                if status.pid() == Some(module) {
+                    module_status = Some(status);
+                }
+            }
+        }
+    }
+    let status = module_status?;
+    if containment == Containment::Subreaper {
+        kill_leftover_children();
+    }
+    Some(status)
+}
+
+/// Subreaper mode: SIGKILL every remaining child (orphans reparented to us) until none is left.
+fn kill_leftover_children() {
+    let me = std::process::id() as i32;
+    for _ in 0..100 {
+        let children = super::tree::children_of(me);
+        if children.is_empty() {
+            return;
+        }
+        for child in children {
+            let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+        }
+        while let Ok(status) = waitpid(Pid::from_raw(-1), None) {
+            if matches!(status, WaitStatus::StillAlive) {
+                break;
+            }
+        }
+    }
+}
+
+/// The helper's side in PID-namespace mode: forwards signals to init and waits for it.
+fn wait_for_init(init: Pid, status_read: OwnedFd, handled: &SigSet) -> WaitStatus {
+    loop {
+        match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(_) | Err(_) => {
+                return read_status(&status_read).unwrap_or(WaitStatus::Signaled(
+                    init,
+                    Signal::SIGKILL,
+                    false,
+                ))
+            }
+        }
+        let Ok(signal) = handled.wait() else { continue };
+        if signal != Signal::SIGCHLD {
+            let _ = kill(init, signal);
+        }
+    }
+}
+
+fn write_status(fd: &OwnedFd, status: &WaitStatus) {
+    let (kind, value) = match status {
+        WaitStatus::Exited(_, code) => (0u8, *code),
+        WaitStatus::Signaled(_, signal, _) => (1u8, *signal as i32),
+        _ => (0u8, 1),
+    };
+    let mut bytes = [kind, 0, 0, 0, 0];
+    bytes[1..].copy_from_slice(&value.to_le_bytes());
+    let _ = nix::unistd::write(fd, &bytes);
+}
+
+fn read_status(fd: &OwnedFd) -> Option<WaitStatus> {
+    let mut bytes = [0u8; 5];
+    let n = nix::unistd::read(fd, &mut bytes).ok()?;
+    if n != 5 {
+        return None;
+    }
+    let value = i32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+    let pid = Pid::from_raw(0);
+    match bytes[0] {
+        0 => Some(WaitStatus::Exited(pid, value)),
+        _ => Signal::try_from(value)
+            .ok()
+            .map(|signal| WaitStatus::Signaled(pid, signal, false)),
+    }
+}
+
+/// Exits with the module's code, or dies by the module's signal.
+fn reflect(status: WaitStatus) -> ! {
+    match status {
+        WaitStatus::Exited(_, code) => std::process::exit(code),
+        WaitStatus::Signaled(_, signal, _) => {
+            let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+            // SAFETY: restoring the default disposition installs no handler code.
+            let _ = unsafe { sigaction(signal, &default) };
+            let mut set = SigSet::empty();
+            set.add(signal);
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+            let _ = nix::sys::signal::raise(signal);
+            std::process::exit(128 + signal as i32)
+        }
+        _ => std::process::exit(1),
+    }
+}
+
+fn handled_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in FORWARDED {
+        set.add(signal);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// Restores the default disposition of every catchable signal.
+fn reset_signals() -> Result<(), String> {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for signal in Signal::iterator() {
+        if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: restoring the default disposition installs no handler code.
+        let _ = unsafe { sigaction(signal, &default) };
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(|e| e.to_string())
+}
+
+/// Closes every descriptor above stderr, so nothing of the supervisor leaks into the module.
+fn close_inherited_fds() {
+    // SAFETY: close_range only closes descriptors; no Rust object owns fds >= 3 at this point
+    // of the helper (it has opened nothing yet).
+    let result = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if result != 0 {
+        // Older kernels: close one by one.
+        let max = std::fs::read_dir("/proc/self/fd")
+            .map(|dir| {
+                dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(1024);
+        for fd in 3..=max {
+            // SAFETY: see above; closing an fd that is not open just fails with EBADF.
+            unsafe { libc::close(fd) };
+        }
+    }
+}

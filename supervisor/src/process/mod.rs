@@ -1,0 +1,12 @@
+//! Module processes: spawning through the single-threaded spawn helper, capturing output,
+//! runtime directories, killing whole process trees, and reading the process tree.
+
+pub mod helper;
+pub mod logs;
+pub mod runtime_dir;
+pub mod spawner;
+pub mod tree;
+
+pub use logs::{LogBuffer, LogLine, LogSink, Stream};
+pub use runtime_dir::{InstanceDir, RuntimeRoot};
+pub use spawner::{SpawnRequest, Spawner};

@@ -1,0 +1,15 @@
+//! The supervisor's side of the plugin protocol: connecting to a module's socket, the
+//! handshake (health, Describe), manifest validation and the multiplexed work stream.
+
+pub mod connect;
+pub mod handshake;
+pub mod validate;
+pub mod work;
+
+pub use connect::connect;
+pub use handshake::{describe, probe, wait_serving, HandshakeError};
+pub use validate::{validate_manifest, ManifestError};
+pub use work::{InvokeOptions, WorkClient, WorkError};
+
+/// Largest gRPC message the supervisor sends or accepts from a module.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;

@@ -1,0 +1,400 @@
+//! The supervisor's end of the multiplexed work stream (docs/PROTOCOL.md, "Work stream").
+//!
+//! A [`WorkClient`] owns one or more `Work` streams ("lanes") to one module instance. Callers
+//! [`invoke`](WorkClient::invoke) concurrently; each invocation gets a unique id, takes one
+//! credit (the module's `max_in_flight`), travels on a lane (lane 1 for large payloads when the
+//! module has two) and resolves when the module's `Outcome` with the same id arrives. A caller
+//! whose deadline passes, or that goes away, makes the client send `Cancel{id}`; the credit
+//! comes back when the module answers that id, or after [`CANCEL_GRACE`] if it never does.
+//! A lane that breaks fails every invocation outstanding on it at once, so no caller hangs.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use convotic_proto::plugin::v1::plugin_client::PluginClient;
+use convotic_proto::plugin::v1::{
+    invocation, module_frame, outcome, supervisor_frame, Cancel, Invocation, LaneOpen, ModuleFrame,
+    SupervisorFrame,
+};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+use super::MAX_MESSAGE_BYTES;
+
+/// How long a cancelled invocation keeps its credit while waiting for the module's answer.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// Payloads above this size travel on the bulk lane (lane 1) when there is one.
+pub const LARGE_PAYLOAD_BYTES: usize = 64 * 1024;
+const LANE_QUEUE: usize = 1024;
+
+/// Why an invocation produced no outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkError {
+    /// Every credit is taken: the module is at its `max_in_flight`.
+    #[error("module is at its limit of {0} invocations in flight")]
+    Overloaded(u32),
+    /// The instance is draining or stopped and takes no new work.
+    #[error("module instance is not taking work (draining or stopped)")]
+    NotAccepting,
+    /// The deadline passed before the outcome arrived (the module was sent a Cancel).
+    #[error("deadline of {0:?} exceeded")]
+    DeadlineExceeded(Duration),
+    /// The lane closed (the module crashed or broke the stream) before answering.
+    #[error("module connection lost before it answered: {0}")]
+    LaneClosed(String),
+    /// The module answered with an outcome that carries no result.
+    #[error("module answered with an empty outcome")]
+    EmptyOutcome,
+}
+
+/// Per-call options.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeOptions {
+    /// Deadline; `None` = no deadline (the module's own timeout applies).
+    pub timeout: Option<Duration>,
+    /// Request id, for the module's logs.
+    pub request_id: String,
+    /// W3C traceparent.
+    pub traceparent: String,
+    /// Approximate payload size, to pick a lane.
+    pub payload_bytes: usize,
+    /// Wait (until the deadline) for a credit instead of failing with `Overloaded` at once.
+    pub wait_for_credit: bool,
+}
+
+type Reply = oneshot::Sender<Result<outcome::Result, WorkError>>;
+
+struct Pending {
+    /// `None` once cancelled: the entry only holds the credit until the module answers.
+    reply: Option<Reply>,
+    lane: usize,
+    _credit: OwnedSemaphorePermit,
+}
+
+struct Inner {
+    lanes: Vec<mpsc::Sender<SupervisorFrame>>,
+    credits: Arc<Semaphore>,
+    max_in_flight: u32,
+    next_id: AtomicU64,
+    pending: Mutex<HashMap<u64, Pending>>,
+    cancel_supported: bool,
+    accepting: AtomicBool,
+    broken: watch::Sender<Option<String>>,
+}
+
+/// Client end of an instance's work lanes. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkClient {
+    inner: Arc<Inner>,
+}
+
+impl WorkClient {
+    /// Opens `lanes` work streams on `channel` and waits for each `LaneReady` until `deadline`.
+    pub async fn open(
+        channel: Channel,
+        lanes: usize,
+        max_in_flight: u32,
+        cancel_supported: bool,
+        deadline: Instant,
+    ) -> Result<Self, WorkError> {
+        let lanes = lanes.max(1);
+        let mut senders = Vec::with_capacity(lanes);
+        let mut inbounds = Vec::with_capacity(lanes);
+        for lane in 0..lanes {
+            let (tx, rx) = mpsc::channel(LANE_QUEUE);
+            let open = SupervisorFrame {
+                frame: Some(supervisor_frame::Frame::Open(LaneOpen {
+                    lane: lane as u32,
+                })),
+            };
+            tx.send(open)
+                .await
+                .map_err(|_| WorkError::LaneClosed("lane queue closed".into()))?;
+            let mut client = PluginClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            let response = tokio::time::timeout_at(deadline, client.work(ReceiverStream::new(rx)))
+                .await
+                .map_err(|_| {
+                    WorkError::LaneClosed(format!("lane {lane} was not accepted in time"))
+                })?
+                .map_err(|s| WorkError::LaneClosed(format!("lane {lane}: {}", s.message())))?;
+            let mut inbound = response.into_inner();
+            let first = tokio::time::timeout_at(deadline, inbound.message())
+                .await
+                .map_err(|_| WorkError::LaneClosed(format!("lane {lane}: no LaneReady in time")))?;
+            match first {
+                Ok(Some(ModuleFrame {
+                    frame: Some(module_frame::Frame::Ready(_)),
+                })) => {}
+                Ok(other) => {
+                    return Err(WorkError::LaneClosed(format!(
+                        "lane {lane}: expected LaneReady, got {other:?}"
+                    )))
+                }
+                Err(s) => {
+                    return Err(WorkError::LaneClosed(format!(
+                        "lane {lane}: {}",
+                        s.message()
+                    )))
+                }
+            }
+            senders.push(tx);
+            inbounds.push(inbound);
+        }
+        let max_in_flight = if max_in_flight == 0 {
+            convotic_proto::DEFAULT_MAX_IN_FLIGHT
+        } else {
+            max_in_flight
+        };
+        let (broken, _) = watch::channel(None);
+        let inner = Arc::new(Inner {
+            lanes: senders,
+            credits: Arc::new(Semaphore::new(max_in_flight as usize)),
+            max_in_flight,
+            next_id: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            cancel_supported,
+            accepting: AtomicBool::new(true),
+            broken,
+        });
+        for (lane, inbound) in inbounds.into_iter().enumerate() {
+            tokio::spawn(read_lane(Arc::downgrade(&inner), lane, inbound));
+        }
+        Ok(Self { inner })
+    }
+
+    /// Sends one invocation and waits for its outcome.
+    pub async fn invoke(
+        &self,
+        kind: invocation::Kind,
+        options: InvokeOptions,
+    ) -> Result<outcome::Result, WorkError> {
+        let inner = &self.inner;
+        if !inner.accepting.load(Ordering::Acquire) {
+            return Err(WorkError::NotAccepting);
+        }
+        let started = Instant::now();
+        let deadline = options.timeout.map(|t| started + t);
+        let credit = self.take_credit(&options, deadline).await?;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let lane = if options.payload_bytes > LARGE_PAYLOAD_BYTES && inner.lanes.len() > 1 {
+            1
+        } else {
+            0
+        };
+        let (reply, outcome) = oneshot::channel();
+        lock(&inner.pending).insert(
+            id,
+            Pending {
+                reply: Some(reply),
+                lane,
+                _credit: credit,
+            },
+        );
+        let timeout_ms = deadline
+            .map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .max(1) as u64
+            })
+            .unwrap_or(0);
+        let frame = SupervisorFrame {
+            frame: Some(supervisor_frame::Frame::Invocation(Invocation {
+                id,
+                timeout_ms,
+                request_id: options.request_id,
+                traceparent: options.traceparent,
+                kind: Some(kind),
+            })),
+        };
+        // If the caller goes away from here on, the module is told to stop.
+        let mut guard = CancelGuard {
+            inner: Arc::clone(inner),
+            id,
+            armed: true,
+        };
+        if inner.lanes[lane].send(frame).await.is_err() {
+            guard.armed = false;
+            lock(&inner.pending).remove(&id);
+            return Err(WorkError::LaneClosed("the lane is closed".into()));
+        }
+        let result = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, outcome).await {
+                Ok(received) => received,
+                Err(_) => {
+                    guard.armed = false;
+                    inner.cancel(id, "deadline exceeded");
+                    return Err(WorkError::DeadlineExceeded(started.elapsed()));
+                }
+            },
+            None => outcome.await,
+        };
+        guard.armed = false;
+        result.unwrap_or_else(|_| Err(WorkError::LaneClosed("the lane closed".into())))
+    }
+
+    async fn take_credit(
+        &self,
+        options: &InvokeOptions,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedSemaphorePermit, WorkError> {
+        let credits = Arc::clone(&self.inner.credits);
+        if !options.wait_for_credit {
+            return credits
+                .try_acquire_owned()
+                .map_err(|_| WorkError::Overloaded(self.inner.max_in_flight));
+        }
+        let acquire = credits.acquire_owned();
+        let permit = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, acquire)
+                .await
+                .map_err(|_| WorkError::Overloaded(self.inner.max_in_flight))?,
+            None => acquire.await,
+        };
+        permit.map_err(|_| WorkError::NotAccepting)
+    }
+
+    /// Stops taking new invocations (outstanding ones still complete).
+    pub fn stop_accepting(&self) {
+        self.inner.accepting.store(false, Ordering::Release);
+    }
+
+    /// Invocations sent and not yet answered (including cancelled ones awaiting their answer).
+    pub fn in_flight(&self) -> usize {
+        lock(&self.inner.pending).len()
+    }
+
+    /// The module's credit limit.
+    pub fn max_in_flight(&self) -> u32 {
+        self.inner.max_in_flight
+    }
+
+    /// Number of lanes.
+    pub fn lanes(&self) -> usize {
+        self.inner.lanes.len()
+    }
+
+    /// Resolves with a reason when any lane breaks.
+    pub fn broken(&self) -> watch::Receiver<Option<String>> {
+        self.inner.broken.subscribe()
+    }
+}
+
+impl Inner {
+    /// Fails the caller side now (if still waiting) and tells the module to stop `id`.
+    fn cancel(self: &Arc<Self>, id: u64, reason: &str) {
+        let lane = {
+            let mut pending = lock(&self.pending);
+            let Some(entry) = pending.get_mut(&id) else {
+                return;
+            };
+            entry.reply = None;
+            entry.lane
+        };
+        if self.cancel_supported {
+            let frame = SupervisorFrame {
+                frame: Some(supervisor_frame::Frame::Cancel(Cancel {
+                    id,
+                    reason: reason.to_string(),
+                })),
+            };
+            let _ = self.lanes[lane].try_send(frame);
+        }
+        let weak = Arc::downgrade(self);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(CANCEL_GRACE).await;
+            if let Some(inner) = weak.upgrade() {
+                if lock(&inner.pending).remove(&id).is_some() {
+                    tracing::warn!(
+                        invocation = id,
+                        "module did not answer a cancelled invocation within {CANCEL_GRACE:?}; its credit was reclaimed"
+                    );
+                }
+            }
+        });
+    }
+
+    fn complete(&self, id: u64, result: Result<outcome::Result, WorkError>) {
+        let entry = lock(&self.pending).remove(&id);
+        match entry {
+            Some(Pending {
+                reply: Some(reply), ..
+            }) => {
+                let _ = reply.send(result);
+            }
+            Some(_) => {} // cancelled earlier: the answer only returns the credit
+            None => tracing::debug!(
+                invocation = id,
+                "outcome for an unknown invocation id ignored"
+            ),
+        }
+    }
+
+    fn fail_lane(&self, lane: usize, reason: &str) {
+        let failed: Vec<Pending> = {
+            let mut pending = lock(&self.pending);
+            let ids: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| p.lane == lane)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter().filter_map(|id| pending.remove(id)).collect()
+        };
+        for entry in failed {
+            if let Some(reply) = entry.reply {
+                let _ = reply.send(Err(WorkError::LaneClosed(reason.to_string())));
+            }
+        }
+        self.broken
+            .send_replace(Some(format!("lane {lane}: {reason}")));
+    }
+}
+
+/// Reads one lane's module frames until the stream ends.
+async fn read_lane(inner: Weak<Inner>, lane: usize, mut inbound: tonic::Streaming<ModuleFrame>) {
+    let reason = loop {
+        let message = inbound.message().await;
+        let Some(inner) = inner.upgrade() else { return };
+        match message {
+            Ok(Some(ModuleFrame {
+                frame: Some(module_frame::Frame::Outcome(outcome)),
+            })) => {
+                let result = outcome.result.ok_or(WorkError::EmptyOutcome);
+                inner.complete(outcome.id, result);
+            }
+            Ok(Some(_)) => {} // LaneReady repeated or a frame kind from a newer protocol
+            Ok(None) => break "the module closed the stream".to_string(),
+            Err(status) => break format!("{}: {}", status.code(), status.message()),
+        }
+    };
+    if let Some(inner) = inner.upgrade() {
+        inner.fail_lane(lane, &reason);
+    }
+}
+
+/// Cancels the invocation if the caller's future is dropped before the outcome arrives.
+struct CancelGuard {
+    inner: Arc<Inner>,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner.cancel(self.id, "caller went away");
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,367 @@
+//! One module instance: spawn, handshake to Ready, health probes, graceful stop, kill.
+//!
+//! An instance is one start of a module process. It owns the child (the spawn helper that
+//! contains the module's whole process tree), its private runtime directory with the two
+//! sockets, the Host server on the host socket, and, once ready, the work lanes.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use convotic_proto::plugin::v1::plugin_client::PluginClient;
+use convotic_proto::plugin::v1::{Manifest, ShutdownRequest};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use tokio::process::Child;
+use tokio::time::Instant;
+use tonic::transport::Channel;
+
+use super::context::Context;
+use super::ModuleHandle;
+use crate::host::{HostIdentity, HostServer};
+use crate::process::{logs, InstanceDir, LogSink, SpawnRequest, Stream};
+use crate::protocol::{self, HandshakeError, ManifestError, WorkClient};
+
+/// Why an instance did not become ready.
+#[derive(Debug)]
+pub enum StartError {
+    /// The process could not be started at all.
+    Spawn(String),
+    /// The process exited before it was ready.
+    Exited {
+        /// How it exited.
+        status: ExitStatus,
+    },
+    /// The start timeout passed; `stage` says what was still awaited.
+    Timeout {
+        /// What the supervisor was waiting for.
+        stage: String,
+    },
+    /// The manifest broke the rules: restarting would not help.
+    Manifest(ManifestError),
+    /// The handshake failed (Describe error, protocol version).
+    Handshake(HandshakeError),
+}
+
+impl StartError {
+    /// Whether restarting cannot help (the module must be fixed or redeployed).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            StartError::Manifest(_) | StartError::Handshake(HandshakeError::Version { .. }) => true,
+            StartError::Exited { status } => {
+                status.code() == Some(convotic_proto::EXIT_DO_NOT_RESTART)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Spawn(e) => write!(f, "could not start the process: {e}"),
+            StartError::Exited { status } => {
+                write!(
+                    f,
+                    "the process {} before it was ready",
+                    describe_exit(*status)
+                )
+            }
+            StartError::Timeout { stage } => {
+                write!(f, "not ready within the start timeout: {stage}")
+            }
+            StartError::Manifest(e) => write!(f, "{e}"),
+            StartError::Handshake(e) => write!(f, "handshake failed: {e}"),
+        }
+    }
+}
+
+/// What a ready instance announced.
+pub struct Ready {
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// Negotiated protocol version.
+    pub protocol_version: u32,
+    /// The module's features.
+    pub features: Vec<String>,
+    /// Its work lanes.
+    pub work: WorkClient,
+    /// Spawn → Ready.
+    pub elapsed: Duration,
+}
+
+/// A started module process.
+pub struct Instance {
+    /// Instance id, e.g. `i12`.
+    pub id: String,
+    /// Pid of the spawn helper (leader of the instance's process group).
+    pub helper_pid: i32,
+    child: Child,
+    exit: Option<ExitStatus>,
+    spawned_at: Instant,
+    channel: Option<Channel>,
+    work: Option<WorkClient>,
+    dir: InstanceDir,
+    _host: HostServer,
+}
+
+impl Instance {
+    /// Spawns the module (through the spawn helper) with its runtime dir and Host server.
+    pub async fn spawn(module: &ModuleHandle, ctx: &Context) -> Result<Self, StartError> {
+        let spec = &module.spec;
+        let id = ctx.next_instance_id();
+        let spawn_error = |e: std::io::Error| StartError::Spawn(e.to_string());
+        let dir = ctx.runtime.instance_dir(&id).map_err(spawn_error)?;
+        let token = random_token();
+        let sink = Arc::new(LogSink::new(
+            Arc::clone(&module.logs),
+            &spec.workspace,
+            &spec.name,
+            &id,
+            spec.log_lines_per_second,
+        ));
+        let identity = HostIdentity {
+            workspace: spec.workspace.clone(),
+            module: spec.name.clone(),
+            instance: id.clone(),
+        };
+        let host = HostServer::start(&dir.host_socket, token.clone(), identity, Arc::clone(&sink))
+            .await
+            .map_err(spawn_error)?;
+        let data_dir = ctx.module_data_dir(spec).map_err(spawn_error)?;
+        let env = super::env::module_env(spec, &dir, &token, &id, &data_dir);
+        let spawned_at = Instant::now();
+        let mut child = ctx
+            .spawner
+            .spawn(SpawnRequest {
+                command: spec.command.clone(),
+                args: spec.args.clone(),
+                env,
+                working_dir: spec.working_dir.clone(),
+            })
+            .await
+            .map_err(|e| StartError::Spawn(format!("{}: {e}", spec.command.display())))?;
+        let helper_pid = child.id().map(|p| p as i32).unwrap_or(0);
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(logs::pump(stdout, Stream::Stdout, Arc::clone(&sink)));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(logs::pump(stderr, Stream::Stderr, Arc::clone(&sink)));
+        }
+        Ok(Self {
+            id,
+            helper_pid,
+            child,
+            exit: None,
+            spawned_at,
+            channel: None,
+            work: None,
+            dir,
+            _host: host,
+        })
+    }
+
+    /// Connects, waits for health SERVING, calls Describe, validates the manifest and opens
+    /// the work lanes, all within the start timeout; fails early if the process exits.
+    pub async fn handshake(&mut self, module: &ModuleHandle) -> Result<Ready, StartError> {
+        let spec = &module.spec;
+        let deadline = self.spawned_at + spec.start_timeout;
+        let stage = std::sync::Mutex::new(String::from(
+            "the module never listened on its socket (CONVOTIC_PLUGIN_SOCKET)",
+        ));
+        let set_stage = |s: &str| *stage.lock().unwrap_or_else(|e| e.into_inner()) = s.to_string();
+        let socket = self.dir.plugin_socket.clone();
+        let name = spec.name.clone();
+        let handshake = async {
+            let channel = protocol::connect(&socket, deadline)
+                .await
+                .map_err(|_| None::<StartError>)?;
+            set_stage("connected, but health never reported SERVING");
+            protocol::wait_serving(channel.clone(), deadline)
+                .await
+                .map_err(|e| {
+                    set_stage(&format!("connected, but {e}"));
+                    None
+                })?;
+            set_stage("health SERVING, but Describe did not answer");
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let described = protocol::describe(channel.clone(), remaining)
+                .await
+                .map_err(|e| Some(StartError::Handshake(e)))?;
+            let manifest = described.manifest.unwrap_or_default();
+            protocol::validate_manifest(&manifest, &name)
+                .map_err(|e| Some(StartError::Manifest(e)))?;
+            set_stage("manifest valid, but the work lanes were not accepted");
+            let has = |f: &str| described.features.iter().any(|x| x == f);
+            let lanes = if has(convotic_proto::names::FEATURE_LANES) {
+                2
+            } else {
+                1
+            };
+            let cancel = has(convotic_proto::names::FEATURE_CANCEL);
+            let work = WorkClient::open(
+                channel.clone(),
+                lanes,
+                manifest.max_in_flight,
+                cancel,
+                deadline,
+            )
+            .await
+            .map_err(|e| {
+                set_stage(&format!("manifest valid, but {e}"));
+                None
+            })?;
+            Ok::<_, Option<StartError>>((
+                channel,
+                work,
+                manifest,
+                described.protocol_version,
+                described.features,
+            ))
+        };
+        let result = tokio::select! {
+            result = tokio::time::timeout_at(deadline, handshake) => result,
+            status = self.child.wait() => {
+                let status = status.map_err(|e| StartError::Spawn(e.to_string()))?;
+                self.exit = Some(status);
+                return Err(StartError::Exited { status });
+            }
+        };
+        let timeout = || StartError::Timeout {
+            stage: stage.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        };
+        match result {
+            Ok(Ok((channel, work, manifest, protocol_version, features))) => {
+                self.channel = Some(channel);
+                self.work = Some(work.clone());
+                Ok(Ready {
+                    manifest,
+                    protocol_version,
+                    features,
+                    work,
+                    elapsed: self.spawned_at.elapsed(),
+                })
+            }
+            Ok(Err(Some(error))) => Err(error),
+            Ok(Err(None)) | Err(_) => Err(timeout()),
+        }
+    }
+
+    /// The module's own pid (below the helper), if it can be found.
+    pub fn module_pid(&self) -> Option<i32> {
+        crate::process::tree::module_pid(self.helper_pid)
+    }
+
+    /// Waits for the process to exit.
+    pub async fn wait(&mut self) -> ExitStatus {
+        if let Some(status) = self.exit {
+            return status;
+        }
+        let status = self
+            .child
+            .wait()
+            .await
+            .unwrap_or_else(|_| ExitStatus::from_raw(libc::SIGKILL));
+        self.exit = Some(status);
+        status
+    }
+
+    /// One health probe.
+    pub async fn probe(&self, timeout: Duration) -> Result<(), String> {
+        match &self.channel {
+            Some(channel) => protocol::probe(channel.clone(), timeout).await,
+            None => Err("not connected".into()),
+        }
+    }
+
+    /// Stops the instance within `grace`: no new work, `Shutdown` RPC (in-flight work drains),
+    /// SIGTERM to the process tree, and SIGKILL to the whole tree when the grace period ends.
+    /// Returns how it ended, for the log.
+    pub async fn stop(&mut self, grace: Duration, reason: &str) -> String {
+        if let Some(status) = self.exit {
+            return format!("already {}", describe_exit(status));
+        }
+        let deadline = Instant::now() + grace;
+        // Keep part of the grace period for SIGTERM when Shutdown hangs.
+        let reserve = (grace / 4).min(Duration::from_secs(2));
+        let shutdown_deadline = deadline - reserve;
+        if let Some(work) = &self.work {
+            work.stop_accepting();
+        }
+        if let Some(channel) = self.channel.clone() {
+            let mut client = PluginClient::new(channel);
+            let mut request = tonic::Request::new(ShutdownRequest {
+                grace_ms: shutdown_deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_millis() as u32,
+                reason: reason.to_string(),
+            });
+            request.set_timeout(shutdown_deadline.saturating_duration_since(Instant::now()));
+            let shutdown = tokio::time::timeout_at(shutdown_deadline, client.shutdown(request));
+            tokio::select! {
+                status = self.child.wait() => {
+                    self.exit = status.ok();
+                    return "exited during Shutdown".into();
+                }
+                _ = shutdown => {}
+            }
+            // A module exits by itself right after answering Shutdown.
+            let settle = (Instant::now() + Duration::from_secs(1))
+                .min(shutdown_deadline.max(Instant::now()));
+            if let Ok(status) = tokio::time::timeout_at(settle, self.child.wait()).await {
+                self.exit = status.ok();
+                return "exited after Shutdown".into();
+            }
+        }
+        self.signal(Signal::SIGTERM);
+        if let Ok(status) = tokio::time::timeout_at(deadline, self.child.wait()).await {
+            self.exit = status.ok();
+            return "exited after SIGTERM".into();
+        }
+        self.kill().await;
+        format!("killed with SIGKILL after the {grace:?} grace period")
+    }
+
+    /// SIGKILL to the whole process tree, then reaps the helper.
+    pub async fn kill(&mut self) {
+        if self.exit.is_some() {
+            return;
+        }
+        if self.helper_pid > 0 {
+            let _ = killpg(Pid::from_raw(self.helper_pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(self.helper_pid), Signal::SIGKILL);
+        }
+        if let Ok(status) = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
+            self.exit = status.ok();
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        if self.helper_pid > 0 && self.exit.is_none() {
+            let _ = kill(Pid::from_raw(self.helper_pid), signal);
+        }
+    }
+}
+
+/// "exited with code 3", "killed by SIGKILL".
+pub fn describe_exit(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        if code == convotic_proto::EXIT_DO_NOT_RESTART {
+            return format!("exited with code {code} (EX_CONFIG: do not restart)");
+        }
+        return format!("exited with code {code}");
+    }
+    match status.signal() {
+        Some(signal) => match Signal::try_from(signal) {
+            Ok(name) => format!("was killed by {name}"),
+            Err(_) => format!("was killed by signal {signal}"),
+        },
+        None => "exited".into(),
+    }
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

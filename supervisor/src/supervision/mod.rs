@@ -1,0 +1,196 @@
+//! Supervision: one task per module keeps it running (see [`runner`]); [`Supervisor`] holds
+//! them all and answers the admin API.
+
+pub mod backoff;
+pub mod context;
+mod env;
+pub mod instance;
+pub mod runner;
+pub mod status;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use context::Context;
+pub use status::{ModuleStatus, State};
+
+use crate::config::ModuleSpec;
+use crate::process::{LogBuffer, Stream};
+use crate::protocol::WorkClient;
+
+/// Commands to a module's runner.
+pub enum Control {
+    /// Stop the current instance gracefully and start a new one (also leaves `failed`).
+    Restart,
+    /// Stop for good; the reply is sent once the process tree is gone.
+    Stop(oneshot::Sender<()>),
+}
+
+/// A configured module: its spec, status, output and runner.
+pub struct ModuleHandle {
+    /// What to run.
+    pub spec: ModuleSpec,
+    /// Recent output.
+    pub logs: Arc<LogBuffer>,
+    status: Mutex<ModuleStatus>,
+    control: mpsc::UnboundedSender<Control>,
+    work: watch::Sender<Option<WorkClient>>,
+}
+
+impl ModuleHandle {
+    fn new(spec: ModuleSpec) -> (Arc<Self>, mpsc::UnboundedReceiver<Control>) {
+        let (control, commands) = mpsc::unbounded_channel();
+        let handle = Arc::new(Self {
+            status: Mutex::new(ModuleStatus::new(&spec.workspace, &spec.name)),
+            logs: Arc::new(LogBuffer::new(spec.log_buffer_lines)),
+            spec,
+            control,
+            work: watch::channel(None).0,
+        });
+        (handle, commands)
+    }
+
+    /// A snapshot of the module's status.
+    pub fn status(&self) -> ModuleStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The ready instance's work client, if the module is ready.
+    pub fn work(&self) -> Option<WorkClient> {
+        self.work.borrow().clone()
+    }
+
+    /// Follows readiness changes (a new `WorkClient` on each ready instance).
+    pub fn watch_work(&self) -> watch::Receiver<Option<WorkClient>> {
+        self.work.subscribe()
+    }
+
+    /// Asks the runner to restart the module (leaving `failed` if it was).
+    pub fn restart(&self) -> bool {
+        self.control.send(Control::Restart).is_ok()
+    }
+
+    fn set_work(&self, work: Option<WorkClient>) {
+        self.work.send_replace(work);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut ModuleStatus)) {
+        change(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Records a lifecycle event in the module's log buffer and the supervisor's log.
+    fn event(&self, text: String) {
+        tracing::info!(workspace = %self.spec.workspace, module = %self.spec.name, "{text}");
+        let instance = self.status().instance.unwrap_or_default();
+        self.logs.push(Stream::Supervisor, &instance, text);
+    }
+}
+
+/// Why a module lookup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    /// No module has that name (in that workspace).
+    #[error("no module named {0:?} is configured")]
+    NotFound(String),
+    /// Several workspaces have a module of that name.
+    #[error(
+        "module {name:?} exists in several workspaces ({workspaces}); name one with --workspace"
+    )]
+    Ambiguous {
+        /// The name.
+        name: String,
+        /// The workspaces, comma-separated.
+        workspaces: String,
+    },
+}
+
+/// Every module runner.
+pub struct Supervisor {
+    modules: Vec<Arc<ModuleHandle>>,
+}
+
+impl Supervisor {
+    /// Starts a runner for every enabled module.
+    pub fn start(specs: Vec<ModuleSpec>, ctx: Arc<Context>) -> Arc<Self> {
+        let mut modules = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let enabled = spec.enabled;
+            let (handle, commands) = ModuleHandle::new(spec);
+            if enabled {
+                tokio::spawn(runner::run(Arc::clone(&handle), Arc::clone(&ctx), commands));
+            } else {
+                handle.update(|s| s.last_error = Some("disabled in the configuration".into()));
+            }
+            modules.push(handle);
+        }
+        Arc::new(Self { modules })
+    }
+
+    /// All modules, in configuration order.
+    pub fn modules(&self) -> &[Arc<ModuleHandle>] {
+        &self.modules
+    }
+
+    /// Finds a module by name, optionally within one workspace.
+    pub fn find(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<ModuleHandle>, FindError> {
+        let matches: Vec<&Arc<ModuleHandle>> = self
+            .modules
+            .iter()
+            .filter(|m| m.spec.name == name && workspace.is_none_or(|w| m.spec.workspace == w))
+            .collect();
+        match matches.as_slice() {
+            [] => Err(FindError::NotFound(name.to_string())),
+            [one] => Ok(Arc::clone(one)),
+            many => Err(FindError::Ambiguous {
+                name: name.to_string(),
+                workspaces: many
+                    .iter()
+                    .map(|m| m.spec.workspace.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// Whether every enabled module is ready.
+    pub fn all_ready(&self) -> bool {
+        self.modules
+            .iter()
+            .filter(|m| m.spec.enabled)
+            .all(|m| m.status().state == State::Ready)
+    }
+
+    /// Stops every module concurrently; returns when all process trees are gone or after
+    /// the longest grace period plus a margin.
+    pub async fn shutdown(&self) {
+        let mut replies = Vec::new();
+        for module in self.modules.iter().filter(|m| m.spec.enabled) {
+            let (reply, done) = oneshot::channel();
+            if module.control.send(Control::Stop(reply)).is_ok() {
+                replies.push(done);
+            }
+        }
+        let longest = self
+            .modules
+            .iter()
+            .map(|m| m.spec.stop_grace)
+            .max()
+            .unwrap_or_default();
+        let all = futures::future::join_all(replies);
+        if tokio::time::timeout(longest + Duration::from_secs(6), all)
+            .await
+            .is_err()
+        {
+            tracing::error!("some modules did not stop in time");
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! The per-module supervision loop: start, watch, restart with backoff, fail on crash loops.
+//!
+//! One task per configured module runs [`run`]. It owns the module's current [`Instance`] and
+//! reacts to three things: the process exiting, health probes failing (or a work lane breaking),
+//! and operator commands (stop, restart). Restart policy, backoff and the crash-loop rule are
+//! those of docs/operations.md.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::backoff::{Backoff, CrashWindow, HEALTHY_RESET, MAX_CRASHES};
+use super::context::Context;
+use super::instance::{describe_exit, Instance, StartError};
+use super::status::{manifest_summary, State};
+use super::{Control, ModuleHandle};
+use crate::config::RestartPolicy;
+
+/// How an instance's life ended.
+enum Ended {
+    /// The process exited by itself (or was killed from outside).
+    Exited {
+        status: std::process::ExitStatus,
+        ready_for: Duration,
+    },
+    /// The supervisor restarted it after failed probes or a broken lane.
+    Unhealthy { reason: String, ready_for: Duration },
+    /// It never became ready.
+    StartFailed(StartError),
+    /// An operator asked for a restart.
+    RestartRequested,
+    /// The supervisor is stopping it for good.
+    StopRequested(Option<tokio::sync::oneshot::Sender<()>>),
+}
+
+/// What to do after an instance ended.
+enum Next {
+    Restart,
+    Backoff(String),
+    Fail(String),
+    Stop(String),
+    Exit(Option<tokio::sync::oneshot::Sender<()>>),
+}
+
+/// Runs a module until a `Stop` command.
+pub async fn run(
+    module: Arc<ModuleHandle>,
+    ctx: Arc<Context>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let mut backoff = Backoff::default();
+    let mut crashes = CrashWindow::default();
+    let mut first = true;
+    loop {
+        if !first {
+            module.update(|s| s.restarts += 1);
+        }
+        first = false;
+        let ended = run_instance(&module, &ctx, &mut control).await;
+        let next = decide(&module, ended, &mut backoff, &mut crashes);
+        match next {
+            Next::Restart => continue,
+            Next::Exit(reply) => {
+                module.update(|s| s.state = State::Stopped);
+                if let Some(reply) = reply {
+                    let _ = reply.send(());
+                }
+                return;
+            }
+            Next::Backoff(reason) => {
+                let delay = backoff.next_delay();
+                module.event(format!("{reason}; restarting in {} ms", delay.as_millis()));
+                module.update(|s| {
+                    s.state = State::Backoff;
+                    s.last_error = Some(reason);
+                });
+                match wait_or_command(&mut control, Some(delay)).await {
+                    Waited::Elapsed | Waited::Restart => {}
+                    Waited::Stop(reply) => return finish(&module, reply),
+                }
+            }
+            Next::Fail(reason) => {
+                tracing::error!(
+                    workspace = %module.spec.workspace, module = %module.spec.name,
+                    "module failed: {reason}; it stays down until restarted (`convotic-supervisor restart {}`)",
+                    module.spec.name
+                );
+                if let Some(reply) = park(
+                    &module,
+                    &mut control,
+                    State::Failed,
+                    reason,
+                    &mut backoff,
+                    &mut crashes,
+                )
+                .await
+                {
+                    return finish(&module, reply);
+                }
+            }
+            Next::Stop(reason) => {
+                if let Some(reply) = park(
+                    &module,
+                    &mut control,
+                    State::Stopped,
+                    reason,
+                    &mut backoff,
+                    &mut crashes,
+                )
+                .await
+                {
+                    return finish(&module, reply);
+                }
+            }
+        }
+    }
+}
+
+/// Stays in `state` until an operator restarts the module (returns None) or it is stopped
+/// (returns the stop reply).
+async fn park(
+    module: &ModuleHandle,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+    state: State,
+    reason: String,
+    backoff: &mut Backoff,
+    crashes: &mut CrashWindow,
+) -> Option<Option<tokio::sync::oneshot::Sender<()>>> {
+    module.event(reason.clone());
+    module.update(|s| {
+        s.state = state;
+        s.last_error = Some(reason);
+    });
+    loop {
+        match wait_or_command(control, None).await {
+            Waited::Restart => {
+                crashes.clear();
+                backoff.reset();
+                return None;
+            }
+            Waited::Elapsed => continue,
+            Waited::Stop(reply) => return Some(reply),
+        }
+    }
+}
+
+fn finish(module: &ModuleHandle, reply: Option<tokio::sync::oneshot::Sender<()>>) {
+    module.update(|s| s.state = State::Stopped);
+    if let Some(reply) = reply {
+        let _ = reply.send(());
+    }
+}
+
+/// Turns how an instance ended into what happens next, applying the restart policy.
+fn decide(
+    module: &ModuleHandle,
+    ended: Ended,
+    backoff: &mut Backoff,
+    crashes: &mut CrashWindow,
+) -> Next {
+    let policy = module.spec.restart;
+    let (reason, ready_for, clean_exit) = match ended {
+        Ended::StopRequested(reply) => return Next::Exit(reply),
+        Ended::RestartRequested => {
+            crashes.clear();
+            backoff.reset();
+            return Next::Restart;
+        }
+        Ended::StartFailed(error) => {
+            let reason = with_stderr(module, format!("start failed: {error}"));
+            if error.is_permanent() {
+                return Next::Fail(reason);
+            }
+            (reason, Duration::ZERO, false)
+        }
+        Ended::Exited { status, ready_for } => {
+            module.update(|s| s.last_exit = Some(describe_exit(status)));
+            let reason = with_stderr(module, format!("the module {}", describe_exit(status)));
+            if status.code() == Some(convotic_proto::EXIT_DO_NOT_RESTART) {
+                return Next::Fail(reason);
+            }
+            (reason, ready_for, status.success())
+        }
+        Ended::Unhealthy { reason, ready_for } => (reason, ready_for, false),
+    };
+    match policy {
+        RestartPolicy::Never => {
+            return if clean_exit {
+                Next::Stop(format!("{reason} (restart policy: never)"))
+            } else {
+                Next::Fail(format!("{reason} (restart policy: never)"))
+            }
+        }
+        RestartPolicy::OnFailure if clean_exit => {
+            return Next::Stop(format!("{reason} (restart policy: on-failure)"))
+        }
+        _ => {}
+    }
+    if ready_for >= HEALTHY_RESET {
+        backoff.reset();
+    }
+    let count = crashes.record(std::time::Instant::now());
+    if CrashWindow::is_crash_loop(count) {
+        return Next::Fail(format!(
+            "crash loop: {count} crashes within 60 s (more than {MAX_CRASHES}); last: {reason}"
+        ));
+    }
+    Next::Backoff(reason)
+}
+
+/// Appends the last lines of stderr, which usually say why a module died.
+fn with_stderr(module: &ModuleHandle, reason: String) -> String {
+    let tail = module.logs.tail_text(3, crate::process::Stream::Stderr);
+    if tail.is_empty() {
+        reason
+    } else {
+        format!("{reason}; last stderr: {}", tail.join(" | "))
+    }
+}
+
+/// Starts one instance and watches it until it ends.
+async fn run_instance(
+    module: &Arc<ModuleHandle>,
+    ctx: &Context,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+) -> Ended {
+    let spec = &module.spec;
+    module.update(|s| {
+        s.state = State::Starting;
+        s.pid = None;
+        s.helper_pid = None;
+        s.ready_since_ms = None;
+    });
+    let mut instance = match Instance::spawn(module, ctx).await {
+        Ok(instance) => instance,
+        Err(error) => return Ended::StartFailed(error),
+    };
+    module.update(|s| {
+        s.instance = Some(instance.id.clone());
+        s.helper_pid = Some(instance.helper_pid);
+    });
+    module.event(format!(
+        "instance {} started (helper pid {})",
+        instance.id, instance.helper_pid
+    ));
+
+    let handshake = tokio::select! {
+        ready = instance.handshake(module) => ready,
+        command = control.recv() => {
+            let reply = match command {
+                Some(Control::Stop(reply)) => Some(reply),
+                Some(Control::Restart) => None,
+                None => None,
+            };
+            instance.stop(spec.stop_grace, "stopped while starting").await;
+            return match reply {
+                Some(reply) => Ended::StopRequested(Some(reply)),
+                None => Ended::RestartRequested,
+            };
+        }
+    };
+    let ready = match handshake {
+        Ok(ready) => ready,
+        Err(error) => {
+            instance.kill().await;
+            return Ended::StartFailed(error);
+        }
+    };
+    let pid = instance.module_pid();
+    let ready_at = Instant::now();
+    module.set_work(Some(ready.work.clone()));
+    module.update(|s| {
+        s.state = State::Ready;
+        s.pid = pid;
+        s.ready_since_ms = Some(now_ms());
+        s.start_ms = Some(ready.elapsed.as_secs_f64() * 1000.0);
+        s.protocol_version = Some(ready.protocol_version);
+        s.features = ready.features.clone();
+        s.manifest = Some(manifest_summary(&ready.manifest));
+    });
+    module.event(format!(
+        "instance {} ready in {:.1} ms (pid {}, {} v{}, protocol v{})",
+        instance.id,
+        ready.elapsed.as_secs_f64() * 1000.0,
+        pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+        ready.manifest.name,
+        ready.manifest.version,
+        ready.protocol_version
+    ));
+    let ended = watch_ready(module, &mut instance, &ready, control).await;
+    module.set_work(None);
+    let ready_for = ready_at.elapsed();
+    match ended {
+        Watch::Exited(status) => Ended::Exited { status, ready_for },
+        Watch::Unhealthy(reason) => {
+            module.update(|s| s.state = State::Draining);
+            let how = instance.stop(spec.stop_grace, &reason).await;
+            module.event(format!("instance {} {how}", instance.id));
+            Ended::Unhealthy { reason, ready_for }
+        }
+        Watch::Command(command) => {
+            module.update(|s| s.state = State::Draining);
+            let (why, reply, restart) = match command {
+                Control::Stop(reply) => ("supervisor stopping", Some(reply), false),
+                Control::Restart => ("restart requested", None, true),
+            };
+            let how = instance.stop(spec.stop_grace, why).await;
+            module.event(format!("instance {} {how} ({why})", instance.id));
+            if restart {
+                Ended::RestartRequested
+            } else {
+                Ended::StopRequested(reply)
+            }
+        }
+    }
+}
+
+enum Watch {
+    Exited(std::process::ExitStatus),
+    Unhealthy(String),
+    Command(Control),
+}
+
+/// Watches a ready instance: exit, periodic health probes, broken lanes, commands.
+async fn watch_ready(
+    module: &ModuleHandle,
+    instance: &mut Instance,
+    ready: &super::instance::Ready,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+) -> Watch {
+    let spec = &module.spec;
+    let mut probes =
+        tokio::time::interval_at(Instant::now() + spec.health_interval, spec.health_interval);
+    probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = 0u32;
+    let mut broken = ready.work.broken();
+    loop {
+        tokio::select! {
+            status = instance.wait() => return Watch::Exited(status),
+            command = control.recv() => {
+                // A closed control channel means the supervisor is gone: stop.
+                let command = command.unwrap_or(Control::Stop(tokio::sync::oneshot::channel().0));
+                return Watch::Command(command);
+            }
+            _ = probes.tick() => {
+                match instance.probe(spec.health_timeout).await {
+                    Ok(()) => failures = 0,
+                    Err(reason) => {
+                        failures += 1;
+                        module.event(format!("health probe {failures}/{} failed: {reason}", spec.health_failures));
+                        if failures >= spec.health_failures {
+                            return Watch::Unhealthy(format!("{failures} consecutive health probes failed (last: {reason})"));
+                        }
+                    }
+                }
+            }
+            changed = broken.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let reason = broken.borrow().clone().unwrap_or_default();
+                // The process is probably exiting; give it a moment so its exit status is seen.
+                if let Ok(status) = tokio::time::timeout(Duration::from_millis(500), instance.wait()).await {
+                    return Watch::Exited(status);
+                }
+                return Watch::Unhealthy(format!("work stream broke: {reason}"));
+            }
+        }
+    }
+}
+
+enum Waited {
+    Elapsed,
+    Restart,
+    Stop(Option<tokio::sync::oneshot::Sender<()>>),
+}
+
+/// Sleeps for `delay` (forever if None) unless a command comes first.
+async fn wait_or_command(
+    control: &mut mpsc::UnboundedReceiver<Control>,
+    delay: Option<Duration>,
+) -> Waited {
+    let sleep = async {
+        match delay {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = sleep => Waited::Elapsed,
+        command = control.recv() => match command {
+            Some(Control::Restart) => Waited::Restart,
+            Some(Control::Stop(reply)) => Waited::Stop(Some(reply)),
+            None => Waited::Stop(None),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,101 @@
+//! What `ps` and the admin API show about a module: its state and its last instance.
+
+use serde::Serialize;
+
+use convotic_proto::plugin::v1::Manifest;
+
+/// Lifecycle state of a module (docs/operations.md, "States").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Spawned; waiting for health SERVING and a valid manifest.
+    Starting,
+    /// Serving work.
+    Ready,
+    /// Stopping: no new work, in-flight work finishing.
+    Draining,
+    /// Not running, by request, policy or configuration.
+    Stopped,
+    /// Waiting before the next restart.
+    Backoff,
+    /// Down until an operator restarts it (crash loop, bad manifest, exit code 78).
+    Failed,
+}
+
+/// A snapshot of one module.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleStatus {
+    /// Workspace id.
+    pub workspace: String,
+    /// Module name.
+    pub name: String,
+    /// Current state.
+    pub state: State,
+    /// Id of the current (or last) instance.
+    pub instance: Option<String>,
+    /// Pid of the module's own process (host pid namespace), when running.
+    pub pid: Option<i32>,
+    /// Pid of the spawn helper that contains it.
+    pub helper_pid: Option<i32>,
+    /// Restarts since the supervisor started.
+    pub restarts: u32,
+    /// When the current instance became ready (ms since the Unix epoch).
+    pub ready_since_ms: Option<u64>,
+    /// Spawn → Ready time of the last start, in milliseconds.
+    pub start_ms: Option<f64>,
+    /// Why the module last stopped, failed or restarted.
+    pub last_error: Option<String>,
+    /// The last exit status, e.g. "exited with code 3" or "killed by SIGKILL".
+    pub last_exit: Option<String>,
+    /// Protocol version negotiated.
+    pub protocol_version: Option<u32>,
+    /// Features the module announced.
+    pub features: Vec<String>,
+    /// Summary of the manifest of the last ready instance.
+    pub manifest: Option<serde_json::Value>,
+}
+
+impl ModuleStatus {
+    /// A module that has not started yet.
+    pub fn new(workspace: &str, name: &str) -> Self {
+        Self {
+            workspace: workspace.to_string(),
+            name: name.to_string(),
+            state: State::Stopped,
+            instance: None,
+            pid: None,
+            helper_pid: None,
+            restarts: 0,
+            ready_since_ms: None,
+            start_ms: None,
+            last_error: None,
+            last_exit: None,
+            protocol_version: None,
+            features: Vec::new(),
+            manifest: None,
+        }
+    }
+}
+
+/// A JSON summary of a manifest for operators: every entry, no schemas.
+pub fn manifest_summary(manifest: &Manifest) -> serde_json::Value {
+    use serde_json::json;
+    let auth = |mode: i32| {
+        if mode == convotic_proto::plugin::v1::AuthMode::None as i32 {
+            "none"
+        } else {
+            "api-key"
+        }
+    };
+    json!({
+        "name": manifest.name,
+        "version": manifest.version,
+        "sdk": manifest.sdk.as_ref().map(|s| json!({"name": s.name, "version": s.version, "language": s.language})),
+        "max_in_flight": manifest.max_in_flight,
+        "routes": manifest.routes.iter().map(|r| json!({"method": r.method, "path": r.path, "auth": auth(r.auth)})).collect::<Vec<_>>(),
+        "workers": manifest.workers.iter().map(|w| json!({"topic": w.topic, "name": if w.name.is_empty() { &w.topic } else { &w.name }})).collect::<Vec<_>>(),
+        "nodes": manifest.nodes.iter().map(|n| json!({"type": n.r#type, "version": n.version, "display_name": n.display_name})).collect::<Vec<_>>(),
+        "blocks": manifest.blocks.iter().map(|b| json!({"id": b.id, "name": b.name, "actions": b.actions.iter().map(|a| &a.name).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "crons": manifest.crons.iter().map(|c| json!({"name": c.name, "schedule": c.schedule, "timezone": if c.timezone.is_empty() { "UTC" } else { &c.timezone }})).collect::<Vec<_>>(),
+    })
+}
