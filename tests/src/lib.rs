@@ -1,1 +1,299 @@
-//! placeholder
+//! Harness for the end-to-end tests and the bench: runs the real `convotic-supervisor` binary
+//! with a generated config, talks to its admin API over loopback HTTP, and starts module
+//! binaries directly (acting as the supervisor) for work-stream tests.
+//!
+//! Binaries come from the workspace's target directory; build them first with
+//! `cargo build --workspace --bins` (the README's test command does).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub mod direct;
+
+/// Path of a workspace binary (`target/<profile>/<name>`), next to the running test's
+/// `deps` directory.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One `[[modules]]` entry of a generated config.
+#[derive(Debug, Clone)]
+pub struct ModuleEntry {
+    /// Workspace.
+    pub workspace: String,
+    /// Name.
+    pub name: String,
+    /// Absolute command.
+    pub command: PathBuf,
+    /// Environment.
+    pub env: Vec<(String, String)>,
+    /// Extra TOML lines (e.g. `restart = "never"`).
+    pub extra: Vec<String>,
+}
+
+impl ModuleEntry {
+    /// A module running `binary(command)` in workspace `ws_test`.
+    pub fn new(name: &str, command: &str) -> Self {
+        Self {
+            workspace: "ws_test".into(),
+            name: name.into(),
+            command: binary(command),
+            env: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// The misbehaving fixture in `mode`.
+    pub fn fixture(name: &str, mode: &str) -> Self {
+        Self::new(name, "misbehaving-module").env("MISBEHAVE", mode)
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a raw TOML line to the entry.
+    pub fn with(mut self, line: &str) -> Self {
+        self.extra.push(line.into());
+        self
+    }
+}
+
+/// A running supervisor process with its own temp dir; SIGKILLed on drop.
+pub struct Supervisor {
+    /// The process.
+    pub child: Child,
+    /// Its temp dir (config, data, runtime).
+    pub dir: tempfile::TempDir,
+    /// Admin API base URL.
+    pub base: String,
+    /// Admin token.
+    pub token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Supervisor {
+    /// Writes a config with `modules` (plus `defaults` lines) and starts the supervisor.
+    pub fn start(modules: &[ModuleEntry], defaults: &[&str]) -> Self {
+        let dir = tempfile::Builder::new().prefix("cvt-e2e").tempdir().expect("tempdir");
+        let port = free_port();
+        let mut config = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n[defaults]\n"
+        );
+        for line in defaults {
+            let _ = writeln!(config, "{line}");
+        }
+        for m in modules {
+            let _ = write!(
+                config,
+                "[[modules]]\nworkspace = \"{}\"\nname = \"{}\"\ncommand = \"{}\"\n",
+                m.workspace,
+                m.name,
+                m.command.display()
+            );
+            for line in &m.extra {
+                let _ = writeln!(config, "{line}");
+            }
+            if !m.env.is_empty() {
+                let env: Vec<String> = m.env.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+                let _ = writeln!(config, "env = {{ {} }}", env.join(", "));
+            }
+        }
+        let config_path = dir.path().join("convotic.toml");
+        std::fs::write(&config_path, &config).expect("write config");
+        let log = std::fs::File::create(dir.path().join("supervisor.log")).expect("log file");
+        let child = Command::new(binary("convotic-supervisor"))
+            .arg("run")
+            .arg("--config")
+            .arg(&config_path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn supervisor");
+        let mut supervisor = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            token: String::new(),
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("http client"),
+            dir,
+        };
+        let discovery = supervisor.data_dir().join("supervisor.json");
+        supervisor.wait_until(Duration::from_secs(20), "supervisor to start", |s| {
+            discovery.exists()
+                && std::fs::read_to_string(s.data_dir().join("admin-token")).is_ok()
+        });
+        supervisor.token = std::fs::read_to_string(supervisor.data_dir().join("admin-token"))
+            .expect("admin token")
+            .trim()
+            .to_string();
+        supervisor
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("convotic.toml")
+    }
+
+    /// The supervisor's own log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("supervisor.log")).unwrap_or_default()
+    }
+
+    /// The supervisor's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// GET an admin endpoint; returns (status, JSON body).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.request(reqwest::Method::GET, path)
+    }
+
+    /// Any method on an admin endpoint.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .unwrap_or_else(|e| panic!("request {path}: {e}\n--- supervisor log ---\n{}", self.log()));
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// The status of one module.
+    pub fn module(&self, name: &str) -> Value {
+        let (status, body) = self.get(&format!("/admin/v1/modules/{name}"));
+        assert_eq!(status, 200, "module {name}: {body}");
+        body
+    }
+
+    /// Polls until `check` holds, panicking with the supervisor's log after `timeout`.
+    pub fn wait_until(&self, timeout: Duration, what: &str, mut check: impl FnMut(&Self) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out after {timeout:?} waiting for {what}\n--- supervisor log ---\n{}", self.log());
+    }
+
+    /// Waits until module `name` is in `state`; returns its status.
+    pub fn wait_state(&self, name: &str, state: &str, timeout: Duration) -> Value {
+        let mut last = Value::Null;
+        self.wait_until(timeout, &format!("{name} to be {state}"), |s| {
+            last = s.module(name);
+            last["state"] == state
+        });
+        last
+    }
+
+    /// Sends a signal to the supervisor.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal);
+    }
+
+    /// Waits for the supervisor to exit, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Runs a CLI command against this supervisor; returns (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new(binary("convotic-supervisor"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .output()
+            .expect("run cli");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Every live process below the supervisor.
+    pub fn descendants(&self) -> Vec<i32> {
+        convotic_supervisor::process::tree::descendants_of(self.pid())
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until none of `pids` is alive (zombies count as dead); returns the survivors.
+pub fn wait_all_dead(pids: &[i32], timeout: Duration) -> Vec<i32> {
+    let start = Instant::now();
+    loop {
+        let alive: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|p| convotic_supervisor::process::tree::is_alive(*p))
+            .collect();
+        if alive.is_empty() || start.elapsed() > timeout {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads a pid's command line, for failure messages.
+pub fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Whether `path` exists, for readable assertions.
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}

@@ -34,10 +34,9 @@ async fn connect_once(path: &Path) -> Result<Channel, io::Error> {
     let stream = UnixStream::connect(path).await?;
     let first = std::sync::Mutex::new(Some(stream));
     let path: PathBuf = path.to_path_buf();
-    let endpoint = Endpoint::from_static("http://module.invalid")
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_timeout(Duration::from_secs(10));
+    // No HTTP/2 keepalive pings: gRPC servers in other languages (grpc-go's default policy)
+    // answer frequent pings with GOAWAY; liveness comes from the health probes instead.
+    let endpoint = Endpoint::from_static("http://module.invalid").tcp_nodelay(true);
     endpoint
         .connect_with_connector(tower::service_fn(move |_| {
             let reuse = first.lock().ok().and_then(|mut s| s.take());

@@ -7,9 +7,11 @@ pub mod validate;
 pub mod work;
 
 pub use connect::connect;
+/// The channel type of a connection to a module.
+pub use tonic::transport::Channel;
 pub use handshake::{describe, probe, wait_serving, HandshakeError};
 pub use validate::{validate_manifest, ManifestError};
-pub use work::{InvokeOptions, WorkClient, WorkError};
+pub use work::{CancelStats, InvokeOptions, WorkClient, WorkError};
 
 /// Largest gRPC message the supervisor sends or accepts from a module.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;

@@ -84,6 +84,17 @@ struct Inner {
     cancel_supported: bool,
     accepting: AtomicBool,
     broken: watch::Sender<Option<String>>,
+    answered_after_cancel: AtomicU64,
+    reclaimed: AtomicU64,
+}
+
+/// Counters of a work client's cancellations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CancelStats {
+    /// Cancelled invocations the module answered (as the protocol requires).
+    pub answered_after_cancel: u64,
+    /// Cancelled invocations the module never answered; their credit was reclaimed.
+    pub reclaimed: u64,
 }
 
 /// Client end of an instance's work lanes. Cheap to clone.
@@ -161,6 +172,8 @@ impl WorkClient {
             cancel_supported,
             accepting: AtomicBool::new(true),
             broken,
+            answered_after_cancel: AtomicU64::new(0),
+            reclaimed: AtomicU64::new(0),
         });
         for (lane, inbound) in inbounds.into_iter().enumerate() {
             tokio::spawn(read_lane(Arc::downgrade(&inner), lane, inbound));
@@ -279,6 +292,14 @@ impl WorkClient {
         self.inner.lanes.len()
     }
 
+    /// How cancelled invocations were settled so far.
+    pub fn cancel_stats(&self) -> CancelStats {
+        CancelStats {
+            answered_after_cancel: self.inner.answered_after_cancel.load(Ordering::Relaxed),
+            reclaimed: self.inner.reclaimed.load(Ordering::Relaxed),
+        }
+    }
+
     /// Resolves with a reason when any lane breaks.
     pub fn broken(&self) -> watch::Receiver<Option<String>> {
         self.inner.broken.subscribe()
@@ -313,6 +334,7 @@ impl Inner {
             tokio::time::sleep(CANCEL_GRACE).await;
             if let Some(inner) = weak.upgrade() {
                 if lock(&inner.pending).remove(&id).is_some() {
+                    inner.reclaimed.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
                         invocation = id,
                         "module did not answer a cancelled invocation within {CANCEL_GRACE:?}; its credit was reclaimed"
@@ -330,7 +352,10 @@ impl Inner {
             }) => {
                 let _ = reply.send(result);
             }
-            Some(_) => {} // cancelled earlier: the answer only returns the credit
+            Some(_) => {
+                // Cancelled earlier: the answer only returns the credit.
+                self.answered_after_cancel.fetch_add(1, Ordering::Relaxed);
+            }
             None => tracing::debug!(
                 invocation = id,
                 "outcome for an unknown invocation id ignored"
