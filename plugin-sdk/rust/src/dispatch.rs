@@ -41,8 +41,17 @@ fn handler_error(err: HandlerError) -> OutcomeResult {
         code: code as i32,
         message: err.message().to_string(),
         retryable: err.is_retryable(),
-        details_json: err.details().map(json_bytes).unwrap_or_default(),
+        details_json: err.details().map(details_json).unwrap_or_default(),
     })
+}
+
+/// `details_json` must be a JSON object: any other value is wrapped as `{"details": value}`.
+fn details_json(details: &serde_json::Value) -> Vec<u8> {
+    if details.is_object() || details.is_null() {
+        json_bytes(details)
+    } else {
+        json_bytes(&serde_json::json!({ "details": details }))
+    }
 }
 
 fn not_found(what: String) -> OutcomeResult {

@@ -330,8 +330,9 @@ pub fn run<M: ConvoticModule>(module: M) -> ! {
         Ok(options) => options,
         Err(SdkError::NotStartedBySupervisor) => {
             eprintln!(
-                "{} is a Convotic module: it is started by the Convotic supervisor, not by hand. \
-                 Run it with: convotic-supervisor dev <module directory>",
+                "{} is a Convotic module: it is started by the Convotic supervisor, not by hand \
+                 (CONVOTIC_PLUGIN_SOCKET is not set). Run it with: \
+                 convotic-supervisor dev <module directory>",
                 module.name()
             );
             std::process::exit(2);

@@ -77,8 +77,9 @@ impl Lane {
 }
 
 /// Serves one `Work` stream: reads frames from `inbound` and returns the stream of frames to
-/// send back. The returned stream ends once the inbound side has ended and every invocation
-/// has been answered, or when the server stops.
+/// send back. The returned stream ends once the inbound side has ended (the supervisor
+/// half-closed it) and every invocation has been answered. When the server stops, invocations
+/// still running are answered UNAVAILABLE.
 pub(crate) fn serve_lane<S>(
     dispatcher: Arc<Dispatcher>,
     lifecycle: Arc<Lifecycle>,
@@ -105,6 +106,7 @@ async fn read_lane<S>(
 ) where
     S: Stream<Item = Result<pb::SupervisorFrame, tonic::Status>> + Send + Unpin + 'static,
 {
+    let mut stopped = false;
     loop {
         let frame = tokio::select! {
             frame = inbound.next() => frame,
@@ -113,9 +115,12 @@ async fn read_lane<S>(
                 lane.stop_all(None).await;
                 return;
             }
-            () = lifecycle.stopped() => {
+            () = lifecycle.stopped(), if !stopped => {
+                // Answer what is still running; the lane itself ends only once the supervisor
+                // half-closes it (new invocations are refused: the module is draining).
+                stopped = true;
                 lane.stop_all(Some(abandoned())).await;
-                return;
+                continue;
             }
         };
         match frame {
@@ -232,7 +237,7 @@ async fn start(
             result = timed => result,
         };
         let result = match result {
-            None => error(pb::ErrorCode::DeadlineExceeded, "deadline exceeded", false),
+            None => error(pb::ErrorCode::DeadlineExceeded, "deadline exceeded", true),
             Some(Err(panic)) => error(
                 pb::ErrorCode::Internal,
                 format!("handler panicked: {}", panic_message(panic.as_ref())),
@@ -784,6 +789,14 @@ mod tests {
         let (id, result) = h.outcome().await;
         assert_eq!(id, 1);
         assert_eq!(error_of(&result).0, pb::ErrorCode::Unavailable);
-        assert!(h.next().await.is_none());
+        // The lane stays open until the supervisor half-closes it.
+        h.invoke(3, 0, get("/hello/x", "/hello/:name", &[("name", "x")]))
+            .await;
+        let (id, result) = h.outcome().await;
+        assert_eq!(id, 3);
+        assert_eq!(error_of(&result).0, pb::ErrorCode::Unavailable);
+        drop(h.tx);
+        let end = tokio::time::timeout(Duration::from_secs(2), h.rx.next()).await;
+        assert!(end.unwrap().is_none());
     }
 }

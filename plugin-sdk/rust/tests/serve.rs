@@ -183,13 +183,15 @@ async fn serves_describe_work_and_shutdown() {
     let answer = shutdown.await.unwrap().unwrap().into_inner();
     assert_eq!(answer.abandoned, 0);
 
-    // The lanes end and serve() returns.
-    let end = tokio::time::timeout(Duration::from_secs(5), lane.rx.next())
-        .await
-        .unwrap();
-    assert!(end.is_none() || end.is_some_and(|r| r.is_err()));
-    drop(lane);
-    drop(lane2);
+    // The supervisor half-closes the lanes: they end with status OK and serve() returns.
+    for Lane { tx, mut rx } in [lane, lane2] {
+        drop(tx);
+        let end = tokio::time::timeout(Duration::from_secs(5), rx.next())
+            .await
+            .unwrap();
+        assert!(end.is_none(), "{end:?}");
+    }
+    let stopping = Instant::now();
     drop(health);
     drop(client);
     drop(channel);
@@ -198,5 +200,10 @@ async fn serves_describe_work_and_shutdown() {
         .expect("serve() did not return after Shutdown")
         .unwrap();
     assert!(served.is_ok(), "{served:?}");
+    assert!(
+        stopping.elapsed() < Duration::from_millis(900),
+        "serve() waited for connections: {:?}",
+        stopping.elapsed()
+    );
     assert!(!socket.exists(), "the socket file should be removed");
 }

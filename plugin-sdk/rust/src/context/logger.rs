@@ -19,8 +19,13 @@ impl Logger {
         Logger { ctx }
     }
 
-    /// Logs at `level` with optional structured fields (a JSON object, or `Value::Null`).
+    /// Logs at `level` with optional structured fields (a JSON object, or `Value::Null`; any
+    /// other value is logged as the field `fields`).
     pub fn log(&self, level: LogLevel, message: impl Into<String>, fields: Value) {
+        let fields = match fields {
+            Value::Object(_) | Value::Null => fields,
+            other => serde_json::json!({ "fields": other }),
+        };
         self.ctx.host().log(LogRequest {
             level: level as i32,
             message: message.into(),
