@@ -76,7 +76,9 @@ struct Pending {
 }
 
 struct Inner {
-    lanes: Vec<mpsc::Sender<SupervisorFrame>>,
+    /// Lane senders; emptied by [`WorkClient::close_lanes`] (half-close).
+    lanes: std::sync::RwLock<Vec<mpsc::Sender<SupervisorFrame>>>,
+    lane_count: usize,
     credits: Arc<Semaphore>,
     max_in_flight: u32,
     next_id: AtomicU64,
@@ -164,7 +166,8 @@ impl WorkClient {
         };
         let (broken, _) = watch::channel(None);
         let inner = Arc::new(Inner {
-            lanes: senders,
+            lane_count: senders.len(),
+            lanes: std::sync::RwLock::new(senders),
             credits: Arc::new(Semaphore::new(max_in_flight as usize)),
             max_in_flight,
             next_id: AtomicU64::new(1),
@@ -195,10 +198,13 @@ impl WorkClient {
         let deadline = options.timeout.map(|t| started + t);
         let credit = self.take_credit(&options, deadline).await?;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let lane = if options.payload_bytes > LARGE_PAYLOAD_BYTES && inner.lanes.len() > 1 {
+        let lane = if options.payload_bytes > LARGE_PAYLOAD_BYTES && inner.lane_count > 1 {
             1
         } else {
             0
+        };
+        let Some(sender) = inner.lane(lane) else {
+            return Err(WorkError::NotAccepting);
         };
         let (reply, outcome) = oneshot::channel();
         lock(&inner.pending).insert(
@@ -231,7 +237,7 @@ impl WorkClient {
             id,
             armed: true,
         };
-        if inner.lanes[lane].send(frame).await.is_err() {
+        if sender.send(frame).await.is_err() {
             guard.armed = false;
             lock(&inner.pending).remove(&id);
             return Err(WorkError::LaneClosed("the lane is closed".into()));
@@ -277,6 +283,17 @@ impl WorkClient {
         self.inner.accepting.store(false, Ordering::Release);
     }
 
+    /// Half-closes every lane: the module sees the end of its request streams, sends the
+    /// outcomes it still owes and ends the streams. No invocation can be sent afterwards.
+    pub fn close_lanes(&self) {
+        self.stop_accepting();
+        self.inner
+            .lanes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Invocations sent and not yet answered (including cancelled ones awaiting their answer).
     pub fn in_flight(&self) -> usize {
         lock(&self.inner.pending).len()
@@ -287,9 +304,9 @@ impl WorkClient {
         self.inner.max_in_flight
     }
 
-    /// Number of lanes.
+    /// Number of lanes opened.
     pub fn lanes(&self) -> usize {
-        self.inner.lanes.len()
+        self.inner.lane_count
     }
 
     /// How cancelled invocations were settled so far.
@@ -307,6 +324,14 @@ impl WorkClient {
 }
 
 impl Inner {
+    fn lane(&self, lane: usize) -> Option<mpsc::Sender<SupervisorFrame>> {
+        self.lanes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(lane)
+            .cloned()
+    }
+
     /// Fails the caller side now (if still waiting) and tells the module to stop `id`.
     fn cancel(self: &Arc<Self>, id: u64, reason: &str) {
         let lane = {
@@ -324,7 +349,9 @@ impl Inner {
                     reason: reason.to_string(),
                 })),
             };
-            let _ = self.lanes[lane].try_send(frame);
+            if let Some(sender) = self.lane(lane) {
+                let _ = sender.try_send(frame);
+            }
         }
         let weak = Arc::downgrade(self);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {

@@ -306,6 +306,9 @@ impl Instance {
                 }
                 _ = shutdown => {}
             }
+            if let Some(work) = &self.work {
+                work.close_lanes();
+            }
             // A module exits by itself right after answering Shutdown.
             let settle = (Instant::now() + Duration::from_secs(1))
                 .min(shutdown_deadline.max(Instant::now()));

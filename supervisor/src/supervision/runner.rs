@@ -82,11 +82,6 @@ pub async fn run(
                 }
             }
             Next::Fail(reason) => {
-                tracing::error!(
-                    workspace = %module.spec.workspace, module = %module.spec.name,
-                    "module failed: {reason}; it stays down until restarted (`convotic-supervisor restart {}`)",
-                    module.spec.name
-                );
                 if let Some(reply) = park(
                     &module,
                     &mut control,
@@ -128,7 +123,17 @@ async fn park(
     backoff: &mut Backoff,
     crashes: &mut CrashWindow,
 ) -> Option<Option<tokio::sync::oneshot::Sender<()>>> {
-    module.event(reason.clone());
+    if state == State::Failed {
+        tracing::error!(
+            workspace = %module.spec.workspace, module = %module.spec.name,
+            "module failed: {reason}; it stays down until restarted (`convotic-supervisor restart {}`)",
+            module.spec.name
+        );
+        let instance = module.status().instance.unwrap_or_default();
+        module.logs.push(crate::process::Stream::Supervisor, &instance, format!("failed: {reason}"));
+    } else {
+        module.event(reason.clone());
+    }
     module.update(|s| {
         s.state = state;
         s.last_error = Some(reason);
