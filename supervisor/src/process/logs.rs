@@ -33,6 +33,18 @@ pub enum Stream {
     Logger,
 }
 
+impl Stream {
+    /// Lower-case name, as in logs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::Supervisor => "supervisor",
+            Stream::Logger => "logger",
+        }
+    }
+}
+
 /// One line of module output.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogLine {
@@ -174,7 +186,7 @@ impl LogSink {
                 tracing::event!(
                     $lvl,
                     workspace = %self.workspace, module = %self.module, instance = %self.instance,
-                    stream = ?stream, fields = fields, "{message}"
+                    stream = stream.as_str(), fields = fields, "{message}"
                 )
             };
         }

@@ -7,9 +7,9 @@ pub mod validate;
 pub mod work;
 
 pub use connect::connect;
+pub use handshake::{describe, probe, wait_serving, HandshakeError};
 /// The channel type of a connection to a module.
 pub use tonic::transport::Channel;
-pub use handshake::{describe, probe, wait_serving, HandshakeError};
 pub use validate::{validate_manifest, ManifestError};
 pub use work::{CancelStats, InvokeOptions, WorkClient, WorkError};
 

@@ -130,7 +130,11 @@ async fn park(
             module.spec.name
         );
         let instance = module.status().instance.unwrap_or_default();
-        module.logs.push(crate::process::Stream::Supervisor, &instance, format!("failed: {reason}"));
+        module.logs.push(
+            crate::process::Stream::Supervisor,
+            &instance,
+            format!("failed: {reason}"),
+        );
     } else {
         module.event(reason.clone());
     }
