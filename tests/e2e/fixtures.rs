@@ -16,7 +16,10 @@ fn fails_with(mode: &str, extra: &[&str]) -> (Supervisor, String) {
     }
     let sup = Supervisor::start(&[entry], &[]);
     let status = sup.wait_state("fixture", "failed", LONG);
-    let reason = status["last_error"].as_str().unwrap_or_default().to_string();
+    let reason = status["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     (sup, reason)
 }
 
@@ -32,8 +35,14 @@ fn exit_code_78_is_never_restarted_even_with_restart_always() {
     let sup = Supervisor::start(&[ModuleEntry::fixture("fixture", "exit-78")], &[]);
     let status = sup.wait_state("fixture", "failed", LONG);
     let reason = status["last_error"].as_str().unwrap();
-    assert!(reason.contains("78") && reason.contains("do not restart"), "{reason}");
-    assert!(reason.contains("config missing FOO"), "stderr should explain: {reason}");
+    assert!(
+        reason.contains("78") && reason.contains("do not restart"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("config missing FOO"),
+        "stderr should explain: {reason}"
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sup.module("fixture")["restarts"], 0);
 }
@@ -54,7 +63,10 @@ fn a_module_that_never_reports_serving_times_out_naming_health() {
 #[test]
 fn bad_manifests_are_refused_naming_the_entry_and_not_restarted() {
     let cases = [
-        ("bad-manifest-duplicate-route", "routes[1] (GET /a): duplicate of routes[0]"),
+        (
+            "bad-manifest-duplicate-route",
+            "routes[1] (GET /a): duplicate of routes[0]",
+        ),
         ("bad-manifest-path", "path must start with '/'"),
         ("bad-manifest-cron", "\"every tuesday\""),
     ];
@@ -68,8 +80,14 @@ fn bad_manifests_are_refused_naming_the_entry_and_not_restarted() {
         let status = sup.wait_state(&format!("bad{i}"), "failed", LONG);
         let reason = status["last_error"].as_str().unwrap();
         assert!(reason.contains("invalid manifest"), "{mode}: {reason}");
-        assert!(reason.contains(expected), "{mode}: expected {expected:?} in {reason}");
-        assert_eq!(status["restarts"], 0, "{mode}: a bad manifest must not be restarted");
+        assert!(
+            reason.contains(expected),
+            "{mode}: expected {expected:?} in {reason}"
+        );
+        assert_eq!(
+            status["restarts"], 0,
+            "{mode}: a bad manifest must not be restarted"
+        );
     }
 }
 
@@ -93,7 +111,10 @@ fn a_flooding_module_does_not_grow_supervisor_memory_without_bound() {
     std::thread::sleep(Duration::from_secs(4));
     let late = rss();
     // Ring buffer (1000 lines) and line cap bound memory; millions of lines went through.
-    assert!(late < early + 32 * 1024 * 1024, "RSS grew from {early} to {late} bytes");
+    assert!(
+        late < early + 32 * 1024 * 1024,
+        "RSS grew from {early} to {late} bytes"
+    );
     assert!(late < 256 * 1024 * 1024, "RSS {late} bytes");
     // Still responsive, still ready, and the ring buffer holds only the last lines.
     assert_eq!(sup.module("flood")["state"], "ready");
@@ -102,6 +123,12 @@ fn a_flooding_module_does_not_grow_supervisor_memory_without_bound() {
     let lines = body["lines"].as_array().unwrap();
     assert!(lines.len() <= 1000, "{}", lines.len());
     let last_seq = lines.last().unwrap()["seq"].as_u64().unwrap();
-    assert!(last_seq > 10_000, "only {last_seq} lines were read: the flood was not drained");
-    assert!(sup.log().contains("over the log rate limit"), "no rate-limit summary in the log");
+    assert!(
+        last_seq > 10_000,
+        "only {last_seq} lines were read: the flood was not drained"
+    );
+    assert!(
+        sup.log().contains("over the log rate limit"),
+        "no rate-limit summary in the log"
+    );
 }

@@ -20,11 +20,17 @@ fn example_module_becomes_ready_and_its_manifest_shows_in_ps() {
     assert_eq!(manifest["name"], "hello-rust");
     assert_eq!(manifest["sdk"]["language"], "rust");
     for kind in ["routes", "workers", "nodes", "blocks", "crons"] {
-        assert!(!manifest[kind].as_array().unwrap().is_empty(), "no {kind} in {manifest}");
+        assert!(
+            !manifest[kind].as_array().unwrap().is_empty(),
+            "no {kind} in {manifest}"
+        );
     }
     let (code, stdout, stderr) = sup.cli(&["ps"]);
     assert_eq!(code, 0, "{stderr}");
-    let row = stdout.lines().find(|l| l.contains("hello-rust")).unwrap_or_else(|| panic!("{stdout}"));
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("hello-rust"))
+        .unwrap_or_else(|| panic!("{stdout}"));
     assert!(row.contains("ready"), "{row}");
     assert!(row.contains(&status["pid"].to_string()), "{row}");
     let (code, json, _) = sup.cli(&["ps", "--json"]);
@@ -41,7 +47,10 @@ fn a_killed_module_restarts_with_backoff_and_six_crashes_in_a_minute_fail_it() {
     for round in 1..=6 {
         let status = sup.wait_state("victim", "ready", LONG);
         let pid = status["pid"].as_i64().unwrap() as i32;
-        assert!(!pids.contains(&pid), "round {round}: pid {pid} reused, module was not restarted");
+        assert!(
+            !pids.contains(&pid),
+            "round {round}: pid {pid} reused, module was not restarted"
+        );
         pids.push(pid);
         assert_eq!(status["restarts"], round - 1, "{status}");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL).unwrap();
@@ -49,7 +58,10 @@ fn a_killed_module_restarts_with_backoff_and_six_crashes_in_a_minute_fail_it() {
             // Seen in backoff (or already starting again) with the reason recorded.
             sup.wait_until(LONG, "restart after SIGKILL", |s| {
                 let m = s.module("victim");
-                m["restarts"] == round && m["last_exit"].as_str().is_some_and(|e| e.contains("SIGKILL"))
+                m["restarts"] == round
+                    && m["last_exit"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("SIGKILL"))
             });
         }
     }
@@ -88,7 +100,11 @@ fn wait_all_ready(sup: &Supervisor, names: &[&str]) {
 fn wait_for_sleepers(sup: &Supervisor) -> Vec<i32> {
     let mut sleepers = Vec::new();
     sup.wait_until(LONG, "the fixture's children", |s| {
-        sleepers = s.descendants().into_iter().filter(|p| cmdline(*p).starts_with("sleep")).collect();
+        sleepers = s
+            .descendants()
+            .into_iter()
+            .filter(|p| cmdline(*p).starts_with("sleep"))
+            .collect();
         sleepers.len() >= 2
     });
     sleepers
@@ -100,17 +116,36 @@ fn sigterm_stops_every_module_within_the_grace_period() {
     wait_all_ready(&sup, &["hello-rust", "stubborn", "parent"]);
     wait_for_sleepers(&sup);
     let tree = sup.descendants();
-    assert!(tree.len() >= 8, "expected helpers, inits, modules and children: {tree:?}");
+    assert!(
+        tree.len() >= 8,
+        "expected helpers, inits, modules and children: {tree:?}"
+    );
     let started = std::time::Instant::now();
     sup.signal(Signal::SIGTERM);
-    let status = sup.wait_exit(Duration::from_secs(10)).unwrap_or_else(|| panic!("supervisor did not exit\n{}", sup.log()));
+    let status = sup
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("supervisor did not exit\n{}", sup.log()));
     assert!(status.success(), "{status:?}\n{}", sup.log());
     // Grace 2 s (+ process exit); the bound is a hang check, not a performance figure.
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     let survivors = wait_all_dead(&tree, Duration::from_secs(2));
-    assert!(survivors.is_empty(), "left alive: {:?}", survivors.iter().map(|p| (p, cmdline(*p))).collect::<Vec<_>>());
+    assert!(
+        survivors.is_empty(),
+        "left alive: {:?}",
+        survivors
+            .iter()
+            .map(|p| (p, cmdline(*p)))
+            .collect::<Vec<_>>()
+    );
     let log = sup.log();
-    assert!(log.contains("killed with SIGKILL"), "stubborn module should need SIGKILL:\n{log}");
+    assert!(
+        log.contains("killed with SIGKILL"),
+        "stubborn module should need SIGKILL:\n{log}"
+    );
 }
 
 #[test]
@@ -123,9 +158,17 @@ fn sigkill_of_the_supervisor_leaves_no_module_process_alive() {
         assert!(tree.contains(pid));
     }
     sup.signal(Signal::SIGKILL);
-    sup.wait_exit(Duration::from_secs(5)).expect("supervisor killed");
+    sup.wait_exit(Duration::from_secs(5))
+        .expect("supervisor killed");
     let survivors = wait_all_dead(&tree, Duration::from_secs(5));
-    assert!(survivors.is_empty(), "left alive: {:?}", survivors.iter().map(|p| (p, cmdline(*p))).collect::<Vec<_>>());
+    assert!(
+        survivors.is_empty(),
+        "left alive: {:?}",
+        survivors
+            .iter()
+            .map(|p| (p, cmdline(*p)))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -145,17 +188,26 @@ fn logs_show_module_output_and_lifecycle_events() {
 fn admin_api_requires_the_token_and_answers_json_errors() {
     let sup = Supervisor::start(&[], &[]);
     let client = reqwest::blocking::Client::new();
-    let response = client.get(format!("{}/admin/v1/modules", sup.base)).send().unwrap();
+    let response = client
+        .get(format!("{}/admin/v1/modules", sup.base))
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 401);
     let body: serde_json::Value = response.json().unwrap();
     assert_eq!(body["error"]["code"], "unauthorized");
-    assert!(body["error"]["request_id"].as_str().unwrap().starts_with("req_"));
+    assert!(body["error"]["request_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("req_"));
     let (status, body) = sup.get("/admin/v1/nope");
     assert_eq!(status, 404, "{body}");
     let (status, _) = sup.request(reqwest::Method::DELETE, "/admin/v1/modules");
     assert_eq!(status, 405);
     let mode = std::fs::metadata(sup.data_dir().join("admin-token")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
 }
 
 #[test]
@@ -164,7 +216,10 @@ fn a_module_started_by_hand_explains_how_to_run_it() {
         let output = Command::new(binary(module)).env_clear().output().unwrap();
         assert!(!output.status.success(), "{module} exited 0");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("convotic-supervisor dev"), "{module}: {stderr}");
+        assert!(
+            stderr.contains("convotic-supervisor dev"),
+            "{module}: {stderr}"
+        );
     }
 }
 
@@ -173,7 +228,11 @@ fn a_bad_config_is_refused_with_the_key_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:0\"\nlistne = 1\n").unwrap();
-    let output = Command::new(binary("convotic-supervisor")).args(["run", "--config"]).arg(&path).output().unwrap();
+    let output = Command::new(binary("convotic-supervisor"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("listne"), "{stderr}");

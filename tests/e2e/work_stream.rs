@@ -27,7 +27,11 @@ fn get(path: &str, route: &str, params: &[(&str, &str)]) -> invocation::Kind {
 }
 
 fn sleep_for(ms: u64) -> invocation::Kind {
-    get(&format!("/sleep/{ms}"), "/sleep/:ms", &[("ms", &ms.to_string())])
+    get(
+        &format!("/sleep/{ms}"),
+        "/sleep/:ms",
+        &[("ms", &ms.to_string())],
+    )
 }
 
 fn opts(timeout: Option<Duration>) -> InvokeOptions {
@@ -47,7 +51,12 @@ fn status_of(result: &Result<outcome::Result, WorkError>) -> Option<u32> {
 }
 
 async fn ok_module() -> DirectModule {
-    DirectModule::start(binary("misbehaving-module"), "fixture", &[("MISBEHAVE", "ok")]).await
+    DirectModule::start(
+        binary("misbehaving-module"),
+        "fixture",
+        &[("MISBEHAVE", "ok")],
+    )
+    .await
 }
 
 /// Polls `check` every 10 ms for up to `limit`; a liveness bound, not a performance check.
@@ -75,7 +84,12 @@ async fn invocations_are_answered_concurrently_and_out_of_order() {
         let work = work.clone();
         let finished = Arc::clone(&finished);
         calls.push(tokio::spawn(async move {
-            let result = work.invoke(sleep_for((20 - i) * 25), opts(Some(Duration::from_secs(20)))).await;
+            let result = work
+                .invoke(
+                    sleep_for((20 - i) * 25),
+                    opts(Some(Duration::from_secs(20))),
+                )
+                .await;
             finished.lock().unwrap().push(i);
             result
         }));
@@ -87,8 +101,14 @@ async fn invocations_are_answered_concurrently_and_out_of_order() {
     }
     let order = finished.lock().unwrap().clone();
     let sent: Vec<u64> = (0..20).collect();
-    assert_ne!(order, sent, "outcomes came back in send order: the module did not work concurrently");
-    assert!(order.first() > order.last(), "expected mostly reverse order, got {order:?}");
+    assert_ne!(
+        order, sent,
+        "outcomes came back in send order: the module did not work concurrently"
+    );
+    assert!(
+        order.first() > order.last(),
+        "expected mostly reverse order, got {order:?}"
+    );
     assert_eq!(work.in_flight(), 0);
 }
 
@@ -96,7 +116,12 @@ async fn invocations_are_answered_concurrently_and_out_of_order() {
 async fn unknown_route_is_a_typed_not_found() {
     let module = ok_module().await;
     let work = module.work(1).await;
-    let result = work.invoke(get("/nope", "/nope", &[]), opts(Some(Duration::from_secs(5)))).await;
+    let result = work
+        .invoke(
+            get("/nope", "/nope", &[]),
+            opts(Some(Duration::from_secs(5))),
+        )
+        .await;
     match result {
         Ok(outcome::Result::Error(error)) => {
             assert_eq!(error.code, ErrorCode::NotFound as i32, "{error:?}");
@@ -118,7 +143,11 @@ async fn a_caller_going_away_cancels_the_invocation_in_the_module() {
     caller.abort();
     // The module must answer the Cancel (CANCELLED), which returns the credit.
     assert!(
-        eventually(Duration::from_secs(10), || work.cancel_stats().answered_after_cancel == 1).await,
+        eventually(Duration::from_secs(10), || work
+            .cancel_stats()
+            .answered_after_cancel
+            == 1)
+        .await,
         "module never answered the cancelled invocation: {:?}",
         work.cancel_stats()
     );
@@ -130,15 +159,29 @@ async fn a_caller_going_away_cancels_the_invocation_in_the_module() {
 async fn a_deadline_fails_the_caller_and_stops_the_handler() {
     let module = ok_module().await;
     let work = module.work(1).await;
-    let result = work.invoke(sleep_for(60_000), opts(Some(Duration::from_millis(300)))).await;
-    assert!(matches!(result, Err(WorkError::DeadlineExceeded(_))), "{result:?}");
+    let result = work
+        .invoke(sleep_for(60_000), opts(Some(Duration::from_millis(300))))
+        .await;
     assert!(
-        eventually(Duration::from_secs(10), || work.cancel_stats().answered_after_cancel == 1).await,
+        matches!(result, Err(WorkError::DeadlineExceeded(_))),
+        "{result:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || work
+            .cancel_stats()
+            .answered_after_cancel
+            == 1)
+        .await,
         "{:?}",
         work.cancel_stats()
     );
     // The module keeps serving after a cancelled call.
-    let ping = work.invoke(get("/ping", "/ping", &[]), opts(Some(Duration::from_secs(5)))).await;
+    let ping = work
+        .invoke(
+            get("/ping", "/ping", &[]),
+            opts(Some(Duration::from_secs(5))),
+        )
+        .await;
     assert_eq!(status_of(&ping), Some(200), "{ping:?}");
 }
 
@@ -151,18 +194,31 @@ async fn credits_cap_invocations_in_flight() {
     let mut calls = Vec::new();
     for _ in 0..max {
         let work = work.clone();
-        calls.push(tokio::spawn(async move { work.invoke(sleep_for(60_000), opts(None)).await }));
+        calls.push(tokio::spawn(async move {
+            work.invoke(sleep_for(60_000), opts(None)).await
+        }));
     }
     assert!(eventually(Duration::from_secs(10), || work.in_flight() == max).await);
     let over = work
-        .invoke(get("/ping", "/ping", &[]), InvokeOptions { wait_for_credit: false, ..opts(None) })
+        .invoke(
+            get("/ping", "/ping", &[]),
+            InvokeOptions {
+                wait_for_credit: false,
+                ..opts(None)
+            },
+        )
         .await;
     assert_eq!(over, Err(WorkError::Overloaded(max as u32)));
     for call in &calls {
         call.abort();
     }
     assert!(eventually(Duration::from_secs(10), || work.in_flight() == 0).await);
-    let after = work.invoke(get("/ping", "/ping", &[]), opts(Some(Duration::from_secs(5)))).await;
+    let after = work
+        .invoke(
+            get("/ping", "/ping", &[]),
+            opts(Some(Duration::from_secs(5))),
+        )
+        .await;
     assert_eq!(status_of(&after), Some(200));
 }
 
@@ -178,7 +234,9 @@ async fn a_crash_fails_every_outstanding_invocation_at_once() {
     let mut slow = Vec::new();
     for _ in 0..2 {
         let work = work.clone();
-        slow.push(tokio::spawn(async move { work.invoke(sleep_for(60_000), opts(None)).await }));
+        slow.push(tokio::spawn(async move {
+            work.invoke(sleep_for(60_000), opts(None)).await
+        }));
     }
     assert!(eventually(Duration::from_secs(5), || work.in_flight() == 2).await);
     // The third invocation makes the module abort.
@@ -186,17 +244,33 @@ async fn a_crash_fails_every_outstanding_invocation_at_once() {
     assert!(matches!(third, Err(WorkError::LaneClosed(_))), "{third:?}");
     for call in slow {
         let result = call.await.unwrap();
-        assert!(matches!(result, Err(WorkError::LaneClosed(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(WorkError::LaneClosed(_))),
+            "{result:?}"
+        );
     }
     assert!(work.broken().borrow().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_handler_cannot_hang_the_caller() {
-    let module = DirectModule::start(binary("misbehaving-module"), "fixture", &[("MISBEHAVE", "hang-in-call")]).await;
+    let module = DirectModule::start(
+        binary("misbehaving-module"),
+        "fixture",
+        &[("MISBEHAVE", "hang-in-call")],
+    )
+    .await;
     let work = module.work(1).await;
-    let result = work.invoke(get("/ping", "/ping", &[]), opts(Some(Duration::from_millis(500)))).await;
-    assert!(matches!(result, Err(WorkError::DeadlineExceeded(_))), "{result:?}");
+    let result = work
+        .invoke(
+            get("/ping", "/ping", &[]),
+            opts(Some(Duration::from_millis(500))),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(WorkError::DeadlineExceeded(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,16 +280,26 @@ async fn shutdown_drains_in_flight_work_then_the_module_exits() {
     let mut calls = Vec::new();
     for _ in 0..3 {
         let work = work.clone();
-        calls.push(tokio::spawn(async move { work.invoke(sleep_for(300), opts(Some(Duration::from_secs(10)))).await }));
+        calls.push(tokio::spawn(async move {
+            work.invoke(sleep_for(300), opts(Some(Duration::from_secs(10))))
+                .await
+        }));
     }
     assert!(eventually(Duration::from_secs(5), || work.in_flight() == 3).await);
     let mut client = PluginClient::new(module.channel.clone());
-    let shutdown = client.shutdown(ShutdownRequest { grace_ms: 5000, reason: "test".into() });
+    let shutdown = client.shutdown(ShutdownRequest {
+        grace_ms: 5000,
+        reason: "test".into(),
+    });
     let late = {
         let work = work.clone();
         async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            work.invoke(get("/ping", "/ping", &[]), opts(Some(Duration::from_secs(5)))).await
+            work.invoke(
+                get("/ping", "/ping", &[]),
+                opts(Some(Duration::from_secs(5))),
+            )
+            .await
         }
     };
     let (shutdown, late) = tokio::join!(shutdown, late);
@@ -231,6 +315,8 @@ async fn shutdown_drains_in_flight_work_then_the_module_exits() {
     for call in calls {
         assert_eq!(status_of(&call.await.unwrap()), Some(200));
     }
-    let status = module.wait_exit(Duration::from_secs(10)).expect("module exits after Shutdown");
+    let status = module
+        .wait_exit(Duration::from_secs(10))
+        .expect("module exits after Shutdown");
     assert_eq!(status.code(), Some(0));
 }

@@ -30,7 +30,10 @@ pub struct DirectModule {
 impl DirectModule {
     /// Starts `binary` with the protocol env plus `extra_env`, waits for SERVING and Describes.
     pub async fn start(binary: PathBuf, name: &str, extra_env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::Builder::new().prefix("cvt-d").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("cvt-d")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let socket = dir.path().join("plugin.sock");
         let mut command = Command::new(binary);
         command
@@ -50,16 +53,28 @@ impl DirectModule {
         let child = command.spawn().expect("spawn module");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let channel = protocol::connect(&socket, deadline).await.expect("connect");
-        protocol::wait_serving(channel.clone(), deadline).await.expect("serving");
+        protocol::wait_serving(channel.clone(), deadline)
+            .await
+            .expect("serving");
         let described = protocol::describe(channel.clone(), Duration::from_secs(5))
             .await
             .expect("describe");
-        Self { child, dir, channel, described }
+        Self {
+            child,
+            dir,
+            channel,
+            described,
+        }
     }
 
     /// Opens `lanes` work lanes with the manifest's credit limit.
     pub async fn work(&self, lanes: usize) -> WorkClient {
-        let max = self.described.manifest.as_ref().map(|m| m.max_in_flight).unwrap_or(0);
+        let max = self
+            .described
+            .manifest
+            .as_ref()
+            .map(|m| m.max_in_flight)
+            .unwrap_or(0);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         WorkClient::open(self.channel.clone(), lanes, max, true, deadline)
             .await

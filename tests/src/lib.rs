@@ -100,7 +100,10 @@ pub struct Supervisor {
 impl Supervisor {
     /// Writes a config with `modules` (plus `defaults` lines) and starts the supervisor.
     pub fn start(modules: &[ModuleEntry], defaults: &[&str]) -> Self {
-        let dir = tempfile::Builder::new().prefix("cvt-e2e").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("cvt-e2e")
+            .tempdir()
+            .expect("tempdir");
         let port = free_port();
         let mut config = format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n[defaults]\n"
@@ -149,8 +152,7 @@ impl Supervisor {
         };
         let discovery = supervisor.data_dir().join("supervisor.json");
         supervisor.wait_until(Duration::from_secs(20), "supervisor to start", |s| {
-            discovery.exists()
-                && std::fs::read_to_string(s.data_dir().join("admin-token")).is_ok()
+            discovery.exists() && std::fs::read_to_string(s.data_dir().join("admin-token")).is_ok()
         });
         supervisor.token = std::fs::read_to_string(supervisor.data_dir().join("admin-token"))
             .expect("admin token")
@@ -191,7 +193,12 @@ impl Supervisor {
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .send()
-            .unwrap_or_else(|e| panic!("request {path}: {e}\n--- supervisor log ---\n{}", self.log()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "request {path}: {e}\n--- supervisor log ---\n{}",
+                    self.log()
+                )
+            });
         let status = response.status().as_u16();
         (status, response.json().unwrap_or(Value::Null))
     }
@@ -212,7 +219,10 @@ impl Supervisor {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("timed out after {timeout:?} waiting for {what}\n--- supervisor log ---\n{}", self.log());
+        panic!(
+            "timed out after {timeout:?} waiting for {what}\n--- supervisor log ---\n{}",
+            self.log()
+        );
     }
 
     /// Waits until module `name` is in `state`; returns its status.

@@ -104,7 +104,12 @@ pub struct Instance {
     work: Option<WorkClient>,
     dir: InstanceDir,
     _host: HostServer,
+    /// The stdout/stderr readers; awaited after exit so the last lines are in the buffer.
+    pumps: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// How long to wait, after an exit, for the output readers to reach end of file.
+const DRAIN_OUTPUT: Duration = Duration::from_millis(500);
 
 impl Instance {
     /// Spawns the module (through the spawn helper) with its runtime dir and Host server.
@@ -143,11 +148,20 @@ impl Instance {
             .await
             .map_err(|e| StartError::Spawn(format!("{}: {e}", spec.command.display())))?;
         let helper_pid = child.id().map(|p| p as i32).unwrap_or(0);
+        let mut pumps = Vec::with_capacity(2);
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(logs::pump(stdout, Stream::Stdout, Arc::clone(&sink)));
+            pumps.push(tokio::spawn(logs::pump(
+                stdout,
+                Stream::Stdout,
+                Arc::clone(&sink),
+            )));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(logs::pump(stderr, Stream::Stderr, Arc::clone(&sink)));
+            pumps.push(tokio::spawn(logs::pump(
+                stderr,
+                Stream::Stderr,
+                Arc::clone(&sink),
+            )));
         }
         Ok(Self {
             id,
@@ -159,6 +173,7 @@ impl Instance {
             work: None,
             dir,
             _host: host,
+            pumps,
         })
     }
 
@@ -225,6 +240,7 @@ impl Instance {
             status = self.child.wait() => {
                 let status = status.map_err(|e| StartError::Spawn(e.to_string()))?;
                 self.exit = Some(status);
+                self.drain_output().await;
                 return Err(StartError::Exited { status });
             }
         };
@@ -264,7 +280,15 @@ impl Instance {
             .await
             .unwrap_or_else(|_| ExitStatus::from_raw(libc::SIGKILL));
         self.exit = Some(status);
+        self.drain_output().await;
         status
+    }
+
+    /// Waits (briefly) until the output readers have read everything the process wrote, so
+    /// an exit reason can quote its last stderr lines.
+    async fn drain_output(&mut self) {
+        let pumps = std::mem::take(&mut self.pumps);
+        let _ = tokio::time::timeout(DRAIN_OUTPUT, futures::future::join_all(pumps)).await;
     }
 
     /// One health probe.
