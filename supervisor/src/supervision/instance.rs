@@ -114,6 +114,7 @@ const DRAIN_OUTPUT: Duration = Duration::from_millis(500);
 impl Instance {
     /// Spawns the module (through the spawn helper) with its runtime dir and Host server.
     pub async fn spawn(module: &ModuleHandle, ctx: &Context) -> Result<Self, StartError> {
+        let spawned_at = Instant::now();
         let spec = &module.spec;
         let id = ctx.next_instance_id();
         let spawn_error = |e: std::io::Error| StartError::Spawn(e.to_string());
@@ -136,7 +137,6 @@ impl Instance {
             .map_err(spawn_error)?;
         let data_dir = ctx.module_data_dir(spec).map_err(spawn_error)?;
         let env = super::env::module_env(spec, &dir, &token, &id, &data_dir);
-        let spawned_at = Instant::now();
         let mut child = ctx
             .spawner
             .spawn(SpawnRequest {
