@@ -242,6 +242,13 @@ impl WorkClient {
             lock(&inner.pending).remove(&id);
             return Err(WorkError::LaneClosed("the lane is closed".into()));
         }
+        // A lane that broke while this invocation was being registered has already failed
+        // every pending entry it saw; make sure this one does not wait for its deadline.
+        if let Some(reason) = inner.broken.borrow().clone() {
+            guard.armed = false;
+            lock(&inner.pending).remove(&id);
+            return Err(WorkError::LaneClosed(reason));
+        }
         let result = match deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline, outcome).await {
                 Ok(received) => received,
@@ -391,6 +398,11 @@ impl Inner {
     }
 
     fn fail_lane(&self, lane: usize, reason: &str) {
+        // A broken instance takes no new work (the runner restarts it). Publish the break
+        // before failing the pending entries, so `invoke` sees it for entries added meanwhile.
+        self.accepting.store(false, Ordering::Release);
+        self.broken
+            .send_replace(Some(format!("lane {lane}: {reason}")));
         let failed: Vec<Pending> = {
             let mut pending = lock(&self.pending);
             let ids: Vec<u64> = pending
@@ -405,8 +417,6 @@ impl Inner {
                 let _ = reply.send(Err(WorkError::LaneClosed(reason.to_string())));
             }
         }
-        self.broken
-            .send_replace(Some(format!("lane {lane}: {reason}")));
     }
 }
 
