@@ -7,6 +7,7 @@
 //!   runtime directories, process trees.
 //! * [`protocol`]: connect, handshake, manifest validation, the multiplexed work stream.
 //! * [`supervision`]: the per-module lifecycle (states, restarts, backoff, health, stop).
+//! * [`registry`]: what ready modules offer (route tables), from their manifests.
 //! * [`host`]: the Host services modules call (their `ctx`).
 //! * [`gateway`]: the HTTP listener (health, admin API).
 //! * [`cli`]: the command line.
@@ -17,4 +18,5 @@ pub mod gateway;
 pub mod host;
 pub mod process;
 pub mod protocol;
+pub mod registry;
 pub mod supervision;

@@ -19,6 +19,7 @@ pub use status::{ModuleStatus, State};
 use crate::config::ModuleSpec;
 use crate::process::{LogBuffer, Stream};
 use crate::protocol::WorkClient;
+use crate::registry::RouteTable;
 
 /// Commands to a module's runner.
 pub enum Control {
@@ -37,6 +38,8 @@ pub struct ModuleHandle {
     status: Mutex<ModuleStatus>,
     control: mpsc::UnboundedSender<Control>,
     work: watch::Sender<Option<WorkClient>>,
+    /// Routes of the last instance that became ready (kept while it restarts).
+    routes: std::sync::RwLock<Option<Arc<RouteTable>>>,
 }
 
 impl ModuleHandle {
@@ -48,6 +51,7 @@ impl ModuleHandle {
             spec,
             control,
             work: watch::channel(None).0,
+            routes: std::sync::RwLock::new(None),
         });
         (handle, commands)
     }
@@ -68,6 +72,18 @@ impl ModuleHandle {
     /// Follows readiness changes (a new `WorkClient` on each ready instance).
     pub fn watch_work(&self) -> watch::Receiver<Option<WorkClient>> {
         self.work.subscribe()
+    }
+
+    /// The routes of the last ready instance (None if it was never ready).
+    pub fn routes(&self) -> Option<Arc<RouteTable>> {
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_routes(&self, table: RouteTable) {
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(table));
     }
 
     /// Asks the runner to restart the module (leaving `failed` if it was).
