@@ -60,6 +60,10 @@
 //! stopped; [`serve`] does the same inside an existing tokio runtime and returns (for tests
 //! and embedding), with explicit [`ServeOptions`].
 //!
+//! Routes can run [`Middleware`] before their handler; [`SignatureVerifier`] (see
+//! [`signature`]) is a ready-made one that admits only webhook calls signed with a shared
+//! secret (`t=<unix ms>,v1=<hex HMAC-SHA256>`), for routes registered with `auth(false)`.
+//!
 //! Errors: handlers return `Result<_, HandlerError>`; `?` converts any
 //! [`std::error::Error`] (see [`HandlerError`] for how each kind is reported).
 //!
@@ -92,7 +96,8 @@ pub use context::{
 pub use convotic_proto::host::v1::LogLevel;
 pub use error::{HandlerError, HandlerErrorKind, HostError, SdkError};
 pub use manifest::SDK_NAME;
-pub use middleware::{middleware_fn, FnMiddleware, Middleware, Next};
+pub use middleware::signature::{SignatureError, SignatureVerifier};
+pub use middleware::{middleware_fn, signature, FnMiddleware, Middleware, Next};
 pub use module::{ConvoticModule, Sdk};
 pub use registry::{Action, Block, CatchUp, Cron, NodeHandler, Overlap, Route, WorkerHandler};
 pub use serve::{run, serve, ServeOptions, DEFAULT_THREADS, THREADS_ENV};
@@ -109,6 +114,7 @@ pub mod prelude {
     pub use crate::{
         middleware_fn, Action, ActionCall, Block, CatchUp, Connection, Context, ConvoticModule,
         Cron, CronTick, HandlerError, Middleware, Next, NodeHandler, NodeInvocation, NodeOutput,
-        Overlap, Route, RouteRequest, RouteResponse, Sdk, TestResult, WorkerHandler, WorkerMessage,
+        Overlap, Route, RouteRequest, RouteResponse, Sdk, SignatureVerifier, TestResult,
+        WorkerHandler, WorkerMessage,
     };
 }

@@ -14,6 +14,10 @@
 //!     Ok(RouteResponse::json(200, serde_json::json!([])))
 //! });
 //! ```
+//!
+//! [`signature`] has a ready-made middleware checking HMAC-signed webhooks.
+
+pub mod signature;
 
 use std::future::Future;
 use std::sync::Arc;
