@@ -94,6 +94,9 @@ pub use context::{
     WorkflowRun, Workflows,
 };
 pub use convotic_proto::host::v1::LogLevel;
+/// Exit code (EX_CONFIG, 78) by which a module tells the supervisor not to restart it, e.g.
+/// when required configuration is missing.
+pub use convotic_proto::EXIT_DO_NOT_RESTART;
 pub use error::{HandlerError, HandlerErrorKind, HostError, SdkError};
 pub use manifest::SDK_NAME;
 pub use middleware::signature::{SignatureError, SignatureVerifier};
