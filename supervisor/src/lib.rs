@@ -9,6 +9,7 @@
 //! * [`supervision`]: the per-module lifecycle (states, restarts, backoff, health, stop).
 //! * [`registry`]: what ready modules offer (route tables), from their manifests.
 //! * [`host`]: the Host services modules call (their `ctx`).
+//! * [`store`]: the SQLite store (workspaces, API keys, platform data, module storage).
 //! * [`gateway`]: the HTTP listener (health, admin API).
 //! * [`cli`]: the command line.
 
@@ -19,4 +20,5 @@ pub mod host;
 pub mod process;
 pub mod protocol;
 pub mod registry;
+pub mod store;
 pub mod supervision;

@@ -1,0 +1,201 @@
+//! The supervisor's SQLite store: one file (`<data_dir>/convotic.db`) holding workspaces, API
+//! keys, the platform data modules reach through their `ctx` (contacts, conversations, outbound
+//! messages, workflow runs) and module storage.
+//!
+//! * WAL mode; `busy_timeout`, `synchronous=NORMAL` and `foreign_keys` on every connection.
+//! * Migrations are versioned in code ([`schema`]) and applied in transactions when the file is
+//!   opened; a file written by a newer supervisor is refused.
+//! * Every write runs on one dedicated writer thread ([`writer`]); reads use a small pool of
+//!   connections on tokio's blocking threads ([`pool`]).
+//! * Everything is scoped: each query on workspace data takes the workspace id, storage takes
+//!   (workspace, module). A record of another workspace is [`StoreError::NotFound`], exactly as
+//!   one that does not exist.
+
+mod contacts;
+mod keys;
+mod pool;
+mod schema;
+mod util;
+mod workspaces;
+mod writer;
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+pub use contacts::{Contact, ContactPatch, NewContact};
+pub use keys::ApiKey;
+pub use schema::SCHEMA_VERSION;
+pub use workspaces::{is_workspace_id, Workspace};
+
+/// File name of the database inside the data dir.
+pub const DB_FILE: &str = "convotic.db";
+
+/// How often [`Store::start_sweeper`] purges expired storage entries.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why a store call failed. Messages name the field or the record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No such record (or not visible in this workspace).
+    #[error("{0}")]
+    NotFound(String),
+    /// A uniqueness conflict (duplicate id, external id...).
+    #[error("{0}")]
+    Conflict(String),
+    /// Bad input; the message names the field.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The record is not in the state the call requires (compare-and-set mismatch).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The database failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Internal(format!("database error: {e}"))
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The records of this page, in list order.
+    pub items: Vec<T>,
+    /// Token of the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// The store. Cheap to clone: every clone shares the writer thread and the read pool.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: writer::Writer,
+    readers: pool::ReadPool,
+    auth_cache: keys::AuthCache,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating it and its parent directory when missing) the database at `path`, switches
+    /// it to WAL mode, applies pending migrations and starts the writer thread.
+    ///
+    /// Fails when the file cannot be opened or was written by a newer supervisor.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let fail = |e: &dyn std::fmt::Display| {
+            StoreError::Internal(format!("cannot open {}: {e}", path.display()))
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| fail(&e))?;
+        }
+        let existed = path.exists();
+        let mut conn = open_connection(path).map_err(|e| fail(&e))?;
+        if !existed {
+            // Contacts and key hashes: readable by the supervisor's user only.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| fail(&e))?;
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            .map_err(|e| fail(&e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(fail(&format!(
+                "the database refused WAL mode (journal_mode is {mode})"
+            )));
+        }
+        schema::migrate(&mut conn).map_err(|e| match e {
+            StoreError::Internal(m) => fail(&m),
+            other => other,
+        })?;
+        let writer = writer::Writer::start(conn).map_err(|e| fail(&e))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer,
+                readers: pool::ReadPool::new(path.to_path_buf()),
+                auth_cache: keys::AuthCache::default(),
+            }),
+        })
+    }
+
+    /// Opens `<data_dir>/convotic.db`.
+    pub fn open_in(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open(&data_dir.join(DB_FILE))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the writer thread (all writes go through it, one at a time).
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.run(f).await
+    }
+
+    /// Runs `f` on a pooled read connection, on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.readers.run(f).await
+    }
+}
+
+/// Opens one connection with the per-connection settings.
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_millis(5000))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A store in a fresh temporary directory.
+
+    use super::Store;
+
+    /// A store in a temporary directory (kept alive by the returned guard).
+    pub fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join(super::DB_FILE)).expect("open store");
+        (dir, store)
+    }
+
+    /// A store with workspaces `ws_a` and `ws_b`.
+    pub async fn two_workspaces() -> (tempfile::TempDir, Store) {
+        let (dir, store) = temp_store();
+        store.ensure_workspace("ws_a").await.expect("ws_a");
+        store.ensure_workspace("ws_b").await.expect("ws_b");
+        (dir, store)
+    }
+}

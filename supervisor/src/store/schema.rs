@@ -1,0 +1,220 @@
+//! Schema migrations, versioned in code.
+//!
+//! `schema_migrations` records each applied version. Opening a file applies the missing
+//! migrations in order, each in its own `BEGIN IMMEDIATE` transaction (so two processes opening
+//! the same new file do not both apply one); a file whose version is newer than
+//! [`SCHEMA_VERSION`] is refused. Migrations are never edited once released: a change is a new
+//! migration appended to [`MIGRATIONS`].
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::util::now_ms;
+use super::StoreError;
+
+/// One migration: its version (1, 2, ...), a short name and its SQL.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, in order.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "workspaces, api keys, contacts, conversations, messages, workflow runs, storage",
+    sql: r#"
+CREATE TABLE workspaces (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    label           TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    revoked_at_ms   INTEGER
+);
+CREATE INDEX api_keys_by_workspace ON api_keys(workspace_id, id);
+
+CREATE TABLE contacts (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    external_id     TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    email           TEXT NOT NULL,
+    phone           TEXT NOT NULL,
+    attributes      TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL,
+    UNIQUE (workspace_id, id)
+);
+CREATE UNIQUE INDEX contacts_by_external_id ON contacts(workspace_id, external_id)
+    WHERE external_id <> '';
+
+CREATE TABLE conversations (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL,
+    contact_id      TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    attributes      TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL,
+    closed_at_ms    INTEGER NOT NULL,
+    UNIQUE (workspace_id, id),
+    FOREIGN KEY (workspace_id, contact_id) REFERENCES contacts(workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX conversations_by_contact ON conversations(workspace_id, contact_id, id);
+
+CREATE TABLE messages (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL,
+    contact_id      TEXT NOT NULL,
+    conversation_id TEXT,
+    channel         TEXT NOT NULL,
+    text            TEXT NOT NULL,
+    content         TEXT,
+    status          TEXT NOT NULL,
+    module          TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL,
+    FOREIGN KEY (workspace_id, contact_id) REFERENCES contacts(workspace_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (workspace_id, conversation_id)
+        REFERENCES conversations(workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX messages_by_workspace ON messages(workspace_id, id);
+CREATE INDEX messages_by_contact ON messages(workspace_id, contact_id, id);
+CREATE INDEX messages_by_conversation ON messages(workspace_id, conversation_id, id);
+CREATE INDEX messages_by_status ON messages(status, id);
+
+CREATE TABLE workflow_runs (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    workflow_id     TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    idempotency_key TEXT,
+    module          TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+);
+CREATE INDEX workflow_runs_by_workspace ON workflow_runs(workspace_id, id);
+CREATE INDEX workflow_runs_by_workflow ON workflow_runs(workspace_id, workflow_id, id);
+CREATE UNIQUE INDEX workflow_runs_by_idempotency_key ON workflow_runs(workspace_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE module_storage (
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    module          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    revision        INTEGER NOT NULL,
+    expires_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, module, key)
+);
+CREATE INDEX module_storage_by_expiry ON module_storage(expires_at_ms) WHERE expires_at_ms > 0;
+"#,
+}];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// Applies every pending migration; refuses a file from a newer supervisor.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version       INTEGER PRIMARY KEY,
+            name          TEXT NOT NULL,
+            applied_at_ms INTEGER NOT NULL
+        )",
+    )?;
+    let current = current_version(conn)?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Internal(format!(
+            "the database is at schema version {current}, newer than this supervisor understands \
+             ({SCHEMA_VERSION}): it was written by a newer convotic-supervisor; run that version"
+        )));
+    }
+    for migration in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read inside the write lock: another process may have just applied it.
+        if current_version(&tx)? >= migration.version {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(|e| {
+            StoreError::Internal(format!(
+                "migration {} ({}) failed: {e}",
+                migration.version, migration.name
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
+            rusqlite::params![migration.version, migration.name, now_ms() as i64],
+        )?;
+        tx.commit()?;
+        tracing::debug!(
+            version = migration.version,
+            "applied database migration: {}",
+            migration.name
+        );
+    }
+    Ok(())
+}
+
+/// The highest applied version (0 for a new file).
+pub(super) fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+    let version: Option<i64> = conn
+        .query_row("SELECT MAX(version) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })
+        .optional()?
+        .flatten();
+    Ok(version.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, DB_FILE};
+
+    #[test]
+    fn migrations_are_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        drop(Store::open(&path).unwrap());
+        drop(Store::open(&path).unwrap());
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), SCHEMA_VERSION);
+        let applied: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(applied, MIGRATIONS.len() as i64);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_newer_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, 'future', 0)",
+            [SCHEMA_VERSION + 1],
+        )
+        .unwrap();
+        drop(conn);
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+        assert!(err.contains(DB_FILE), "{err}");
+    }
+}
