@@ -12,10 +12,14 @@
 //!   one that does not exist.
 
 mod contacts;
+mod conversations;
 mod keys;
+mod kv;
+mod messages;
 mod pool;
 mod schema;
 mod util;
+mod workflows;
 mod workspaces;
 mod writer;
 
@@ -28,8 +32,12 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 pub use contacts::{Contact, ContactPatch, NewContact};
+pub use conversations::{Conversation, ConversationFilter, ConversationPatch, NewConversation};
 pub use keys::ApiKey;
+pub use kv::StorageEntry;
+pub use messages::{MessageFilter, NewMessage, OutboundMessage};
 pub use schema::SCHEMA_VERSION;
+pub use workflows::{NewWorkflowRun, WorkflowRun, WorkflowRunFilter};
 pub use workspaces::{is_workspace_id, Workspace};
 
 /// File name of the database inside the data dir.
@@ -166,6 +174,24 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.readers.run(f).await
+    }
+
+    /// Spawns the periodic sweep that deletes expired storage entries (every
+    /// [`SWEEP_INTERVAL`]); the task ends when the returned handle is aborted.
+    pub fn start_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match store.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(entries = n, "purged expired storage entries"),
+                    Err(e) => tracing::warn!("cannot purge expired storage entries: {e}"),
+                }
+            }
+        })
     }
 }
 

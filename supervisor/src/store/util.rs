@@ -111,6 +111,29 @@ pub fn into_page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> &str) -
     }
 }
 
+/// `SELECT <columns> FROM <table>` of one page of workspace `ws`, after id `after`, with an
+/// equality condition for every non-empty filter value; returns the SQL and its parameters.
+/// The query fetches `limit + 1` rows (see [`into_page`]).
+pub fn page_query(
+    columns: &str,
+    table: &str,
+    ws: &str,
+    after: &str,
+    filters: &[(&str, &str)],
+    limit: usize,
+) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as Sql;
+    let mut sql = format!("SELECT {columns} FROM {table} WHERE workspace_id = ?1 AND id > ?2");
+    let mut params = vec![Sql::Text(ws.to_string()), Sql::Text(after.to_string())];
+    for (column, value) in filters.iter().filter(|(_, v)| !v.is_empty()) {
+        params.push(Sql::Text(value.to_string()));
+        sql.push_str(&format!(" AND {column} = ?{}", params.len()));
+    }
+    params.push(Sql::Integer((limit + 1) as i64));
+    sql.push_str(&format!(" ORDER BY id LIMIT ?{}", params.len()));
+    (sql, params)
+}
+
 /// Checks a string field's length.
 pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), StoreError> {
     if value.len() > max {

@@ -197,9 +197,14 @@ mod tests {
                 )
                 .await
                 .unwrap();
+            store
+                .kv_set("ws_kept", "m", "k", serde_json::json!(1), 0)
+                .await
+                .unwrap();
             assert!(contact.id.starts_with("ct_"));
         }
         let store = Store::open(&path).unwrap();
+        assert_eq!(store.kv_get("ws_kept", "m", "k").await.unwrap().revision, 1);
         assert_eq!(store.get_workspace("ws_kept").await.unwrap().name, "Kept");
         assert_eq!(
             store
