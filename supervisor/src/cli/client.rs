@@ -70,7 +70,8 @@ impl Admin {
     }
 }
 
-fn data_dir(target: &Target) -> Result<PathBuf, String> {
+/// The data dir `target` names (`--data-dir`, the config's `data_dir`, or `./data`).
+pub(super) fn data_dir(target: &Target) -> Result<PathBuf, String> {
     if let Some(dir) = &target.data_dir {
         return Ok(dir.clone());
     }

@@ -1,9 +1,13 @@
 //! The command line: `run` starts the supervisor; `ps`, `logs` and `restart` talk to a running
-//! one through its admin API; `check-config` validates a config file.
+//! one through its admin API; `check-config` validates a config file; `workspaces` and `keys`
+//! manage workspaces and their API keys in the data dir's database directly.
 
 mod client;
 mod discovery;
+mod keys;
+mod local;
 mod run;
+mod workspaces;
 
 use std::path::PathBuf;
 
@@ -67,12 +71,83 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Create and list workspaces (in the data dir's database; works with or without a running
+    /// supervisor).
+    Workspaces {
+        #[command(subcommand)]
+        command: WorkspacesCommand,
+    },
+    /// Create, list and revoke a workspace's API keys (the `X-API-Key` header).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
 }
 
-/// Which running supervisor to talk to.
+#[derive(Debug, Subcommand)]
+enum WorkspacesCommand {
+    /// Create a workspace and print its id.
+    Create {
+        /// The id, `ws_` followed by 1-60 of [a-z0-9_] (default: generated).
+        #[arg(long)]
+        id: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List every workspace.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key and print it (shown only this once; stored hashed).
+    Create {
+        /// The workspace the key authenticates as.
+        #[arg(long)]
+        workspace: String,
+        /// A label to recognise the key by.
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List a workspace's keys (ids, labels, dates; never the keys themselves).
+    List {
+        /// The workspace.
+        #[arg(long)]
+        workspace: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Revoke a key; a running supervisor refuses it within 5 seconds.
+    Revoke {
+        /// The workspace.
+        #[arg(long)]
+        workspace: String,
+        /// The key id (the 8 characters after `cvk_`, as `keys list` shows it).
+        key_id: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Which supervisor (data dir) a command is about.
 #[derive(Debug, Args)]
 pub struct Target {
-    /// The supervisor's config file (its data dir locates the running supervisor).
+    /// The supervisor's config file (its data dir locates the running supervisor and the
+    /// database).
     #[arg(long, short, env = "CONVOTIC_CONFIG", conflicts_with = "data_dir")]
     config: Option<PathBuf>,
     /// The supervisor's data dir (default ./data).
@@ -99,5 +174,26 @@ pub fn main() -> i32 {
             workspace,
             target,
         } => client::restart(&target, &module, workspace.as_deref()),
+        Command::Workspaces { command } => match command {
+            WorkspacesCommand::Create { id, name, target } => workspaces::create(&target, id, name),
+            WorkspacesCommand::List { json, target } => workspaces::list(&target, json),
+        },
+        Command::Keys { command } => match command {
+            KeysCommand::Create {
+                workspace,
+                label,
+                target,
+            } => keys::create(&target, workspace, label),
+            KeysCommand::List {
+                workspace,
+                json,
+                target,
+            } => keys::list(&target, workspace, json),
+            KeysCommand::Revoke {
+                workspace,
+                key_id,
+                target,
+            } => keys::revoke(&target, workspace, key_id),
+        },
     }
 }

@@ -10,6 +10,7 @@ use super::discovery::{self, Endpoint};
 use crate::config;
 use crate::gateway::{self, admin_token, GatewayState};
 use crate::process::Spawner;
+use crate::store::{Store, DB_FILE};
 use crate::supervision::{Context, Supervisor};
 
 /// Log output: `CONVOTIC_LOG_FORMAT=json` for JSON lines, text otherwise; level from `RUST_LOG`
@@ -105,15 +106,22 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
         )
     })?;
     let listen = listener.local_addr()?;
+    let store = open_store(&config).await?;
+    let sweeper = store.start_sweeper();
     let spawner = Spawner::start(tokio::runtime::Handle::current())
         .context("cannot start the spawner thread")?;
-    let ctx =
-        Context::new(spawner, &config.runtime_dir, config.data_dir.clone()).with_context(|| {
-            format!(
-                "cannot create a runtime dir in {}",
-                config.runtime_dir.display()
-            )
-        })?;
+    let ctx = Context::new(
+        spawner,
+        &config.runtime_dir,
+        config.data_dir.clone(),
+        store.clone(),
+    )
+    .with_context(|| {
+        format!(
+            "cannot create a runtime dir in {}",
+            config.runtime_dir.display()
+        )
+    })?;
     let ctx = Arc::new(ctx);
     tracing::info!(
         modules = config.modules.len(),
@@ -158,6 +166,32 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     // Instances still alive (second signal) die with their Child handles (kill_on_drop) and
     // through PDEATHSIG when this process exits.
     drop(supervisor);
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens `<data_dir>/convotic.db` (creating and migrating it) and makes sure every workspace
+/// named in the config exists in it.
+async fn open_store(config: &config::ResolvedConfig) -> anyhow::Result<Store> {
+    let path = config.data_dir.join(DB_FILE);
+    // The message names the file.
+    let store = Store::open(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut workspaces: Vec<&str> = config
+        .modules
+        .iter()
+        .map(|m| m.workspace.as_str())
+        .collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    for workspace in workspaces {
+        store.ensure_workspace(workspace).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot record workspace {workspace} in {}: {e}",
+                path.display()
+            )
+        })?;
+    }
+    tracing::info!(database = %path.display(), "store open");
+    Ok(store)
 }

@@ -2,20 +2,36 @@
 //!
 //! Every call must carry the instance's token (`x-convotic-plugin-token`); the workspace and
 //! module are fixed by the socket the call arrived on, never taken from the request.
+//!
+//! One file per service: `contacts`, `conversations`, `messages`, `workflows` and `storage`
+//! over the [`Store`], `logger` into the module's log; `scope` maps store errors to gRPC
+//! statuses.
 
+mod contacts;
+mod conversations;
 mod logger;
+mod messages;
+mod scope;
+mod storage;
 mod token;
+mod workflows;
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use convotic_proto::host::v1::contacts_server::ContactsServer;
+use convotic_proto::host::v1::conversations_server::ConversationsServer;
 use convotic_proto::host::v1::logger_server::LoggerServer;
+use convotic_proto::host::v1::messages_server::MessagesServer;
+use convotic_proto::host::v1::storage_server::StorageServer;
+use convotic_proto::host::v1::workflows_server::WorkflowsServer;
 use tokio::net::UnixListener;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::process::LogSink;
+use crate::store::Store;
 
 pub use token::{constant_time_eq, TokenCheck};
 
@@ -36,22 +52,51 @@ pub struct HostServer {
 }
 
 impl HostServer {
-    /// Binds `socket` (mode 0600) and serves the Host services on it.
+    /// Binds `socket` (mode 0600) and serves the Host services on it: Contacts,
+    /// Conversations, Messages, Workflows and Storage on `store`, scoped to `identity`, and
+    /// Logger into `sink`. Every service checks `token`.
     pub async fn start(
         socket: &Path,
         token: String,
         identity: HostIdentity,
         sink: Arc<LogSink>,
+        store: Store,
     ) -> io::Result<Self> {
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket)?;
         std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         let check = TokenCheck::new(token);
-        let logger = LoggerServer::with_interceptor(logger::HostLogger::new(sink), check);
+        let scope = scope::Scope {
+            store,
+            identity: Arc::new(identity.clone()),
+        };
+        let logger = LoggerServer::with_interceptor(logger::HostLogger::new(sink), check.clone());
+        let contacts = ContactsServer::with_interceptor(
+            contacts::HostContacts::new(scope.clone()),
+            check.clone(),
+        );
+        let conversations = ConversationsServer::with_interceptor(
+            conversations::HostConversations::new(scope.clone()),
+            check.clone(),
+        );
+        let messages = MessagesServer::with_interceptor(
+            messages::HostMessages::new(scope.clone()),
+            check.clone(),
+        );
+        let workflows = WorkflowsServer::with_interceptor(
+            workflows::HostWorkflows::new(scope.clone()),
+            check.clone(),
+        );
+        let storage = StorageServer::with_interceptor(storage::HostStorage::new(scope), check);
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .add_service(logger)
+                .add_service(contacts)
+                .add_service(conversations)
+                .add_service(messages)
+                .add_service(workflows)
+                .add_service(storage)
                 .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
                     let _ = stopped.await;
                 })

@@ -63,16 +63,6 @@ pub struct ConversationPatch {
     pub attributes: Option<Value>,
 }
 
-/// Which conversations to list; empty fields do not filter.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct ConversationFilter {
-    /// Only this contact's.
-    pub contact_id: String,
-    /// Only `open` or only `closed` ones.
-    pub status: String,
-}
-
 const COLUMNS: &str = "id, contact_id, channel, status, subject, attributes, created_at_ms, \
                        updated_at_ms, closed_at_ms";
 
@@ -237,33 +227,31 @@ impl Store {
         .await
     }
 
-    /// Conversations of `ws` in creation order, oldest first, filtered by contact and status.
+    /// Conversations of `ws` in creation order, oldest first; a non-empty `contact_id` or
+    /// `status` (`open`, `closed`) filters.
     pub async fn list_conversations(
         &self,
         ws: &str,
-        filter: ConversationFilter,
+        contact_id: &str,
+        status: &str,
         page_size: u32,
         page_token: &str,
     ) -> Result<Page<Conversation>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
-        if !matches!(filter.status.as_str(), "" | STATUS_OPEN | STATUS_CLOSED) {
+        if !matches!(status, "" | STATUS_OPEN | STATUS_CLOSED) {
             return Err(StoreError::InvalidArgument(format!(
-                "status: must be \"open\", \"closed\" or empty, got {:?}",
-                filter.status
+                "status: must be \"open\", \"closed\" or empty, got {status:?}"
             )));
         }
-        let ws = ws.to_string();
+        let (ws, contact_id, status) = (ws.to_string(), contact_id.to_string(), status.to_string());
         self.read(move |conn| {
             let (sql, params) = page_query(
                 COLUMNS,
                 "conversations",
                 &ws,
                 &after,
-                &[
-                    ("contact_id", &filter.contact_id),
-                    ("status", &filter.status),
-                ],
+                &[("contact_id", &contact_id), ("status", &status)],
                 limit,
             );
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -380,23 +368,20 @@ mod tests {
             ada_ids.push(c.id);
             store.create_conversation("ws_a", new(&bob)).await.unwrap();
         }
-        let filter = ConversationFilter {
-            contact_id: ada.clone(),
-            status: String::new(),
-        };
         let first = store
-            .list_conversations("ws_a", filter.clone(), 2, "")
+            .list_conversations("ws_a", &ada, "", 2, "")
             .await
             .unwrap();
         let token = first.next_page_token.clone().unwrap();
         let second = store
-            .list_conversations("ws_a", filter.clone(), 2, &token)
+            .list_conversations("ws_a", &ada, "", 2, &token)
             .await
             .unwrap();
         let third = store
             .list_conversations(
                 "ws_a",
-                filter,
+                &ada,
+                "",
                 2,
                 second.next_page_token.as_deref().unwrap(),
             )
@@ -411,21 +396,13 @@ mod tests {
         assert_eq!(seen, ada_ids);
 
         let closed = store
-            .list_conversations(
-                "ws_a",
-                ConversationFilter {
-                    contact_id: ada.clone(),
-                    status: "closed".into(),
-                },
-                0,
-                "",
-            )
+            .list_conversations("ws_a", &ada, "closed", 0, "")
             .await
             .unwrap();
         assert_eq!(closed.items.len(), 3);
         assert_eq!(
             store
-                .list_conversations("ws_a", ConversationFilter::default(), 0, "")
+                .list_conversations("ws_a", "", "", 0, "")
                 .await
                 .unwrap()
                 .items
@@ -433,22 +410,14 @@ mod tests {
             10
         );
         assert!(store
-            .list_conversations("ws_b", ConversationFilter::default(), 0, "")
+            .list_conversations("ws_b", "", "", 0, "")
             .await
             .unwrap()
             .items
             .is_empty());
         assert!(matches!(
             store
-                .list_conversations(
-                    "ws_a",
-                    ConversationFilter {
-                        contact_id: String::new(),
-                        status: "pending".into(),
-                    },
-                    0,
-                    "",
-                )
+                .list_conversations("ws_a", "", "pending", 0, "")
                 .await,
             Err(StoreError::InvalidArgument(m)) if m.starts_with("status")
         ));

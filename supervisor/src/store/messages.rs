@@ -55,16 +55,6 @@ pub struct NewMessage {
     pub content: Value,
 }
 
-/// Which messages to list; empty fields do not filter.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct MessageFilter {
-    /// Only this contact's.
-    pub contact_id: String,
-    /// Only this conversation's.
-    pub conversation_id: String,
-}
-
 const COLUMNS: &str = "id, contact_id, conversation_id, channel, text, content, status, module, \
                        created_at_ms, updated_at_ms";
 
@@ -186,27 +176,24 @@ impl Store {
         .await
     }
 
-    /// Messages of `ws` in creation order, oldest first, filtered by contact and conversation.
+    /// Messages of `ws` in creation order, oldest first; a non-empty `contact_id` filters.
     pub async fn list_messages(
         &self,
         ws: &str,
-        filter: MessageFilter,
+        contact_id: &str,
         page_size: u32,
         page_token: &str,
     ) -> Result<Page<OutboundMessage>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
-        let ws = ws.to_string();
+        let (ws, contact_id) = (ws.to_string(), contact_id.to_string());
         self.read(move |conn| {
             let (sql, params) = page_query(
                 COLUMNS,
                 "messages",
                 &ws,
                 &after,
-                &[
-                    ("contact_id", &filter.contact_id),
-                    ("conversation_id", &filter.conversation_id),
-                ],
+                &[("contact_id", &contact_id)],
                 limit,
             );
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -317,34 +304,15 @@ mod tests {
             Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
         ));
 
-        let all = store
-            .list_messages("ws_a", MessageFilter::default(), 1, "")
-            .await
-            .unwrap();
+        let all = store.list_messages("ws_a", "", 1, "").await.unwrap();
         assert_eq!(all.items, vec![sent.clone()]);
         let rest = store
-            .list_messages(
-                "ws_a",
-                MessageFilter::default(),
-                1,
-                all.next_page_token.as_deref().unwrap(),
-            )
+            .list_messages("ws_a", "", 1, all.next_page_token.as_deref().unwrap())
             .await
             .unwrap();
         assert_eq!(rest.items, vec![templated]);
         assert_eq!(rest.next_page_token, None);
-        let ada_only = store
-            .list_messages(
-                "ws_a",
-                MessageFilter {
-                    contact_id: ada,
-                    conversation_id: String::new(),
-                },
-                0,
-                "",
-            )
-            .await
-            .unwrap();
+        let ada_only = store.list_messages("ws_a", &ada, 0, "").await.unwrap();
         assert_eq!(ada_only.items, vec![sent]);
     }
 }

@@ -32,12 +32,12 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 pub use contacts::{Contact, ContactPatch, NewContact};
-pub use conversations::{Conversation, ConversationFilter, ConversationPatch, NewConversation};
+pub use conversations::{Conversation, ConversationPatch, NewConversation};
 pub use keys::ApiKey;
 pub use kv::StorageEntry;
-pub use messages::{MessageFilter, NewMessage, OutboundMessage};
+pub use messages::{NewMessage, OutboundMessage};
 pub use schema::SCHEMA_VERSION;
-pub use workflows::{NewWorkflowRun, WorkflowRun, WorkflowRunFilter};
+pub use workflows::{NewWorkflowRun, WorkflowRun};
 pub use workspaces::{is_workspace_id, Workspace};
 
 /// File name of the database inside the data dir.

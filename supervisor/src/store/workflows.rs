@@ -46,14 +46,6 @@ pub struct NewWorkflowRun {
     pub idempotency_key: String,
 }
 
-/// Which runs to list; empty fields do not filter.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct WorkflowRunFilter {
-    /// Only this workflow's runs.
-    pub workflow_id: String,
-}
-
 const COLUMNS: &str = "id, workflow_id, payload, status, idempotency_key, module, created_at_ms";
 
 fn row_to_run(row: &rusqlite::Row<'_>) -> rusqlite::Result<WorkflowRun> {
@@ -149,24 +141,24 @@ impl Store {
         .await
     }
 
-    /// Runs of `ws` in creation order, oldest first, filtered by workflow.
+    /// Runs of `ws` in creation order, oldest first; a non-empty `workflow_id` filters.
     pub async fn list_workflow_runs(
         &self,
         ws: &str,
-        filter: WorkflowRunFilter,
+        workflow_id: &str,
         page_size: u32,
         page_token: &str,
     ) -> Result<Page<WorkflowRun>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
-        let ws = ws.to_string();
+        let (ws, workflow_id) = (ws.to_string(), workflow_id.to_string());
         self.read(move |conn| {
             let (sql, params) = page_query(
                 COLUMNS,
                 "workflow_runs",
                 &ws,
                 &after,
-                &[("workflow_id", &filter.workflow_id)],
+                &[("workflow_id", &workflow_id)],
                 limit,
             );
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -227,14 +219,7 @@ mod tests {
             Err(StoreError::NotFound(_))
         ));
         let wf1 = store
-            .list_workflow_runs(
-                "ws_a",
-                WorkflowRunFilter {
-                    workflow_id: "wf_1".into(),
-                },
-                0,
-                "",
-            )
+            .list_workflow_runs("ws_a", "wf_1", 0, "")
             .await
             .unwrap();
         assert_eq!(wf1.items, vec![first, a]);

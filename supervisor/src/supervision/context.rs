@@ -1,4 +1,5 @@
-//! What every module runner shares: the spawner thread, the runtime root and the data dir.
+//! What every module runner shares: the spawner thread, the runtime root, the data dir and the
+//! store behind the Host services.
 
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
@@ -7,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::ModuleSpec;
 use crate::process::{RuntimeRoot, Spawner};
+use crate::store::Store;
 
 /// Shared services of the supervisor.
 pub struct Context {
@@ -16,6 +18,8 @@ pub struct Context {
     pub runtime: RuntimeRoot,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The SQLite store the Host services read and write.
+    pub store: Store,
     next_instance: AtomicU64,
 }
 
@@ -25,11 +29,13 @@ impl Context {
         spawner: Spawner,
         runtime_parent: &std::path::Path,
         data_dir: PathBuf,
+        store: Store,
     ) -> io::Result<Self> {
         Ok(Self {
             spawner,
             runtime: RuntimeRoot::create(runtime_parent)?,
             data_dir,
+            store,
             next_instance: AtomicU64::new(1),
         })
     }

@@ -132,9 +132,15 @@ impl Instance {
             module: spec.name.clone(),
             instance: id.clone(),
         };
-        let host = HostServer::start(&dir.host_socket, token.clone(), identity, Arc::clone(&sink))
-            .await
-            .map_err(spawn_error)?;
+        let host = HostServer::start(
+            &dir.host_socket,
+            token.clone(),
+            identity,
+            Arc::clone(&sink),
+            ctx.store.clone(),
+        )
+        .await
+        .map_err(spawn_error)?;
         let data_dir = ctx.module_data_dir(spec).map_err(spawn_error)?;
         let env = super::env::module_env(spec, &dir, &token, &id, &data_dir);
         let mut child = ctx
