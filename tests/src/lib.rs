@@ -100,13 +100,19 @@ pub struct Supervisor {
 impl Supervisor {
     /// Writes a config with `modules` (plus `defaults` lines) and starts the supervisor.
     pub fn start(modules: &[ModuleEntry], defaults: &[&str]) -> Self {
+        Self::start_with(modules, defaults, &[])
+    }
+
+    /// Like [`Supervisor::start`], with extra `[server]` lines.
+    pub fn start_with(modules: &[ModuleEntry], defaults: &[&str], server: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("cvt-e2e")
             .tempdir()
             .expect("tempdir");
         let port = free_port();
         let mut config = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n[defaults]\n"
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{}\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n[defaults]\n",
+            server.join("\n")
         );
         for line in defaults {
             let _ = writeln!(config, "{line}");
@@ -265,6 +271,68 @@ impl Supervisor {
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
+    }
+
+    /// Creates an API key for `workspace` with the CLI; returns the plaintext key.
+    pub fn create_key(&self, workspace: &str) -> String {
+        let (code, stdout, stderr) = self.cli(&["keys", "create", "--workspace", workspace]);
+        assert_eq!(code, 0, "keys create: {stderr}");
+        stdout.lines().next().unwrap_or_default().trim().to_string()
+    }
+
+    /// A request to the gateway (no admin token).
+    pub fn http(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends raw bytes to the gateway and returns the status code of the answer (0 if none).
+    pub fn raw(&self, request: &[u8]) -> u16 {
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        stream.write_all(request).expect("write");
+        let mut response = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..n]);
+            if response.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&response);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stops the supervisor gracefully and starts it again on the same config and data.
+    pub fn restart(&mut self) {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        self.wait_exit(Duration::from_secs(30))
+            .expect("supervisor stops");
+        let _ = std::fs::remove_file(self.data_dir().join("supervisor.json"));
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("supervisor.log"))
+            .expect("log file");
+        self.child = Command::new(binary("convotic-supervisor"))
+            .arg("run")
+            .arg("--config")
+            .arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn supervisor");
+        let discovery = self.data_dir().join("supervisor.json");
+        self.wait_until(Duration::from_secs(20), "supervisor to restart", |_| {
+            discovery.exists()
+        });
     }
 
     /// Every live process below the supervisor.

@@ -32,14 +32,36 @@ pub struct ServerConfig {
     /// Address of the HTTP listener (routes, admin API, health). Default `127.0.0.1:8080`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Largest request body accepted by a route (a route may ask for less). Default 1 MiB.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// Largest total size of request header names and values. Default 32 KiB.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Deadline of a route call when the route sets none. Default `30s`.
+    #[serde(default = "default_route_timeout", with = "humantime_serde")]
+    pub route_timeout: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            max_body_bytes: default_max_body_bytes(),
+            max_header_bytes: default_max_header_bytes(),
+            route_timeout: default_route_timeout(),
         }
     }
+}
+
+fn default_max_body_bytes() -> u64 {
+    1024 * 1024
+}
+fn default_max_header_bytes() -> usize {
+    32 * 1024
+}
+fn default_route_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_listen() -> SocketAddr {

@@ -85,6 +85,8 @@ impl ModuleSpec {
 pub struct ResolvedConfig {
     /// HTTP listen address.
     pub listen: SocketAddr,
+    /// `[server]` as written (limits and timeouts of the HTTP gateway).
+    pub server: super::model::ServerConfig,
     /// Absolute data dir.
     pub data_dir: PathBuf,
     /// Parent of per-instance runtime dirs.
@@ -149,8 +151,15 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, Con
         let spec = resolve_module(module, &config, &base).map_err(|m| invalid(entry, m))?;
         modules.push(spec);
     }
+    if config.server.max_body_bytes == 0 || config.server.route_timeout.is_zero() {
+        return Err(invalid(
+            "server".into(),
+            "max_body_bytes and route_timeout must be greater than 0".into(),
+        ));
+    }
     Ok(ResolvedConfig {
         listen: config.server.listen,
+        server: config.server.clone(),
         data_dir,
         runtime_dir,
         modules,

@@ -6,7 +6,12 @@
 
 mod admin;
 pub mod admin_token;
+mod auth;
+mod body;
+mod data;
 mod error;
+mod forward;
+mod modules;
 
 use std::sync::Arc;
 
@@ -16,7 +21,9 @@ use warp::Filter;
 
 pub use error::{error_response, new_request_id};
 
+use crate::store::Store;
 use crate::supervision::Supervisor;
+use body::BodyStream;
 
 /// What the handlers need.
 pub struct GatewayState {
@@ -24,6 +31,31 @@ pub struct GatewayState {
     pub supervisor: Arc<Supervisor>,
     /// Bearer token of the admin API.
     pub admin_token: String,
+    /// Workspaces, API keys and platform data.
+    pub store: Store,
+    /// Sizes and timeouts.
+    pub limits: Limits,
+}
+
+/// The gateway's limits (`[server]` in the config).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body.
+    pub max_body_bytes: u64,
+    /// Largest total header size.
+    pub max_header_bytes: usize,
+    /// Default route deadline.
+    pub route_timeout: std::time::Duration,
+}
+
+impl From<&crate::config::ServerConfig> for Limits {
+    fn from(server: &crate::config::ServerConfig) -> Self {
+        Self {
+            max_body_bytes: server.max_body_bytes,
+            max_header_bytes: server.max_header_bytes,
+            route_timeout: server.route_timeout,
+        }
+    }
 }
 
 /// A parsed request.
@@ -38,6 +70,8 @@ pub struct Incoming {
     pub headers: HeaderMap,
     /// Request id.
     pub request_id: String,
+    /// The peer's address.
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves.
@@ -50,9 +84,25 @@ pub async fn serve(
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(warp::body::stream())
         .then(
-            move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap| {
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: HeaderMap,
+                  remote: Option<std::net::SocketAddr>,
+                  stream| {
                 let state = Arc::clone(&state);
+                let body: BodyStream = Box::pin(futures::StreamExt::map(
+                    stream,
+                    |chunk: Result<_, warp::Error>| {
+                        chunk.map(|mut buf| {
+                            let len = bytes::Buf::remaining(&buf);
+                            bytes::Buf::copy_to_bytes(&mut buf, len)
+                        })
+                    },
+                ));
                 async move {
                     let request_id = headers
                         .get("x-request-id")
@@ -66,8 +116,9 @@ pub async fn serve(
                         query,
                         headers,
                         request_id: request_id.clone(),
+                        remote,
                     };
-                    let mut response = dispatch(&state, incoming).await;
+                    let mut response = dispatch(&state, incoming, body).await;
                     if let Ok(value) = request_id.parse() {
                         response.headers_mut().insert("x-request-id", value);
                     }
@@ -82,13 +133,36 @@ pub async fn serve(
         .await;
 }
 
-async fn dispatch(state: &GatewayState, request: Incoming) -> Response {
+async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> Response {
+    let header_bytes: usize = request
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > state.limits.max_header_bytes {
+        return error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            &format!(
+                "request headers total {header_bytes} bytes, over the limit of {}",
+                state.limits.max_header_bytes
+            ),
+            &request.request_id,
+        );
+    }
+    if let Some(target) = modules::parse_target(&request.path) {
+        return modules::handle(state, request, target, body).await;
+    }
+    if data::is_data_path(&request.path) {
+        return data::handle(state, request, body).await;
+    }
     let path = request.path.clone();
     match path.as_str() {
         "/healthz" => only_get(&request, || {
             json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
         }),
         "/readyz" => only_get(&request, || readyz(state)),
+        "/metrics" => only_get(&request, || metrics(state)),
         p if p == "/admin/v1" || p.starts_with("/admin/v1/") => admin::handle(state, request).await,
         _ => error_response(
             StatusCode::NOT_FOUND,
@@ -143,6 +217,32 @@ fn readyz(state: &GatewayState) -> Response {
         status,
         &serde_json::json!({"ready": not_ready.is_empty(), "not_ready": not_ready}),
     )
+}
+
+/// The Prometheus exposition.
+fn metrics(state: &GatewayState) -> Response {
+    let mut out = String::from(crate::metrics::HEADER);
+    for module in state.supervisor.modules() {
+        let status = module.status();
+        let labels = crate::metrics::labels(&module.spec.workspace, &module.spec.name);
+        let up = u8::from(status.state == crate::supervision::State::Ready);
+        out.push_str(&format!("convotic_module_up{{{labels}}} {up}\n"));
+        out.push_str(&format!(
+            "convotic_module_restarts_total{{{labels}}} {}\n",
+            status.restarts
+        ));
+        out.push_str(&format!(
+            "convotic_module_in_flight{{{labels}}} {}\n",
+            status.in_flight
+        ));
+        module.metrics.render(&labels, &mut out);
+    }
+    let mut response = Response::new(out.into());
+    response.headers_mut().insert(
+        "content-type",
+        warp::http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }
 
 /// A JSON response.

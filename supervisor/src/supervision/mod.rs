@@ -35,6 +35,8 @@ pub struct ModuleHandle {
     pub spec: ModuleSpec,
     /// Recent output.
     pub logs: Arc<LogBuffer>,
+    /// Route request counters and latencies.
+    pub metrics: crate::metrics::RouteMetrics,
     status: Mutex<ModuleStatus>,
     control: mpsc::UnboundedSender<Control>,
     work: watch::Sender<Option<WorkClient>>,
@@ -48,6 +50,7 @@ impl ModuleHandle {
         let handle = Arc::new(Self {
             status: Mutex::new(ModuleStatus::new(&spec.workspace, &spec.name)),
             logs: Arc::new(LogBuffer::new(spec.log_buffer_lines)),
+            metrics: Default::default(),
             spec,
             control,
             work: watch::channel(None).0,
@@ -58,10 +61,13 @@ impl ModuleHandle {
 
     /// A snapshot of the module's status.
     pub fn status(&self) -> ModuleStatus {
-        self.status
+        let mut status = self
+            .status
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        status.in_flight = self.work().map_or(0, |w| w.in_flight());
+        status
     }
 
     /// The ready instance's work client, if the module is ready.
@@ -175,6 +181,15 @@ impl Supervisor {
                     .join(", "),
             }),
         }
+    }
+
+    /// Every module with this name, whatever its workspace.
+    pub fn find_all(&self, name: &str) -> Vec<Arc<ModuleHandle>> {
+        self.modules
+            .iter()
+            .filter(|m| m.spec.name == name)
+            .cloned()
+            .collect()
     }
 
     /// Whether every enabled module is ready.

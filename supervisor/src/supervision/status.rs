@@ -53,6 +53,8 @@ pub struct ModuleStatus {
     pub features: Vec<String>,
     /// Summary of the manifest of the last ready instance.
     pub manifest: Option<serde_json::Value>,
+    /// Invocations sent to the ready instance and not answered yet.
+    pub in_flight: usize,
 }
 
 impl ModuleStatus {
@@ -73,6 +75,7 @@ impl ModuleStatus {
             protocol_version: None,
             features: Vec::new(),
             manifest: None,
+            in_flight: 0,
         }
     }
 }

@@ -1,0 +1,273 @@
+//! Translating between HTTP and the protocol's `RouteRequest`/`RouteResponse`, and mapping every
+//! way a call can fail onto a status code with a JSON error body.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use convotic_proto::plugin::v1::{outcome, BodyKind, ErrorCode, RouteRequest, RouteResponse};
+use warp::http::{HeaderName, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use super::{error_response, Incoming};
+use crate::protocol::WorkError;
+
+/// Request headers never passed to a module: hop-by-hop headers, and the caller's API key
+/// (the module gets `authenticated` and `workspace` instead).
+const DROPPED_REQUEST_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "x-api-key",
+];
+
+/// Response headers a module may not set (the gateway owns framing).
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+/// What [`build_request`] needs.
+pub struct RequestParts<'a> {
+    /// The HTTP request.
+    pub request: &'a Incoming,
+    /// The path inside the module, percent-decoded.
+    pub decoded_path: String,
+    /// The matched pattern.
+    pub pattern: &'a str,
+    /// Path parameters.
+    pub params: BTreeMap<String, String>,
+    /// The body.
+    pub body: Bytes,
+    /// The module's workspace.
+    pub workspace: &'a str,
+    /// Whether the caller sent a valid key.
+    pub authenticated: bool,
+}
+
+/// Builds the `RouteRequest`; a JSON body that does not parse is a 400 (415 for a non-UTF-8
+/// charset), so the module only ever sees valid JSON marked as JSON.
+pub fn build_request(parts: RequestParts<'_>) -> Result<RouteRequest, Response> {
+    let request = parts.request;
+    let id = &request.request_id;
+    let body_kind = if parts.body.is_empty() {
+        BodyKind::Empty
+    } else {
+        match json_content_type(request) {
+            ContentType::Json => {
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&parts.body) {
+                    return Err(error_response(
+                        StatusCode::BAD_REQUEST,
+                        "bad_json",
+                        &format!("the body is declared as JSON but does not parse: {e}"),
+                        id,
+                    ));
+                }
+                BodyKind::Json
+            }
+            ContentType::JsonWrongCharset(charset) => {
+                return Err(error_response(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_charset",
+                    &format!("JSON bodies must be UTF-8, not {charset}"),
+                    id,
+                ))
+            }
+            ContentType::Other => BodyKind::Bytes,
+        }
+    };
+    let mut headers: HashMap<String, String> = HashMap::new();
+    for (name, value) in request.headers.iter() {
+        let name = name.as_str();
+        if DROPPED_REQUEST_HEADERS.contains(&name) {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let separator = if name == "cookie" { "; " } else { ", " };
+        headers
+            .entry(name.to_string())
+            .and_modify(|v| {
+                v.push_str(separator);
+                v.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&request.query)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+    Ok(RouteRequest {
+        method: request.method.as_str().to_string(),
+        path: parts.decoded_path,
+        route: parts.pattern.to_string(),
+        params: parts.params.into_iter().collect(),
+        query,
+        raw_query: request.query.clone(),
+        headers,
+        body_kind: body_kind as i32,
+        body: parts.body.to_vec(),
+        workspace: parts.workspace.to_string(),
+        authenticated: parts.authenticated,
+        remote_addr: request.remote.map(|a| a.to_string()).unwrap_or_default(),
+    })
+}
+
+enum ContentType {
+    Json,
+    JsonWrongCharset(String),
+    Other,
+}
+
+/// `application/json` and `application/*+json`, with an optional UTF-8 charset.
+fn json_content_type(request: &Incoming) -> ContentType {
+    let Some(value) = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return ContentType::Other;
+    };
+    let mut parts = value.split(';');
+    let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let is_json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if !is_json {
+        return ContentType::Other;
+    }
+    for parameter in parts {
+        if let Some((key, value)) = parameter.split_once('=') {
+            let value = value.trim().trim_matches('"');
+            if key.trim().eq_ignore_ascii_case("charset") && !value.eq_ignore_ascii_case("utf-8") {
+                return ContentType::JsonWrongCharset(value.to_string());
+            }
+        }
+    }
+    ContentType::Json
+}
+
+/// The HTTP answer for a route call's result.
+pub fn route_response(
+    result: Result<outcome::Result, WorkError>,
+    module: &str,
+    id: &str,
+) -> Response {
+    match result {
+        Ok(outcome::Result::Route(response)) => module_response(response, module, id),
+        Ok(outcome::Result::Error(error)) => {
+            let code = ErrorCode::try_from(error.code).unwrap_or(ErrorCode::Internal);
+            let (status, name) = match code {
+                ErrorCode::BadInput => (StatusCode::BAD_REQUEST, "bad_input"),
+                ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+                ErrorCode::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+                ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                _ => (StatusCode::BAD_GATEWAY, "module_error"),
+            };
+            let message = format!("module {module}: {}", error.message);
+            let mut response = error_response(status, name, &message, id);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response.headers_mut().insert("retry-after", 1.into());
+            }
+            response
+        }
+        Ok(_) => error_response(
+            StatusCode::BAD_GATEWAY,
+            "module_error",
+            &format!("module {module} answered a route call with another kind of result"),
+            id,
+        ),
+        Err(error) => work_error(error, module, id),
+    }
+}
+
+fn work_error(error: WorkError, module: &str, id: &str) -> Response {
+    let (status, code) = match &error {
+        WorkError::Overloaded(_) | WorkError::NotAccepting => {
+            (StatusCode::SERVICE_UNAVAILABLE, "module_unavailable")
+        }
+        WorkError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        WorkError::LaneClosed(_) | WorkError::EmptyOutcome => {
+            (StatusCode::BAD_GATEWAY, "module_crashed")
+        }
+    };
+    let message = match &error {
+        WorkError::LaneClosed(reason) => {
+            format!("module {module} stopped before answering ({reason})")
+        }
+        other => format!("module {module}: {other}"),
+    };
+    if status.is_server_error() {
+        tracing::warn!(
+            request_id = id,
+            module,
+            status = status.as_u16(),
+            "{message}"
+        );
+    }
+    let mut response = error_response(status, code, &message, id);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert("retry-after", 1.into());
+    }
+    response
+}
+
+/// The module's own response, checked: status 200-599 and valid headers, or 502.
+fn module_response(answer: RouteResponse, module: &str, id: &str) -> Response {
+    let garbage = |what: String| {
+        tracing::warn!(
+            request_id = id,
+            module,
+            "module returned an invalid response: {what}"
+        );
+        error_response(
+            StatusCode::BAD_GATEWAY,
+            "module_error",
+            &format!("module {module} returned an invalid response: {what}"),
+            id,
+        )
+    };
+    let status = match u16::try_from(answer.status)
+        .ok()
+        .filter(|s| (200..=599).contains(s))
+    {
+        Some(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY),
+        None => return garbage(format!("status {}", answer.status)),
+    };
+    let is_json = answer.body_kind == BodyKind::Json as i32;
+    if is_json && serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body).is_err() {
+        return garbage("body marked as JSON does not parse".into());
+    }
+    let mut response = Response::new(answer.body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        let lower = name.to_ascii_lowercase();
+        if DROPPED_RESPONSE_HEADERS.contains(&lower.as_str()) {
+            continue;
+        }
+        match (
+            HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.append(name, value);
+            }
+            _ => return garbage(format!("header {name:?}")),
+        }
+    }
+    if is_json && !headers.contains_key("content-type") {
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+    }
+    response
+}

@@ -1,0 +1,349 @@
+//! Custom routes: `METHOD /v1/modules/{module}/{path...}` (workspace from the API key) and
+//! `/v1/workspaces/{ws}/modules/{module}/{path...}`, forwarded to the module's `HandleRoute`
+//! over its work stream.
+//!
+//! Order of checks: the key (a wrong key is always 401), the module (404, or 403 when the key's
+//! workspace has no such module but another workspace has), the route (404/405 — shown only to
+//! authenticated callers unless a public route matched), the route's auth (401), readiness
+//! (503 + Retry-After), the body (413, 400/415 for bad JSON), then the call (502/503/504).
+
+use std::sync::Arc;
+
+use convotic_proto::plugin::v1::invocation;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::auth::{caller_workspace, missing_key};
+use super::body::{read_limited, BodyError, BodyStream};
+use super::forward::{build_request, route_response, RequestParts};
+use super::{error_response, method_not_allowed, GatewayState, Incoming};
+use crate::protocol::InvokeOptions;
+use crate::registry::{percent_decode, Lookup};
+use crate::supervision::{ModuleHandle, State};
+
+/// Seconds a caller is told to wait when a module is not ready or over capacity.
+const RETRY_AFTER_SECS: u32 = 1;
+
+/// Where a module request points.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ModuleTarget {
+    /// Workspace named in the URL, if any.
+    pub workspace: Option<String>,
+    /// Module name.
+    pub module: String,
+    /// The path inside the module, still percent-encoded, starting with `/`.
+    pub rest: String,
+}
+
+/// Recognises the two URL forms of module routes.
+pub fn parse_target(path: &str) -> Option<ModuleTarget> {
+    let (workspace, after) = if let Some(after) = path.strip_prefix("/v1/modules/") {
+        (None, after)
+    } else {
+        let after = path.strip_prefix("/v1/workspaces/")?;
+        let (workspace, after) = after.split_once('/')?;
+        (Some(workspace.to_string()), after.strip_prefix("modules/")?)
+    };
+    let (module, rest) = match after.split_once('/') {
+        Some((module, rest)) => (module, format!("/{rest}")),
+        None => (after, "/".to_string()),
+    };
+    if module.is_empty() {
+        return None;
+    }
+    Some(ModuleTarget {
+        workspace,
+        module: module.to_string(),
+        rest,
+    })
+}
+
+/// Handles a module route request, recording it in the module's metrics.
+pub async fn handle(
+    state: &GatewayState,
+    request: Incoming,
+    target: ModuleTarget,
+    body: BodyStream,
+) -> Response {
+    let started = std::time::Instant::now();
+    let request_id = request.request_id.clone();
+    let method = request.method.clone();
+    let (module, response) = route(state, request, target, body).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(module) = &module {
+        module.metrics.record(status, elapsed);
+    }
+    tracing::debug!(
+        request_id = %request_id,
+        module = module.as_ref().map(|m| m.spec.name.as_str()).unwrap_or("-"),
+        %method,
+        status,
+        micros = elapsed.as_micros() as u64,
+        "route request"
+    );
+    response
+}
+
+/// Resolves the module; returns it (when one was found) with the answer.
+async fn route(
+    state: &GatewayState,
+    request: Incoming,
+    target: ModuleTarget,
+    body: BodyStream,
+) -> (Option<Arc<ModuleHandle>>, Response) {
+    let key_workspace = match caller_workspace(state, &request).await {
+        Ok(workspace) => workspace,
+        Err(response) => return (None, response),
+    };
+    let module = match resolve_module(state, &request, &target, key_workspace.as_deref()) {
+        Ok(module) => module,
+        Err(response) => return (None, response),
+    };
+    let response = forward(state, request, target, body, &module, key_workspace).await;
+    (Some(module), response)
+}
+
+/// Matches the route, checks auth, readiness and the body, and calls the module.
+async fn forward(
+    state: &GatewayState,
+    request: Incoming,
+    target: ModuleTarget,
+    mut body: BodyStream,
+    module: &Arc<ModuleHandle>,
+    key_workspace: Option<String>,
+) -> Response {
+    let id = request.request_id.clone();
+    let decoded_path = match decode_path(&target.rest) {
+        Ok(path) => path,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "bad_path", &message, &id),
+    };
+    let Some(routes) = module.routes() else {
+        return not_ready(module, &id);
+    };
+    let authenticated = key_workspace.is_some();
+    let (entry, params) = match routes.lookup(request.method.as_str(), &target.rest) {
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "bad_path", &message, &id),
+        Ok(Lookup::Found(entry, params)) => (entry.clone(), params),
+        Ok(_) if !authenticated => return missing_key(&request),
+        Ok(Lookup::MethodNotAllowed(allowed)) => {
+            return method_not_allowed(&request, &allowed.join(", "))
+        }
+        Ok(Lookup::NotFound) => {
+            return error_response(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                &format!(
+                    "module {} has no route for {} {}",
+                    module.spec.name, request.method, decoded_path
+                ),
+                &id,
+            )
+        }
+    };
+    if entry.requires_key && !authenticated {
+        return missing_key(&request);
+    }
+    let Some(work) = module.work() else {
+        return not_ready(module, &id);
+    };
+    let limit = entry
+        .max_body_bytes
+        .map_or(state.limits.max_body_bytes, |l| {
+            l.min(state.limits.max_body_bytes)
+        });
+    let content_length = request
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let bytes = match read_limited(&mut body, content_length, limit).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge(limit)) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!("the request body is over this route's limit of {limit} bytes"),
+                &id,
+            )
+        }
+        Err(BodyError::Broken(e)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                &format!("could not read the request body: {e}"),
+                &id,
+            )
+        }
+    };
+    let payload_bytes = bytes.len();
+    let route_request = match build_request(RequestParts {
+        request: &request,
+        decoded_path,
+        pattern: &entry.pattern,
+        params,
+        body: bytes,
+        workspace: &module.spec.workspace,
+        authenticated,
+    }) {
+        Ok(route_request) => route_request,
+        Err(response) => return response,
+    };
+    let timeout = entry.timeout.unwrap_or(state.limits.route_timeout);
+    let result = work
+        .invoke(
+            invocation::Kind::Route(route_request),
+            InvokeOptions {
+                timeout: Some(timeout),
+                request_id: id.clone(),
+                traceparent: header(&request, "traceparent"),
+                payload_bytes,
+                wait_for_credit: false,
+            },
+        )
+        .await;
+    route_response(result, &module.spec.name, &id)
+}
+
+/// Finds the module for the caller: by the URL's workspace, the key's workspace, or — for a
+/// caller without a key — the only workspace that has a module of that name.
+fn resolve_module(
+    state: &GatewayState,
+    request: &Incoming,
+    target: &ModuleTarget,
+    key_workspace: Option<&str>,
+) -> Result<Arc<ModuleHandle>, Response> {
+    let id = &request.request_id;
+    let no_module = || {
+        error_response(
+            StatusCode::NOT_FOUND,
+            "module_not_found",
+            &format!("no module named {:?}", target.module),
+            id,
+        )
+    };
+    let all = state.supervisor.find_all(&target.module);
+    let workspace = match (&target.workspace, key_workspace) {
+        (Some(url), Some(key)) if url != key => {
+            return Err(error_response(
+                StatusCode::FORBIDDEN,
+                "wrong_workspace",
+                &format!("the API key belongs to another workspace than {url}"),
+                id,
+            ))
+        }
+        (Some(url), _) => url.clone(),
+        (None, Some(key)) => key.to_string(),
+        (None, None) => {
+            return match all.as_slice() {
+                [] => Err(no_module()),
+                [only] => Ok(Arc::clone(only)),
+                _ => Err(error_response(
+                    StatusCode::BAD_REQUEST,
+                    "ambiguous_module",
+                    &format!(
+                        "module {:?} exists in several workspaces: send an X-API-Key, or use /v1/workspaces/{{workspace}}/modules/{}/...",
+                        target.module, target.module
+                    ),
+                    id,
+                )),
+            }
+        }
+    };
+    match all.iter().find(|m| m.spec.workspace == workspace) {
+        Some(module) => Ok(Arc::clone(module)),
+        None if key_workspace.is_some() && target.workspace.is_none() && !all.is_empty() => {
+            Err(error_response(
+                StatusCode::FORBIDDEN,
+                "wrong_workspace",
+                &format!(
+                    "module {:?} does not belong to the API key's workspace {workspace}",
+                    target.module
+                ),
+                id,
+            ))
+        }
+        None => Err(no_module()),
+    }
+}
+
+/// 503 with `Retry-After` and the module's state.
+fn not_ready(module: &ModuleHandle, request_id: &str) -> Response {
+    let status = module.status();
+    let what = match status.state {
+        State::Starting => "is starting",
+        State::Backoff => "is restarting after a failure",
+        State::Draining => "is stopping",
+        State::Failed => "has failed and stays down until restarted",
+        State::Stopped => "is stopped",
+        State::Ready => "is not taking work right now",
+    };
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "module_unavailable",
+        &format!("module {} {what}; retry shortly", module.spec.name),
+        request_id,
+    );
+    response
+        .headers_mut()
+        .insert("retry-after", RETRY_AFTER_SECS.into());
+    response
+}
+
+/// Percent-decodes each segment of a module path; refuses `.`/`..` segments and invalid UTF-8.
+fn decode_path(raw: &str) -> Result<String, String> {
+    let mut decoded = Vec::new();
+    for segment in raw.split('/') {
+        let segment = percent_decode(segment)
+            .ok_or_else(|| "the path is not valid UTF-8 after percent-decoding".to_string())?;
+        if segment == "." || segment == ".." {
+            return Err("the path contains a '.' or '..' segment".into());
+        }
+        decoded.push(segment);
+    }
+    Ok(decoded.join("/"))
+}
+
+fn header(request: &Incoming, name: &str) -> String {
+    request
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            parse_target("/v1/modules/erp/webhook/erp"),
+            Some(ModuleTarget {
+                workspace: None,
+                module: "erp".into(),
+                rest: "/webhook/erp".into()
+            })
+        );
+        assert_eq!(
+            parse_target("/v1/workspaces/ws_a/modules/erp"),
+            Some(ModuleTarget {
+                workspace: Some("ws_a".into()),
+                module: "erp".into(),
+                rest: "/".into()
+            })
+        );
+        assert_eq!(parse_target("/v1/modules/"), None);
+        assert_eq!(parse_target("/v1/workspaces/ws_a/other/x"), None);
+    }
+
+    #[test]
+    fn paths_are_decoded_and_dot_segments_refused() {
+        assert_eq!(decode_path("/a%20b/c").unwrap(), "/a b/c");
+        assert!(decode_path("/a/../b").is_err());
+        assert!(decode_path("/a/%2e%2e/b").is_err());
+        assert!(decode_path("/a/%ff").is_err());
+    }
+}
