@@ -10,6 +10,7 @@
 //! * [`registry`]: what ready modules offer (route tables), from their manifests.
 //! * [`host`]: the Host services modules call (their `ctx`).
 //! * [`store`]: the SQLite store (workspaces, API keys, platform data, module storage).
+//! * [`metrics`]: Prometheus counters and histograms.
 //! * [`gateway`]: the HTTP listener (health, admin API).
 //! * [`cli`]: the command line.
 
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod gateway;
 pub mod host;
+pub mod metrics;
 pub mod process;
 pub mod protocol;
 pub mod registry;

@@ -133,6 +133,8 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,
+        store,
+        limits: gateway::Limits::from(&config.server),
     });
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
     let gateway = tokio::spawn(gateway::serve(listener, state, async {
