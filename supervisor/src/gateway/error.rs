@@ -15,3 +15,9 @@ pub fn error_response(status: StatusCode, code: &str, message: &str, request_id:
 pub fn new_request_id() -> String {
     format!("req_{:016x}", rand::random::<u64>())
 }
+
+/// An error response, boxed for `Result<_, Box<Response>>` (error paths are rare; the
+/// success value stays small).
+pub fn rejection(status: StatusCode, code: &str, message: &str, request_id: &str) -> Box<Response> {
+    Box::new(error_response(status, code, message, request_id))
+}

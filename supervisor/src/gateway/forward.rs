@@ -8,6 +8,7 @@ use convotic_proto::plugin::v1::{outcome, BodyKind, ErrorCode, RouteRequest, Rou
 use warp::http::{HeaderName, HeaderValue, StatusCode};
 use warp::reply::Response;
 
+use super::error::rejection;
 use super::{error_response, Incoming};
 use crate::protocol::WorkError;
 
@@ -58,7 +59,7 @@ pub struct RequestParts<'a> {
 
 /// Builds the `RouteRequest`; a JSON body that does not parse is a 400 (415 for a non-UTF-8
 /// charset), so the module only ever sees valid JSON marked as JSON.
-pub fn build_request(parts: RequestParts<'_>) -> Result<RouteRequest, Response> {
+pub fn build_request(parts: RequestParts<'_>) -> Result<RouteRequest, Box<Response>> {
     let request = parts.request;
     let id = &request.request_id;
     let body_kind = if parts.body.is_empty() {
@@ -67,7 +68,7 @@ pub fn build_request(parts: RequestParts<'_>) -> Result<RouteRequest, Response> 
         match json_content_type(request) {
             ContentType::Json => {
                 if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&parts.body) {
-                    return Err(error_response(
+                    return Err(rejection(
                         StatusCode::BAD_REQUEST,
                         "bad_json",
                         &format!("the body is declared as JSON but does not parse: {e}"),
@@ -77,7 +78,7 @@ pub fn build_request(parts: RequestParts<'_>) -> Result<RouteRequest, Response> 
                 BodyKind::Json
             }
             ContentType::JsonWrongCharset(charset) => {
-                return Err(error_response(
+                return Err(rejection(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_charset",
                     &format!("JSON bodies must be UTF-8, not {charset}"),

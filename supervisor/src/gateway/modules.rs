@@ -15,6 +15,7 @@ use warp::reply::Response;
 
 use super::auth::{caller_workspace, missing_key};
 use super::body::{read_limited, BodyError, BodyStream};
+use super::error::rejection;
 use super::forward::{build_request, route_response, RequestParts};
 use super::{error_response, method_not_allowed, GatewayState, Incoming};
 use crate::protocol::InvokeOptions;
@@ -98,7 +99,7 @@ async fn route(
     };
     let module = match resolve_module(state, &request, &target, key_workspace.as_deref()) {
         Ok(module) => module,
-        Err(response) => return (None, response),
+        Err(response) => return (None, *response),
     };
     let response = forward(state, request, target, body, &module, key_workspace).await;
     (Some(module), response)
@@ -187,7 +188,7 @@ async fn forward(
         authenticated,
     }) {
         Ok(route_request) => route_request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let timeout = entry.timeout.unwrap_or(state.limits.route_timeout);
     let result = work
@@ -212,10 +213,10 @@ fn resolve_module(
     request: &Incoming,
     target: &ModuleTarget,
     key_workspace: Option<&str>,
-) -> Result<Arc<ModuleHandle>, Response> {
+) -> Result<Arc<ModuleHandle>, Box<Response>> {
     let id = &request.request_id;
     let no_module = || {
-        error_response(
+        rejection(
             StatusCode::NOT_FOUND,
             "module_not_found",
             &format!("no module named {:?}", target.module),
@@ -225,7 +226,7 @@ fn resolve_module(
     let all = state.supervisor.find_all(&target.module);
     let workspace = match (&target.workspace, key_workspace) {
         (Some(url), Some(key)) if url != key => {
-            return Err(error_response(
+            return Err(rejection(
                 StatusCode::FORBIDDEN,
                 "wrong_workspace",
                 &format!("the API key belongs to another workspace than {url}"),
@@ -238,7 +239,7 @@ fn resolve_module(
             return match all.as_slice() {
                 [] => Err(no_module()),
                 [only] => Ok(Arc::clone(only)),
-                _ => Err(error_response(
+                _ => Err(rejection(
                     StatusCode::BAD_REQUEST,
                     "ambiguous_module",
                     &format!(
@@ -253,7 +254,7 @@ fn resolve_module(
     match all.iter().find(|m| m.spec.workspace == workspace) {
         Some(module) => Ok(Arc::clone(module)),
         None if key_workspace.is_some() && target.workspace.is_none() && !all.is_empty() => {
-            Err(error_response(
+            Err(rejection(
                 StatusCode::FORBIDDEN,
                 "wrong_workspace",
                 &format!(
