@@ -439,6 +439,32 @@ mod tests {
             .unwrap();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_compare_and_set_has_one_winner() {
+        let (_dir, store) = two_workspaces().await;
+        let attempts: Vec<_> = (0..16)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .kv_compare_and_set("ws_a", "m", "leader", json!(i), 0, 0)
+                        .await
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(entry) => {
+                    assert_eq!(entry.revision, 1);
+                    winners += 1;
+                }
+                Err(e) => assert!(matches!(e, StoreError::FailedPrecondition(_)), "{e}"),
+            }
+        }
+        assert_eq!(winners, 1);
+    }
+
     #[tokio::test]
     async fn ttl_expiry() {
         let (_dir, store) = two_workspaces().await;
