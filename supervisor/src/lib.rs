@@ -8,12 +8,14 @@
 //! * [`protocol`]: connect, handshake, manifest validation, the multiplexed work stream.
 //! * [`supervision`]: the per-module lifecycle (states, restarts, backoff, health, stop).
 //! * [`registry`]: what ready modules offer (route tables), from their manifests.
+//! * [`bus`]: workers' message bus (NATS JetStream or the embedded queue) and dispatcher.
 //! * [`host`]: the Host services modules call (their `ctx`).
 //! * [`store`]: the SQLite store (workspaces, API keys, platform data, module storage).
 //! * [`metrics`]: Prometheus counters and histograms.
 //! * [`gateway`]: the HTTP listener (health, admin API).
 //! * [`cli`]: the command line.
 
+pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod gateway;

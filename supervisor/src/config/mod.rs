@@ -7,5 +7,8 @@
 mod model;
 mod resolve;
 
-pub use model::{Config, Defaults, ModuleConfig, RestartPolicy, ServerConfig, SupervisorConfig};
+pub use model::{
+    Config, Defaults, ModuleConfig, NatsConfig, RestartPolicy, ServerConfig, SupervisorConfig,
+    WorkersConfig,
+};
 pub use resolve::{load, parse, ConfigError, ModuleSpec, ResolvedConfig};

@@ -23,6 +23,74 @@ pub struct Config {
     /// `[[modules]]`: the modules to run.
     #[serde(default)]
     pub modules: Vec<ModuleConfig>,
+    /// `[nats]`: use NATS JetStream for workers (absent: the embedded queue).
+    #[serde(default)]
+    pub nats: Option<NatsConfig>,
+    /// `[workers]`: retry pacing of worker messages.
+    #[serde(default)]
+    pub workers: WorkersConfig,
+}
+
+/// `[nats]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL(s), comma-separated, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// JetStream stream holding module topics (subjects `convotic.<ws>.topics.>`). Default
+    /// `CONVOTIC_TOPICS`.
+    #[serde(default = "default_topics_stream")]
+    pub stream: String,
+    /// Stream holding dead letters (subjects `convotic.<ws>.dead.>`). Default `CONVOTIC_DEAD`.
+    #[serde(default = "default_dead_stream")]
+    pub dead_letter_stream: String,
+    /// Publish deduplication window. Default `2m`.
+    #[serde(default = "default_duplicate_window", with = "humantime_serde")]
+    pub duplicate_window: Duration,
+    /// Timeout of connecting and of each JetStream request. Default `5s`.
+    #[serde(default = "default_nats_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+fn default_topics_stream() -> String {
+    "CONVOTIC_TOPICS".into()
+}
+fn default_dead_stream() -> String {
+    "CONVOTIC_DEAD".into()
+}
+fn default_duplicate_window() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_nats_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// `[workers]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersConfig {
+    /// Delay before the first retry of a failed message; doubles per attempt. Default `1s`.
+    #[serde(default = "default_retry_base", with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Longest delay between retries. Default `60s`.
+    #[serde(default = "default_retry_max", with = "humantime_serde")]
+    pub retry_max: Duration,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        Self {
+            retry_base: default_retry_base(),
+            retry_max: default_retry_max(),
+        }
+    }
+}
+
+fn default_retry_base() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(60)
 }
 
 /// `[server]`.

@@ -87,6 +87,10 @@ pub struct ResolvedConfig {
     pub listen: SocketAddr,
     /// `[server]` as written (limits and timeouts of the HTTP gateway).
     pub server: super::model::ServerConfig,
+    /// `[nats]`, when workers use NATS JetStream.
+    pub nats: Option<super::model::NatsConfig>,
+    /// `[workers]`.
+    pub workers: super::model::WorkersConfig,
     /// Absolute data dir.
     pub data_dir: PathBuf,
     /// Parent of per-instance runtime dirs.
@@ -160,6 +164,8 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, Con
     Ok(ResolvedConfig {
         listen: config.server.listen,
         server: config.server.clone(),
+        nats: config.nats.clone(),
+        workers: config.workers.clone(),
         data_dir,
         runtime_dir,
         modules,

@@ -1,0 +1,1 @@
+//! Consumes every worker handler of every ready module and forwards deliveries to it.

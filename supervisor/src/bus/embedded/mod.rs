@@ -1,0 +1,1 @@
+//! The embedded durable queue in the SQLite store (the default backend).

@@ -1,0 +1,1 @@
+//! The NATS JetStream backend (when `[nats]` is configured).
