@@ -1,6 +1,8 @@
 //! `hello-rust`: the smallest useful Convotic module in Rust, one of each extension point.
 //!
 //! * `GET /hello/:name` answers a JSON greeting; `POST /echo` sends the JSON body back.
+//! * `GET /kv/:key` reads a key of the module's storage (404 when absent); `PUT /kv/:key`
+//!   stores the JSON body under it.
 //! * A worker on `orders.created` logs each order.
 //! * A workflow node `greeting` turns `{name}` into `{greeting}`.
 //! * A block `echo-block` whose connection test accepts `api_key == "good"`, with an action
@@ -24,7 +26,7 @@ impl ConvoticModule for Hello {
     }
 
     fn register(&self, sdk: &mut Sdk) {
-        // Routes: served at /v1/modules/hello-rust/hello/:name and /v1/modules/hello-rust/echo.
+        // Routes: served at /v1/modules/hello-rust/hello/:name, /v1/modules/hello-rust/echo, ...
         sdk.register_route(Route::get("/hello/:name").handler(
             |req: RouteRequest, _ctx: Context| async move {
                 let name = req.params.get("name").cloned().unwrap_or_default();
@@ -36,6 +38,26 @@ impl ConvoticModule for Hello {
                 Ok(RouteResponse::json(200, req.body))
             }),
         );
+        // Key-value storage: one host call per request (the bench uses these to measure it).
+        sdk.register_route(Route::get("/kv/:key").handler(
+            |req: RouteRequest, ctx: Context| async move {
+                let key = req.param("key").unwrap_or_default();
+                Ok(match ctx.storage().get(key).await? {
+                    Some(value) => RouteResponse::json(200, json!({ "key": key, "value": value })),
+                    None => RouteResponse::json(404, json!({ "error": "no such key" })),
+                })
+            },
+        ));
+        sdk.register_route(Route::put("/kv/:key").handler(
+            |req: RouteRequest, ctx: Context| async move {
+                let key = req.param("key").unwrap_or_default();
+                let entry = ctx.storage().set(key, &req.body).await?;
+                Ok(RouteResponse::json(
+                    200,
+                    json!({ "key": key, "revision": entry.revision }),
+                ))
+            },
+        ));
 
         // A worker: an error makes the message come back later; Ok(()) acknowledges it.
         sdk.register_worker_handler(
