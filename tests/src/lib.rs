@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod direct;
+pub mod nats;
 
 /// Path of a workspace binary (`target/<profile>/<name>`), next to the running test's
 /// `deps` directory.
@@ -105,6 +106,17 @@ impl Supervisor {
 
     /// Like [`Supervisor::start`], with extra `[server]` lines.
     pub fn start_with(modules: &[ModuleEntry], defaults: &[&str], server: &[&str]) -> Self {
+        Self::start_full(modules, defaults, server, "")
+    }
+
+    /// Like [`Supervisor::start_with`], with raw TOML tables (e.g. `[nats]`, `[workers]`)
+    /// placed before the modules.
+    pub fn start_full(
+        modules: &[ModuleEntry],
+        defaults: &[&str],
+        server: &[&str],
+        tables: &str,
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("cvt-e2e")
             .tempdir()
@@ -117,6 +129,7 @@ impl Supervisor {
         for line in defaults {
             let _ = writeln!(config, "{line}");
         }
+        let _ = writeln!(config, "{tables}");
         for m in modules {
             let _ = write!(
                 config,

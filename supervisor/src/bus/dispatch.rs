@@ -1,1 +1,387 @@
-//! Consumes every worker handler of every ready module and forwards deliveries to it.
+//! The worker dispatcher: for every ready module, one consumer loop per worker handler pulls
+//! deliveries from the bus (at most the handler's concurrency at once), forwards each as a
+//! `WorkerMessage` over the module's work stream, and settles it from the outcome:
+//!
+//! | outcome | settlement |
+//! |---|---|
+//! | `WorkerResult` ACK (or unspecified) | ack |
+//! | `WorkerResult` RETRY, a handler error, a deadline, a crash | retry with backoff, or dead letter on the last attempt |
+//! | `WorkerResult` DISCARD, `BAD_INPUT`, `NOT_FOUND` | dead letter now |
+//! | a delivery beyond `max_attempts` (its last holder died) | dead letter without calling the handler |
+//!
+//! While a handler runs, the dispatcher reports progress to the bus every third of `ack_wait`,
+//! so long handlers keep their message and a dead supervisor's messages come back quickly. When
+//! the module stops being ready, its consumer loops stop; messages wait in the bus.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convotic_proto::plugin::v1::{
+    invocation, outcome, Disposition, ErrorCode, Manifest, WorkerDef, WorkerMessage,
+};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::{Backend, Delivery, SubscriptionSpec};
+use crate::config::WorkersConfig;
+use crate::protocol::{InvokeOptions, WorkClient, WorkError};
+use crate::supervision::{ModuleHandle, Supervisor};
+
+/// Defaults of a worker entry whose manifest fields are 0.
+const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+const DEFAULT_CONCURRENCY: u32 = 1;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause before subscribing again after a bus error.
+const RESUBSCRIBE_PAUSE: Duration = Duration::from_secs(1);
+
+/// Starts one watcher per module; each runs the module's consumers while it is ready.
+pub fn start(supervisor: &Supervisor, bus: Arc<dyn Backend>, config: WorkersConfig) {
+    let config = Arc::new(config);
+    for module in supervisor.modules() {
+        tokio::spawn(watch_module(
+            Arc::clone(module),
+            Arc::clone(&bus),
+            Arc::clone(&config),
+        ));
+    }
+}
+
+/// Runs the consumers of each ready instance of `module`, stopping them when it is not ready.
+async fn watch_module(
+    module: Arc<ModuleHandle>,
+    bus: Arc<dyn Backend>,
+    config: Arc<WorkersConfig>,
+) {
+    let mut ready = module.watch_work();
+    loop {
+        let work = ready.borrow_and_update().clone();
+        let stop = CancellationToken::new();
+        if let (Some(work), Some(manifest)) = (work, module.manifest()) {
+            start_consumers(&module, &manifest, &work, &bus, &config, &stop);
+        }
+        if ready.changed().await.is_err() {
+            stop.cancel();
+            return;
+        }
+        stop.cancel();
+    }
+}
+
+fn start_consumers(
+    module: &ModuleHandle,
+    manifest: &Manifest,
+    work: &WorkClient,
+    bus: &Arc<dyn Backend>,
+    config: &Arc<WorkersConfig>,
+    stop: &CancellationToken,
+) {
+    for worker in &manifest.workers {
+        let handler = Handler::new(module, worker, config);
+        tokio::spawn(consume(
+            handler,
+            work.clone(),
+            Arc::clone(bus),
+            Arc::clone(config),
+            stop.child_token(),
+        ));
+    }
+}
+
+/// One handler of one module, with its effective settings.
+#[derive(Debug, Clone)]
+struct Handler {
+    spec: SubscriptionSpec,
+    timeout: Duration,
+}
+
+impl Handler {
+    fn new(module: &ModuleHandle, worker: &WorkerDef, config: &WorkersConfig) -> Self {
+        let name = if worker.name.is_empty() {
+            worker.topic.clone()
+        } else {
+            worker.name.clone()
+        };
+        let nonzero = |v: u32, default: u32| if v == 0 { default } else { v };
+        let timeout = if worker.timeout_ms == 0 {
+            DEFAULT_TIMEOUT
+        } else {
+            Duration::from_millis(worker.timeout_ms.into())
+        };
+        Self {
+            spec: SubscriptionSpec {
+                workspace: module.spec.workspace.clone(),
+                module: module.spec.name.clone(),
+                handler: name,
+                topic: worker.topic.clone(),
+                max_attempts: nonzero(worker.max_attempts, DEFAULT_MAX_ATTEMPTS),
+                ack_wait: config.ack_wait,
+                max_in_flight: nonzero(worker.concurrency, DEFAULT_CONCURRENCY) as usize,
+            },
+            timeout,
+        }
+    }
+}
+
+/// Pulls and handles deliveries until `stop`.
+async fn consume(
+    handler: Handler,
+    work: WorkClient,
+    bus: Arc<dyn Backend>,
+    config: Arc<WorkersConfig>,
+    stop: CancellationToken,
+) {
+    let spec = &handler.spec;
+    let slots = Arc::new(Semaphore::new(spec.max_in_flight));
+    'subscribe: while !stop.is_cancelled() {
+        let mut subscription = tokio::select! {
+            _ = stop.cancelled() => return,
+            result = bus.subscribe(spec) => match result {
+                Ok(subscription) => subscription,
+                Err(e) => {
+                    tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, "cannot subscribe to topic {}: {e}; retrying", spec.topic);
+                    pause(&stop).await;
+                    continue 'subscribe;
+                }
+            },
+        };
+        tracing::debug!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, backend = bus.name(), "consuming topic {}", spec.topic);
+        loop {
+            let slot = tokio::select! {
+                _ = stop.cancelled() => return,
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => return,
+                },
+            };
+            let delivery = tokio::select! {
+                _ = stop.cancelled() => return,
+                delivery = subscription.next() => delivery,
+            };
+            match delivery {
+                Ok(delivery) => {
+                    let (handler, work, config) =
+                        (handler.clone(), work.clone(), Arc::clone(&config));
+                    tokio::spawn(async move {
+                        settle(&handler, &work, &config, delivery).await;
+                        drop(slot);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, "subscription to {} failed: {e}; subscribing again", spec.topic);
+                    pause(&stop).await;
+                    continue 'subscribe;
+                }
+            }
+        }
+    }
+}
+
+async fn pause(stop: &CancellationToken) {
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = tokio::time::sleep(RESUBSCRIBE_PAUSE) => {}
+    }
+}
+
+/// What to do with a delivery after the call.
+#[derive(Debug, PartialEq, Eq)]
+enum Settlement {
+    Ack,
+    /// Retry (after the backoff, or the module's `retry_after`), or dead-letter when attempts are
+    /// used up.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    DeadLetter(String),
+}
+
+/// Calls the module for one delivery and settles it.
+async fn settle(handler: &Handler, work: &WorkClient, config: &WorkersConfig, delivery: Delivery) {
+    let spec = &handler.spec;
+    let Delivery {
+        message_id,
+        topic,
+        payload,
+        headers,
+        attempt,
+        published_at_ms,
+        acker,
+    } = delivery;
+    let settlement = if attempt > spec.max_attempts {
+        Settlement::DeadLetter(format!(
+            "delivered {attempt} times without an answer (max_attempts {}): its last holder stopped",
+            spec.max_attempts
+        ))
+    } else {
+        let message = WorkerMessage {
+            handler: spec.handler.clone(),
+            topic,
+            message_id: message_id.clone(),
+            payload_json: payload.to_vec(),
+            headers: headers.into_iter().collect(),
+            attempt,
+            published_at_ms,
+        };
+        let call = work.invoke(
+            invocation::Kind::Message(message),
+            InvokeOptions {
+                timeout: Some(handler.timeout),
+                request_id: message_id.clone(),
+                payload_bytes: payload.len(),
+                wait_for_credit: true,
+                ..Default::default()
+            },
+        );
+        // Report progress while the handler runs, so the message is not redelivered.
+        let progress_every = (spec.ack_wait / 3).max(Duration::from_millis(100));
+        tokio::pin!(call);
+        let result = loop {
+            tokio::select! {
+                result = &mut call => break result,
+                _ = tokio::time::sleep(progress_every) => {
+                    let _ = acker.in_progress().await;
+                }
+            }
+        };
+        settlement_of(result)
+    };
+    let outcome = match settlement {
+        Settlement::Ack => acker.ack().await,
+        Settlement::DeadLetter(reason) => acker.dead_letter(reason).await,
+        Settlement::Retry { reason, .. } if attempt >= spec.max_attempts => {
+            acker
+                .dead_letter(format!("failed {attempt} times; last error: {reason}"))
+                .await
+        }
+        Settlement::Retry { after, .. } => {
+            acker
+                .retry(after.unwrap_or_else(|| backoff(config, attempt)))
+                .await
+        }
+    };
+    if let Err(e) = outcome {
+        // The delivery comes back after ack_wait: at-least-once still holds.
+        tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, message_id, "could not settle a message: {e}");
+    }
+}
+
+/// Maps the result of the call onto a settlement.
+fn settlement_of(result: Result<outcome::Result, WorkError>) -> Settlement {
+    match result {
+        Ok(outcome::Result::Message(answer)) => {
+            match Disposition::try_from(answer.disposition).unwrap_or(Disposition::Ack) {
+                Disposition::Ack | Disposition::Unspecified => Settlement::Ack,
+                Disposition::Retry => Settlement::Retry {
+                    reason: if answer.reason.is_empty() {
+                        "the handler asked for a retry".into()
+                    } else {
+                        answer.reason
+                    },
+                    after: (answer.retry_after_ms > 0)
+                        .then(|| Duration::from_millis(answer.retry_after_ms.into())),
+                },
+                Disposition::Discard => {
+                    Settlement::DeadLetter(format!("discarded: {}", answer.reason))
+                }
+            }
+        }
+        Ok(outcome::Result::Error(error)) => match ErrorCode::try_from(error.code) {
+            Ok(ErrorCode::BadInput) | Ok(ErrorCode::NotFound) => {
+                Settlement::DeadLetter(error.message)
+            }
+            _ => Settlement::Retry {
+                reason: error.message,
+                after: None,
+            },
+        },
+        Ok(_) => Settlement::Retry {
+            reason: "the module answered with another kind of result".into(),
+            after: None,
+        },
+        Err(e) => Settlement::Retry {
+            reason: e.to_string(),
+            after: None,
+        },
+    }
+}
+
+/// `retry_base × 2^(attempt-1)`, at most `retry_max`.
+fn backoff(config: &WorkersConfig, attempt: u32) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(20);
+    config
+        .retry_base
+        .saturating_mul(1u32 << exponent)
+        .min(config.retry_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convotic_proto::plugin::v1::{Error, WorkerResult};
+
+    #[test]
+    fn outcomes_map_to_settlements() {
+        let ack = Ok(outcome::Result::Message(WorkerResult::default()));
+        assert_eq!(settlement_of(ack), Settlement::Ack);
+        let discard = Ok(outcome::Result::Message(WorkerResult {
+            disposition: Disposition::Discard as i32,
+            reason: "bad order".into(),
+            retry_after_ms: 0,
+        }));
+        assert_eq!(
+            settlement_of(discard),
+            Settlement::DeadLetter("discarded: bad order".into())
+        );
+        let retry = Ok(outcome::Result::Message(WorkerResult {
+            disposition: Disposition::Retry as i32,
+            reason: "busy".into(),
+            retry_after_ms: 250,
+        }));
+        assert_eq!(
+            settlement_of(retry),
+            Settlement::Retry {
+                reason: "busy".into(),
+                after: Some(Duration::from_millis(250))
+            }
+        );
+        let handler_error = Ok(outcome::Result::Error(Error {
+            code: ErrorCode::Handler as i32,
+            message: "db down".into(),
+            retryable: true,
+            details_json: vec![],
+        }));
+        assert_eq!(
+            settlement_of(handler_error),
+            Settlement::Retry {
+                reason: "db down".into(),
+                after: None
+            }
+        );
+        let bad_input = Ok(outcome::Result::Error(Error {
+            code: ErrorCode::BadInput as i32,
+            message: "not JSON".into(),
+            ..Default::default()
+        }));
+        assert_eq!(
+            settlement_of(bad_input),
+            Settlement::DeadLetter("not JSON".into())
+        );
+        let crash = Err(WorkError::LaneClosed("gone".into()));
+        assert!(matches!(settlement_of(crash), Settlement::Retry { .. }));
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let config = WorkersConfig {
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_secs(1),
+            ack_wait: Duration::from_secs(30),
+        };
+        assert_eq!(backoff(&config, 1), Duration::from_millis(100));
+        assert_eq!(backoff(&config, 2), Duration::from_millis(200));
+        assert_eq!(backoff(&config, 4), Duration::from_millis(800));
+        assert_eq!(backoff(&config, 5), Duration::from_secs(1));
+        assert_eq!(backoff(&config, 60), Duration::from_secs(1));
+    }
+}

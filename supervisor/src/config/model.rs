@@ -75,6 +75,11 @@ pub struct WorkersConfig {
     /// Longest delay between retries. Default `60s`.
     #[serde(default = "default_retry_max", with = "humantime_serde")]
     pub retry_max: Duration,
+    /// How long a delivery may go without news from its holder before it is delivered again
+    /// (while a handler runs the supervisor reports progress every third of this). Bounds how
+    /// soon messages held by a supervisor that died come back. Default `30s`.
+    #[serde(default = "default_ack_wait", with = "humantime_serde")]
+    pub ack_wait: Duration,
 }
 
 impl Default for WorkersConfig {
@@ -82,6 +87,7 @@ impl Default for WorkersConfig {
         Self {
             retry_base: default_retry_base(),
             retry_max: default_retry_max(),
+            ack_wait: default_ack_wait(),
         }
     }
 }
@@ -91,6 +97,9 @@ fn default_retry_base() -> Duration {
 }
 fn default_retry_max() -> Duration {
     Duration::from_secs(60)
+}
+fn default_ack_wait() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// `[server]`.

@@ -20,6 +20,7 @@ use crate::config::ModuleSpec;
 use crate::process::{LogBuffer, Stream};
 use crate::protocol::WorkClient;
 use crate::registry::RouteTable;
+use convotic_proto::plugin::v1::Manifest;
 
 /// Commands to a module's runner.
 pub enum Control {
@@ -42,6 +43,8 @@ pub struct ModuleHandle {
     work: watch::Sender<Option<WorkClient>>,
     /// Routes of the last instance that became ready (kept while it restarts).
     routes: std::sync::RwLock<Option<Arc<RouteTable>>>,
+    /// Manifest of the last instance that became ready.
+    manifest: std::sync::RwLock<Option<Arc<Manifest>>>,
 }
 
 impl ModuleHandle {
@@ -55,6 +58,7 @@ impl ModuleHandle {
             control,
             work: watch::channel(None).0,
             routes: std::sync::RwLock::new(None),
+            manifest: std::sync::RwLock::new(None),
         });
         (handle, commands)
     }
@@ -90,6 +94,18 @@ impl ModuleHandle {
 
     fn set_routes(&self, table: RouteTable) {
         *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(table));
+    }
+
+    /// The manifest of the last ready instance (None if it was never ready).
+    pub fn manifest(&self) -> Option<Arc<Manifest>> {
+        self.manifest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_manifest(&self, manifest: Manifest) {
+        *self.manifest.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(manifest));
     }
 
     /// Asks the runner to restart the module (leaving `failed` if it was).

@@ -280,6 +280,7 @@ async fn run_instance(
     let pid = instance.module_pid();
     let ready_at = Instant::now();
     module.set_routes(crate::registry::RouteTable::new(&ready.manifest.routes));
+    module.set_manifest(ready.manifest.clone());
     module.set_work(Some(ready.work.clone()));
     module.update(|s| {
         s.state = State::Ready;
