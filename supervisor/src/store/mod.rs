@@ -7,6 +7,7 @@
 //!   opened; a file written by a newer supervisor is refused.
 //! * Every write runs on one dedicated writer thread ([`writer`]); reads use a small pool of
 //!   connections on tokio's blocking threads ([`pool`]).
+//! * `queue.rs` holds the embedded message queue of workers (`bus::embedded`).
 //! * Everything is scoped: each query on workspace data takes the workspace id, storage takes
 //!   (workspace, module). A record of another workspace is [`StoreError::NotFound`], exactly as
 //!   one that does not exist.
@@ -17,6 +18,7 @@ mod keys;
 mod kv;
 mod messages;
 mod pool;
+mod queue;
 mod schema;
 mod util;
 mod workflows;
@@ -36,6 +38,10 @@ pub use conversations::{Conversation, ConversationPatch, NewConversation};
 pub use keys::ApiKey;
 pub use kv::StorageEntry;
 pub use messages::{NewMessage, OutboundMessage};
+pub use queue::{
+    ClaimedDelivery, QueueDeadLetter, QueueHold, QueueMessage, QueueOp, QueueOutcome, QueueReply,
+    QueueSubscription,
+};
 pub use schema::SCHEMA_VERSION;
 pub use workflows::{NewWorkflowRun, WorkflowRun};
 pub use workspaces::{is_workspace_id, Workspace};

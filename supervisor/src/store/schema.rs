@@ -19,10 +19,11 @@ struct Migration {
 }
 
 /// Every migration, in order.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "workspaces, api keys, contacts, conversations, messages, workflow runs, storage",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "workspaces, api keys, contacts, conversations, messages, workflow runs, storage",
+        sql: r#"
 CREATE TABLE workspaces (
     id              TEXT PRIMARY KEY,
     name            TEXT NOT NULL,
@@ -119,7 +120,70 @@ CREATE TABLE module_storage (
 );
 CREATE INDEX module_storage_by_expiry ON module_storage(expires_at_ms) WHERE expires_at_ms > 0;
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "embedded queue: subscriptions, messages, deliveries, dead letters",
+        sql: r#"
+CREATE TABLE queue_subscriptions (
+    name            TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL,
+    module          TEXT NOT NULL,
+    handler         TEXT NOT NULL,
+    topic           TEXT NOT NULL,
+    max_attempts    INTEGER NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+);
+CREATE INDEX queue_subscriptions_by_topic ON queue_subscriptions(workspace_id, topic);
+
+CREATE TABLE queue_messages (
+    id              INTEGER PRIMARY KEY,
+    workspace_id    TEXT NOT NULL,
+    topic           TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    headers         TEXT NOT NULL,
+    published_at_ms INTEGER NOT NULL,
+    UNIQUE (workspace_id, message_id)
+);
+CREATE INDEX queue_messages_by_age ON queue_messages(published_at_ms);
+
+CREATE TABLE queue_deliveries (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription    TEXT NOT NULL,
+    workspace_id    TEXT NOT NULL,
+    module          TEXT NOT NULL,
+    handler         TEXT NOT NULL,
+    topic           TEXT NOT NULL,
+    message         INTEGER NOT NULL REFERENCES queue_messages(id),
+    attempt         INTEGER NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('ready', 'held')),
+    visible_at_ms   INTEGER NOT NULL,
+    held_until_ms   INTEGER NOT NULL
+);
+CREATE INDEX queue_deliveries_due ON queue_deliveries(subscription, visible_at_ms, id);
+CREATE INDEX queue_deliveries_by_message ON queue_deliveries(message);
+
+CREATE TABLE queue_dead_letters (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL,
+    subscription    TEXT NOT NULL,
+    module          TEXT NOT NULL,
+    handler         TEXT NOT NULL,
+    topic           TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    headers         TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    reason          TEXT NOT NULL,
+    published_at_ms INTEGER NOT NULL,
+    failed_at_ms    INTEGER NOT NULL
+);
+CREATE INDEX queue_dead_letters_by_workspace ON queue_dead_letters(workspace_id, id);
+"#,
+    },
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -13,7 +13,8 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A closure run on the writer thread.
+pub(super) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// Handle to the writer thread; the thread ends when the last handle is dropped.
 pub(super) struct Writer {
@@ -36,6 +37,14 @@ impl Writer {
                 }
             })?;
         Ok(Writer { jobs })
+    }
+
+    /// Queues `job` on the writer thread without waiting for it (it answers through whatever it
+    /// captured); fails when the thread has stopped.
+    pub(super) fn submit(&self, job: Job) -> Result<(), StoreError> {
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Internal("the store writer thread has stopped".into()))
     }
 
     /// Runs `f` on the writer thread and returns its result.
