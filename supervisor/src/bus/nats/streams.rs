@@ -1,0 +1,115 @@
+//! The two JetStream streams, created or brought up to date at connect.
+//!
+//! * Topics (`[nats] stream`, subjects `convotic.*.topics.>`): file storage, **limits**
+//!   retention with a maximum age of [`TOPICS_MAX_AGE`]. Every handler has its own durable
+//!   consumer, so a message must stay until each of them is done with it; limits retention keeps
+//!   it regardless of consumers (interest retention would drop messages published while a
+//!   handler's consumer does not exist yet, and work-queue retention allows one consumer per
+//!   subject). The age limit bounds the stream: a message no handler settled within 7 days is
+//!   dropped. The age is only set when the stream is created; an operator may change it later
+//!   (`nats stream edit`) and connecting again keeps their value.
+//! * Dead letters (`[nats] dead_letter_stream`, subjects `convotic.*.dead.>`): file storage,
+//!   limits retention without age: dead letters stay until they are re-driven or purged.
+//!
+//! Both deduplicate publishes on `Nats-Msg-Id` within `[nats] duplicate_window`. On an existing
+//! stream, connecting adds the bus's subjects if missing and sets the duplicate window; other
+//! settings (replicas, limits, placement) are left as they are.
+
+use std::time::Duration;
+
+use async_nats::jetstream::context::{Context, GetStreamErrorKind};
+use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
+use async_nats::jetstream::ErrorCode;
+
+use crate::bus::BusError;
+use crate::config::NatsConfig;
+
+/// Maximum age of a topic message: 7 days.
+pub const TOPICS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Subjects of the topics stream.
+pub(crate) const TOPICS_SUBJECTS: &str = "convotic.*.topics.>";
+/// Subjects of the dead-letter stream.
+pub(crate) const DEAD_SUBJECTS: &str = "convotic.*.dead.>";
+
+/// Creates or updates both streams.
+pub(crate) async fn ensure_all(js: &Context, config: &NatsConfig) -> Result<(), BusError> {
+    ensure(js, topics_config(config)).await?;
+    ensure(js, dead_config(config)).await
+}
+
+/// Creates or updates the topics stream.
+pub(crate) async fn ensure_topics(js: &Context, config: &NatsConfig) -> Result<(), BusError> {
+    ensure(js, topics_config(config)).await
+}
+
+fn topics_config(config: &NatsConfig) -> Config {
+    Config {
+        name: config.stream.clone(),
+        description: Some("Convotic module topics".into()),
+        subjects: vec![TOPICS_SUBJECTS.into()],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        max_age: TOPICS_MAX_AGE,
+        duplicate_window: config.duplicate_window,
+        ..Default::default()
+    }
+}
+
+fn dead_config(config: &NatsConfig) -> Config {
+    Config {
+        name: config.dead_letter_stream.clone(),
+        description: Some("Convotic dead letters".into()),
+        subjects: vec![DEAD_SUBJECTS.into()],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        duplicate_window: config.duplicate_window,
+        ..Default::default()
+    }
+}
+
+async fn ensure(js: &Context, wanted: Config) -> Result<(), BusError> {
+    let name = wanted.name.clone();
+    match js.get_stream(&name).await {
+        Ok(stream) => {
+            let mut config = stream.cached_info().config.clone();
+            let mut changed = false;
+            for subject in &wanted.subjects {
+                if !config.subjects.contains(subject) {
+                    config.subjects.push(subject.clone());
+                    changed = true;
+                }
+            }
+            if config.duplicate_window != wanted.duplicate_window {
+                config.duplicate_window = wanted.duplicate_window;
+                changed = true;
+            }
+            if changed {
+                js.update_stream(config).await.map_err(|err| {
+                    BusError::Unavailable(format!("cannot update NATS stream {name}: {err}"))
+                })?;
+                tracing::info!(stream = %name, "updated the NATS stream's subjects or duplicate window");
+            }
+            Ok(())
+        }
+        Err(err) => match err.kind() {
+            GetStreamErrorKind::JetStream(js_err)
+                if js_err.error_code() == ErrorCode::STREAM_NOT_FOUND =>
+            {
+                js.create_stream(wanted).await.map_err(|err| {
+                    BusError::Unavailable(format!("cannot create NATS stream {name}: {err}"))
+                })?;
+                tracing::info!(stream = %name, "created the NATS stream");
+                Ok(())
+            }
+            GetStreamErrorKind::EmptyName | GetStreamErrorKind::InvalidStreamName => Err(
+                BusError::InvalidArgument(format!("nats: {name:?} is not a valid stream name")),
+            ),
+            _ => Err(BusError::Unavailable(format!(
+                "cannot read NATS stream {name} (is JetStream enabled on the server?): {err}"
+            ))),
+        },
+    }
+}

@@ -1,0 +1,178 @@
+//! A throwaway `nats-server` with JetStream for tests: its own free port and store directory,
+//! stopped when the guard is dropped (also when a test panics), restartable in place.
+//!
+//! The binary is `$CONVOTIC_NATS_SERVER`, else `/usr/sbin/nats-server`, else `nats-server` on
+//! `PATH`. [`NatsServer::start`] returns `None` when there is none, so suites can skip.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A running `nats-server -js` on 127.0.0.1.
+pub struct NatsServer {
+    binary: PathBuf,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// The `nats-server` binary to use, if any.
+    pub fn binary() -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os("CONVOTIC_NATS_SERVER") {
+            return Some(PathBuf::from(path));
+        }
+        let system = PathBuf::from("/usr/sbin/nats-server");
+        if system.exists() {
+            return Some(system);
+        }
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nats-server"))
+                .find(|candidate| candidate.exists())
+        })
+    }
+
+    /// Starts a server on a free port with a fresh store directory; `None` (and a note on
+    /// stderr) when no `nats-server` binary is installed.
+    pub fn start() -> Option<NatsServer> {
+        let Some(binary) = Self::binary() else {
+            eprintln!("nats-server not found (set CONVOTIC_NATS_SERVER): test skipped");
+            return None;
+        };
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("temporary store directory");
+        let mut server = NatsServer {
+            binary,
+            port,
+            dir,
+            child: None,
+        };
+        server.spawn();
+        Some(server)
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The JetStream store directory.
+    pub fn store_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the server (SIGTERM, SIGKILL after 5 s) and starts it again on the same port and
+    /// store directory; returns once it accepts connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Starts a stopped server again on the same port and store directory (no-op when running).
+    pub fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.spawn();
+        }
+    }
+
+    /// Stops the server gracefully (SIGTERM, then SIGKILL after 5 s).
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => return,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn spawn(&mut self) {
+        let log = File::create(self.dir.path().join("nats-server.log")).expect("log file");
+        let mut command = Command::new(&self.binary);
+        command
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path().join("jetstream"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        // SAFETY: the closure runs in the forked child before exec and only makes the prctl
+        // system call, which is async-signal-safe and allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                // The server dies with the test process even if it is killed without unwinding.
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                    .map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))
+            });
+        }
+        let mut child = command.spawn().expect("start nats-server");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port);
+        while TcpStream::connect_timeout(&addr.into(), Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(self.dir.path().join("nats-server.log"))
+                    .unwrap_or_default();
+                panic!("nats-server exited with {status}:\n{log}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "nats-server did not listen on port {} within 15 s",
+                    self.port
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child = Some(child);
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
