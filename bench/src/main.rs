@@ -11,7 +11,8 @@
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
 //! * `routes`: HTTP throughput and latency of a 1 KiB JSON echo served in-process, through a
 //!   bare forwarder and through the supervisor ([`routes`]). Options: `--duration <s>`
-//!   (measured seconds per run, default 5) and `--warmup <s>` (default 1).
+//!   (measured seconds per run, default 5), `--warmup <s>` (default 1) and `--rounds <n>`
+//!   (default 3; the best round is printed).
 
 mod lifecycle;
 mod routes;
@@ -22,7 +23,7 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|routes] [--duration <s>] [--warmup <s>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|routes] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
