@@ -153,7 +153,10 @@ impl Supervisor {
             .arg("run")
             .arg("--config")
             .arg(&config_path)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("CONVOTIC_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -328,6 +331,12 @@ impl Supervisor {
         self.signal(nix::sys::signal::Signal::SIGTERM);
         self.wait_exit(Duration::from_secs(30))
             .expect("supervisor stops");
+        self.restart_after_kill();
+    }
+
+    /// Starts the supervisor again after its process ended (e.g. was SIGKILLed).
+    pub fn restart_after_kill(&mut self) {
+        let _ = self.child.wait();
         let _ = std::fs::remove_file(self.data_dir().join("supervisor.json"));
         let log = std::fs::OpenOptions::new()
             .append(true)

@@ -246,6 +246,7 @@ async fn settle(handler: &Handler, work: &WorkClient, config: &WorkersConfig, de
         };
         settlement_of(result)
     };
+    tracing::debug!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, message_id, attempt, ?settlement, "settling a message");
     let outcome = match settlement {
         Settlement::Ack => acker.ack().await,
         Settlement::DeadLetter(reason) => acker.dead_letter(reason).await,

@@ -223,6 +223,18 @@ pub trait Backend: Send + Sync {
     async fn retry_dead_letter(&self, workspace: &str, id: &str) -> Result<Published, BusError>;
 }
 
+/// Opens the configured backend: NATS JetStream when `[nats]` is set, else the embedded queue
+/// in the store. One instance serves both the gateway and the dispatcher.
+pub async fn open(
+    nats: Option<&crate::config::NatsConfig>,
+    store: &crate::store::Store,
+) -> Result<std::sync::Arc<dyn Backend>, BusError> {
+    Ok(match nats {
+        Some(config) => std::sync::Arc::new(nats::NatsBus::connect(config).await?),
+        None => std::sync::Arc::new(embedded::EmbeddedBus::new(store.clone())),
+    })
+}
+
 /// Whether `topic` is a valid topic name (the manifest's rule).
 pub fn is_topic(topic: &str) -> bool {
     !topic.is_empty()

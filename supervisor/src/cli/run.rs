@@ -107,6 +107,10 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     })?;
     let listen = listener.local_addr()?;
     let store = open_store(&config).await?;
+    let bus = crate::bus::open(config.nats.as_ref(), &store)
+        .await
+        .context("cannot open the workers' message bus")?;
+    tracing::info!(backend = bus.name(), "workers' message bus ready");
     let sweeper = store.start_sweeper();
     let spawner = Spawner::start(tokio::runtime::Handle::current())
         .context("cannot start the spawner thread")?;
@@ -130,10 +134,12 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     let supervisor = Supervisor::start(config.modules.clone(), Arc::clone(&ctx));
+    crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,
         store,
+        bus,
         limits: gateway::Limits::from(&config.server),
     });
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();

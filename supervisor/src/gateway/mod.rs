@@ -12,6 +12,7 @@ mod data;
 mod error;
 mod forward;
 mod modules;
+mod topics;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub struct GatewayState {
     pub admin_token: String,
     /// Workspaces, API keys and platform data.
     pub store: Store,
+    /// Workers' message bus.
+    pub bus: Arc<dyn crate::bus::Backend>,
     /// Sizes and timeouts.
     pub limits: Limits,
 }
@@ -155,6 +158,9 @@ async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> 
     }
     if data::is_data_path(&request.path) {
         return data::handle(state, request, body).await;
+    }
+    if topics::is_topics_path(&request.path) {
+        return topics::handle(state, request, body).await;
     }
     let path = request.path.clone();
     match path.as_str() {

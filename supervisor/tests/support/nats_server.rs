@@ -2,7 +2,7 @@
 //! stopped when the guard is dropped (also when a test panics), restartable in place.
 //!
 //! The binary is `$CONVOTIC_NATS_SERVER`, else `/usr/sbin/nats-server`, else `nats-server` on
-//! `PATH`. [`NatsServer::start`] returns `None` when there is none, so suites can skip.
+//! `PATH`. [`NatsServer::start`] fails the test when there is none.
 
 #![allow(dead_code)]
 
@@ -41,13 +41,14 @@ impl NatsServer {
         })
     }
 
-    /// Starts a server on a free port with a fresh store directory; `None` (and a note on
-    /// stderr) when no `nats-server` binary is installed.
+    /// Starts a server on a free port with a fresh store directory. A missing `nats-server` is
+    /// a failure, not a skip: `./scripts/test` installs it. (`Option` keeps the callers'
+    /// signatures; it is always `Some`.)
     pub fn start() -> Option<NatsServer> {
-        let Some(binary) = Self::binary() else {
-            eprintln!("nats-server not found (set CONVOTIC_NATS_SERVER): test skipped");
-            return None;
-        };
+        let binary = Self::binary().expect(
+            "nats-server is not installed: run ./scripts/test (it installs it), \
+             `apt-get install nats-server`, or set CONVOTIC_NATS_SERVER",
+        );
         let port = free_port();
         let dir = tempfile::tempdir().expect("temporary store directory");
         let mut server = NatsServer {

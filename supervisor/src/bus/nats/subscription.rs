@@ -27,9 +27,12 @@ use super::{streams, Shared};
 use crate::bus::{BusError, Delivery, Subscription, SubscriptionSpec};
 
 /// Idle heartbeat asked of the server on each pull.
-const HEARTBEAT: Duration = Duration::from_secs(5);
-/// Lifetime of one pull request (the stream renews it).
-const PULL_EXPIRES: Duration = Duration::from_secs(30);
+const HEARTBEAT: Duration = Duration::from_millis(500);
+/// Lifetime of one pull request (the stream renews it). Kept short on purpose: a pull request
+/// outlives the subscription that made it on the server (nats-server does not know the inbox
+/// is gone), and messages it attracts meanwhile are lost to that delivery attempt until
+/// `ack_wait` passes; a short expiry bounds how many attempts a restart can cost.
+const PULL_EXPIRES: Duration = Duration::from_secs(2);
 /// First pause after a failure.
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 /// Longest pause between attempts to re-open the pull.
