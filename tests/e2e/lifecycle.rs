@@ -212,7 +212,12 @@ fn admin_api_requires_the_token_and_answers_json_errors() {
 
 #[test]
 fn a_module_started_by_hand_explains_how_to_run_it() {
-    for module in ["hello-rust", "misbehaving-module"] {
+    for module in [
+        "hello-rust",
+        "misbehaving-module",
+        "erp-webhook",
+        "order-worker",
+    ] {
         let output = Command::new(binary(module)).env_clear().output().unwrap();
         assert!(!output.status.success(), "{module} exited 0");
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -103,7 +103,7 @@ pub use middleware::signature::{SignatureError, SignatureVerifier};
 pub use middleware::{middleware_fn, signature, FnMiddleware, Middleware, Next};
 pub use module::{ConvoticModule, Sdk};
 pub use registry::{Action, Block, CatchUp, Cron, NodeHandler, Overlap, Route, WorkerHandler};
-pub use serve::{run, serve, ServeOptions, DEFAULT_THREADS, THREADS_ENV};
+pub use serve::{run, serve, started_by_supervisor, ServeOptions, DEFAULT_THREADS, THREADS_ENV};
 pub use types::{
     ActionCall, Connection, CronReport, CronTick, NodeInvocation, NodeOutput, ResponseBody,
     RouteRequest, RouteResponse, TestResult, WorkerMessage,

@@ -320,6 +320,13 @@ fn worker_threads() -> usize {
     }
 }
 
+/// Whether the process was started by the supervisor (CONVOTIC_PLUGIN_SOCKET is set). A module
+/// that checks its own configuration before [`run`] should check this first, so that started
+/// by hand it explains how to run it rather than complaining about its configuration.
+pub fn started_by_supervisor() -> bool {
+    std::env::var_os(env::PLUGIN_SOCKET).is_some_and(|v| !v.is_empty())
+}
+
 /// Runs `module` as the supervisor expects: serves it on the socket named by
 /// CONVOTIC_PLUGIN_SOCKET with a multi-thread tokio runtime (2 worker threads unless
 /// CONVOTIC_SDK_THREADS says otherwise), then exits the process: 0 after a graceful stop, 1 on

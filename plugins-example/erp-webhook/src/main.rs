@@ -72,6 +72,12 @@ fn secrets() -> Result<Vec<String>, String> {
 }
 
 fn main() {
+    if !convotic_plugin_sdk::started_by_supervisor() {
+        // Started by hand: `run` explains how to run the module and exits with 2.
+        convotic_plugin_sdk::run(ErpWebhook {
+            secrets: Vec::new(),
+        });
+    }
     match secrets() {
         Ok(secrets) => convotic_plugin_sdk::run(ErpWebhook { secrets }),
         Err(message) => {
