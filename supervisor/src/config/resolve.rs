@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::model::{Config, ModuleConfig, RestartPolicy};
+pub use crate::store::is_workspace_id;
 
 /// Why a configuration could not be used. Messages name the file, entry and field.
 #[derive(Debug, thiserror::Error)]
@@ -186,17 +187,6 @@ fn check_identity(module: &ModuleConfig) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Whether `s` is a workspace id (`ws_` + 1-60 of `[a-z0-9_]`).
-pub fn is_workspace_id(s: &str) -> bool {
-    s.strip_prefix("ws_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest.len() <= 60
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    })
 }
 
 /// Whether `s` is a module name (`[a-z][a-z0-9-]{0,63}`).

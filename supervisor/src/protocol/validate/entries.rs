@@ -7,6 +7,7 @@ use convotic_proto::plugin::v1::{BlockDef, CronDef, NodeDef, WorkerDef};
 use croner::parser::{CronParser, Seconds, Year};
 
 use super::{check_schema, check_timeout, is_identifier};
+use crate::bus::is_topic;
 
 pub(super) fn check_workers(workers: &[WorkerDef], problems: &mut Vec<String>) {
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -47,18 +48,6 @@ pub(super) fn check_workers(workers: &[WorkerDef], problems: &mut Vec<String>) {
         }
         check_timeout(&entry, "timeout_ms", worker.timeout_ms, problems);
     }
-}
-
-/// `[A-Za-z0-9_-]+` segments separated by `.`, 1-128 characters.
-pub(crate) fn is_topic(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 128
-        && topic.split('.').all(|segment| {
-            !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
 }
 
 pub(super) fn check_nodes(nodes: &[NodeDef], problems: &mut Vec<String>) {
