@@ -9,6 +9,7 @@
 //! * [`supervision`]: the per-module lifecycle (states, restarts, backoff, health, stop).
 //! * [`registry`]: what ready modules offer (route tables), from their manifests.
 //! * [`bus`]: workers' message bus (NATS JetStream or the embedded queue) and dispatcher.
+//! * [`cron`]: cron schedules in their time zones (fire times across daylight-saving changes).
 //! * [`host`]: the Host services modules call (their `ctx`).
 //! * [`store`]: the SQLite store (workspaces, API keys, platform data, module storage).
 //! * [`metrics`]: Prometheus counters and histograms.
@@ -18,6 +19,7 @@
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod cron;
 pub mod gateway;
 pub mod host;
 pub mod metrics;

@@ -14,6 +14,7 @@
 
 mod contacts;
 mod conversations;
+mod cron_runs;
 mod keys;
 mod kv;
 mod messages;
@@ -35,6 +36,7 @@ use serde::Serialize;
 
 pub use contacts::{Contact, ContactPatch, NewContact};
 pub use conversations::{Conversation, ConversationPatch, NewConversation};
+pub use cron_runs::{CronOutcome, CronRun, INTERRUPTED_MESSAGE};
 pub use keys::ApiKey;
 pub use kv::StorageEntry;
 pub use messages::{NewMessage, OutboundMessage};

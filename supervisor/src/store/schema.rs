@@ -183,6 +183,28 @@ CREATE TABLE queue_dead_letters (
 CREATE INDEX queue_dead_letters_by_workspace ON queue_dead_letters(workspace_id, id);
 "#,
     },
+    Migration {
+        version: 3,
+        name: "cron run history",
+        sql: r#"
+CREATE TABLE cron_runs (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    module          TEXT NOT NULL,
+    cron            TEXT NOT NULL,
+    scheduled_at_ms INTEGER NOT NULL,
+    started_at_ms   INTEGER,
+    finished_at_ms  INTEGER,
+    outcome         TEXT NOT NULL CHECK (outcome IN
+                        ('running', 'ok', 'error', 'timeout', 'skipped', 'missed', 'failed')),
+    message         TEXT NOT NULL,
+    manual          BOOLEAN NOT NULL,
+    supervisor_id   TEXT NOT NULL
+);
+CREATE INDEX cron_runs_by_cron ON cron_runs(workspace_id, module, cron, scheduled_at_ms);
+CREATE INDEX cron_runs_running ON cron_runs(workspace_id, module) WHERE outcome = 'running';
+"#,
+    },
 ];
 
 /// The schema version this build writes.
