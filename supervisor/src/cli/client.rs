@@ -9,7 +9,8 @@ use super::discovery::read_endpoint;
 use super::Target;
 use crate::gateway::admin_token;
 
-struct Admin {
+/// A connection to a running supervisor's admin API.
+pub(super) struct Admin {
     base: String,
     token: String,
     http: reqwest::Client,
@@ -17,7 +18,8 @@ struct Admin {
 }
 
 impl Admin {
-    fn connect(target: &Target) -> Result<Self, String> {
+    /// Finds the supervisor of `target` and reads its admin token.
+    pub(super) fn connect(target: &Target) -> Result<Self, String> {
         let data_dir = data_dir(target)?;
         let endpoint = read_endpoint(&data_dir).map_err(|e| {
             format!(
@@ -43,7 +45,8 @@ impl Admin {
         })
     }
 
-    fn call(&self, method: reqwest::Method, path: &str) -> Result<Value, String> {
+    /// Calls `path`; the JSON answer, or the error message of a failed request.
+    pub(super) fn call(&self, method: reqwest::Method, path: &str) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         self.runtime.block_on(async {
             let response = self
@@ -83,7 +86,8 @@ pub(super) fn data_dir(target: &Target) -> Result<PathBuf, String> {
     Ok(PathBuf::from("./data"))
 }
 
-fn fail(message: String) -> i32 {
+/// Prints `message` as an error; exit code 1.
+pub(super) fn fail(message: String) -> i32 {
     eprintln!("error: {message}");
     1
 }
@@ -221,7 +225,8 @@ pub fn logs(
     }
 }
 
-fn format_time(ms: u64) -> String {
+/// `ms` since the Unix epoch as RFC 3339 (UTC, milliseconds).
+pub(super) fn format_time(ms: u64) -> String {
     let time = std::time::UNIX_EPOCH + Duration::from_millis(ms);
     humantime::format_rfc3339_millis(time).to_string()
 }

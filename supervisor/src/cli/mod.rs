@@ -1,8 +1,9 @@
-//! The command line: `run` starts the supervisor; `ps`, `logs` and `restart` talk to a running
-//! one through its admin API; `check-config` validates a config file; `workspaces` and `keys`
+//! The command line: `run` starts the supervisor; `ps`, `logs`, `restart` and `crons` talk to a
+//! running one through its admin API; `check-config` validates a config file; `workspaces` and `keys`
 //! manage workspaces and their API keys in the data dir's database directly.
 
 mod client;
+mod crons;
 mod discovery;
 mod keys;
 mod local;
@@ -71,6 +72,11 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// List crons and their next fire times, show a cron's runs, run one now.
+    Crons {
+        #[command(subcommand)]
+        command: CronsCommand,
+    },
     /// Create and list workspaces (in the data dir's database; works with or without a running
     /// supervisor).
     Workspaces {
@@ -81,6 +87,51 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CronsCommand {
+    /// Every cron of every module: schedule, zone, next fire time, last run.
+    List {
+        /// Only this workspace.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// A cron's run history, newest first.
+    Runs {
+        /// Module name.
+        module: String,
+        /// Cron name.
+        cron: String,
+        /// Workspace, when several have a module of that name.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Number of runs.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Run a cron now (obeys its overlap policy).
+    Run {
+        /// Module name.
+        module: String,
+        /// Cron name.
+        cron: String,
+        /// Workspace, when several have a module of that name.
+        #[arg(long)]
+        workspace: Option<String>,
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -174,6 +225,27 @@ pub fn main() -> i32 {
             workspace,
             target,
         } => client::restart(&target, &module, workspace.as_deref()),
+        Command::Crons { command } => match command {
+            CronsCommand::List {
+                workspace,
+                json,
+                target,
+            } => crons::list(&target, workspace.as_deref(), json),
+            CronsCommand::Runs {
+                module,
+                cron,
+                workspace,
+                limit,
+                json,
+                target,
+            } => crons::runs(&target, &module, &cron, workspace.as_deref(), limit, json),
+            CronsCommand::Run {
+                module,
+                cron,
+                workspace,
+                target,
+            } => crons::run(&target, &module, &cron, workspace.as_deref()),
+        },
         Command::Workspaces { command } => match command {
             WorkspacesCommand::Create { id, name, target } => workspaces::create(&target, id, name),
             WorkspacesCommand::List { json, target } => workspaces::list(&target, json),

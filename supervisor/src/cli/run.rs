@@ -135,11 +135,13 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     );
     let supervisor = Supervisor::start(config.modules.clone(), Arc::clone(&ctx));
     crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
+    let crons = crate::cron::start(&supervisor, store.clone());
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,
         store,
         bus,
+        crons,
         limits: gateway::Limits::from(&config.server),
     });
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -2,14 +2,18 @@
 //!
 //! * [`schedule`]: parsing a `CronDef`'s schedule and time zone, and computing its fire times
 //!   as UTC instants, with the daylight-saving rules of `docs/crons.md`.
+//! * [`scheduler`]: firing the ticks of every ready module's crons, overlap, timeouts, missed
+//!   ticks, and "run now" for the HTTP API.
 //!
 //! Fire times come from croner evaluated on the zone's wall clock and mapped to instants with
 //! chrono-tz; the supervisor sleeps on a tokio timer until each one. Run history lives in the
 //! store (`Store::cron_run_start` and friends).
 
 pub mod schedule;
+pub mod scheduler;
 
 pub use schedule::Schedule;
+pub use scheduler::{start, CronInfo, RunNowError, Scheduler};
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! `/admin/v1`: modules, their status, logs and restarts. Guarded by the admin token
+//! `/admin/v1`: modules, their status, logs and restarts, and crons (`/admin/v1/crons`, the
+//! answers of `/v1/crons` for any workspace or `?workspace=`). Guarded by the admin token
 //! (`Authorization: Bearer <token>`).
 
 use warp::http::{Method, StatusCode};
@@ -85,6 +86,7 @@ pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
                 Err(e) => find_error(&request, e),
             }
         }
+        ["crons", rest @ ..] => super::crons::route(state, &request, workspace, rest).await,
         _ => error_response(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -8,6 +8,7 @@ mod admin;
 pub mod admin_token;
 mod auth;
 mod body;
+mod crons;
 mod data;
 mod error;
 mod forward;
@@ -36,6 +37,8 @@ pub struct GatewayState {
     pub store: Store,
     /// Workers' message bus.
     pub bus: Arc<dyn crate::bus::Backend>,
+    /// The cron scheduler (listing, history, run now).
+    pub crons: Arc<crate::cron::Scheduler>,
     /// Sizes and timeouts.
     pub limits: Limits,
 }
@@ -158,6 +161,9 @@ async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> 
     }
     if data::is_data_path(&request.path) {
         return data::handle(state, request, body).await;
+    }
+    if crons::is_crons_path(&request.path) {
+        return crons::handle(state, request).await;
     }
     if topics::is_topics_path(&request.path) {
         return topics::handle(state, request, body).await;
