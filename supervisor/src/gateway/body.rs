@@ -3,6 +3,7 @@
 //! as soon as they pass the limit.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -19,6 +20,12 @@ pub enum BodyError {
     Broken(String),
 }
 
+/// Most an over-limit body is read (and dropped) so the client can finish sending and read
+/// the 413; a larger one is cut off (the connection closes).
+const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// Longest time spent draining an over-limit body.
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(2);
+
 /// Reads the whole body, refusing more than `limit` bytes.
 pub async fn read_limited(
     body: &mut BodyStream,
@@ -26,17 +33,34 @@ pub async fn read_limited(
     limit: u64,
 ) -> Result<Bytes, BodyError> {
     if content_length.is_some_and(|n| n > limit) {
+        drain(body, 0).await;
         return Err(BodyError::TooLarge(limit));
     }
     let mut buffer = BytesMut::with_capacity(content_length.unwrap_or(0).min(limit) as usize);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
         if buffer.len() as u64 + chunk.len() as u64 > limit {
+            drain(body, buffer.len() as u64 + chunk.len() as u64).await;
             return Err(BodyError::TooLarge(limit));
         }
         buffer.extend_from_slice(&chunk);
     }
     Ok(buffer.freeze())
+}
+
+/// Reads and drops the rest of a refused body (bounded in size and time). Answering while the
+/// client is still sending makes the server close the connection, and many clients then report
+/// a reset instead of the 413.
+async fn drain(body: &mut BodyStream, mut seen: u64) {
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, async {
+        while let Some(Ok(chunk)) = body.next().await {
+            seen += chunk.len() as u64;
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]
