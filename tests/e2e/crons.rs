@@ -331,3 +331,65 @@ fn the_api_lists_crons_runs_one_now_and_refuses_an_overlap() {
     assert_ne!(code, 0);
     assert!(stderr.contains("nope"), "{stderr}");
 }
+
+/// The scheduled times of the fixture's `tick` runs that started on `sup`.
+fn tick_starts(sup: &Supervisor) -> Vec<u64> {
+    let path = sup.data_dir().join("modules/ws_test/fixture/crons.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["cron"] == "tick" && r["phase"] == "start" && r["manual"] == false)
+        .filter_map(|r| r["scheduled_at_ms"].as_u64())
+        .collect()
+}
+
+#[test]
+fn two_supervisors_on_one_nats_run_each_tick_once() {
+    let nats = convotic_e2e::nats::NatsServer::start();
+    let tables = format!("[nats]\nurl = \"{}\"\n", nats.url());
+    let entry = || ModuleEntry::fixture("fixture", "ok").env("MISBEHAVE_CRONS", "1");
+    let first = Supervisor::start_full(&[entry()], &[], &[], &tables);
+    let second = Supervisor::start_full(&[entry()], &[], &[], &tables);
+    first.wait_state("fixture", "ready", Duration::from_secs(30));
+    second.wait_state("fixture", "ready", Duration::from_secs(30));
+    // Ticks from a second after both are ready.
+    let from = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 1000;
+    let window = |sup: &Supervisor| -> Vec<u64> {
+        tick_starts(sup)
+            .into_iter()
+            .filter(|t| *t >= from)
+            .collect()
+    };
+    first.wait_until(
+        Duration::from_secs(40),
+        "12 ticks run between the two",
+        |_| {
+            let mut all = window(&first);
+            all.extend(window(&second));
+            all.len() >= 12
+        },
+    );
+    let (a, b) = (window(&first), window(&second));
+    let mut all: Vec<u64> = a.iter().chain(b.iter()).copied().collect();
+    all.sort_unstable();
+    let mut unique = all.clone();
+    unique.dedup();
+    assert_eq!(all, unique, "a tick ran on both supervisors: {a:?} / {b:?}");
+    // Consecutive seconds: no tick was lost between the first and the last settled one (the
+    // newest ticks may still be starting on the other supervisor).
+    let newest = *unique.last().unwrap();
+    let settled: Vec<u64> = unique
+        .iter()
+        .copied()
+        .filter(|t| t + 2000 <= newest)
+        .collect();
+    assert!(settled.len() >= 8, "{unique:?}");
+    for pair in settled.windows(2) {
+        assert_eq!(pair[1] - pair[0], 1000, "a tick is missing: {unique:?}");
+    }
+}

@@ -221,6 +221,18 @@ pub trait Backend: Send + Sync {
     /// Publishes a dead letter again to its topic (for the same handler, attempts from 1) and
     /// removes it from the dead letters.
     async fn retry_dead_letter(&self, workspace: &str, id: &str) -> Result<Published, BusError>;
+    /// Claims the tick of `cron` scheduled at `scheduled_at_ms` for this supervisor: `true` for
+    /// exactly one of the supervisors sharing the backend, `false` for the others. The default
+    /// (a backend only one supervisor uses, like the embedded queue) always wins.
+    async fn claim_tick(
+        &self,
+        _workspace: &str,
+        _module: &str,
+        _cron: &str,
+        _scheduled_at_ms: u64,
+    ) -> Result<bool, BusError> {
+        Ok(true)
+    }
 }
 
 /// Opens the configured backend: NATS JetStream when `[nats]` is set, else the embedded queue

@@ -135,7 +135,7 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     );
     let supervisor = Supervisor::start(config.modules.clone(), Arc::clone(&ctx));
     crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
-    let crons = crate::cron::start(&supervisor, store.clone());
+    let crons = crate::cron::start(&supervisor, store.clone(), Arc::clone(&bus));
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,

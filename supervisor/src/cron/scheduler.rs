@@ -22,6 +22,7 @@ use convotic_proto::plugin::v1::{
 use tokio_util::sync::CancellationToken;
 
 use super::{run_timeout, Schedule};
+use crate::bus::Backend;
 use crate::protocol::{InvokeOptions, WorkClient, WorkError};
 use crate::store::{CronOutcome, CronRun, Page, Store, StoreError};
 use crate::supervision::{FindError, ModuleHandle, State, Supervisor};
@@ -106,6 +107,8 @@ type CronKey = (String, String, String);
 pub struct Scheduler {
     modules: Vec<Arc<ModuleHandle>>,
     store: Store,
+    /// Claims each tick cluster-wide (NATS) so one supervisor runs it.
+    bus: Arc<dyn Backend>,
     supervisor_id: String,
     /// Outstanding runs per cron.
     running: Mutex<HashMap<CronKey, usize>>,
@@ -149,10 +152,11 @@ impl Target {
 }
 
 /// Starts the scheduler: one watcher per module, running its crons while it is ready.
-pub fn start(supervisor: &Supervisor, store: Store) -> Arc<Scheduler> {
+pub fn start(supervisor: &Supervisor, store: Store, bus: Arc<dyn Backend>) -> Arc<Scheduler> {
     let scheduler = Arc::new(Scheduler {
         modules: supervisor.modules().to_vec(),
         store,
+        bus,
         supervisor_id: supervisor_id(),
         running: Mutex::new(HashMap::new()),
     });
@@ -355,8 +359,29 @@ impl Scheduler {
         })
     }
 
-    /// Fires the tick at `at`: a run, or a `skipped` record.
+    /// Fires the tick at `at`: claims it cluster-wide (with NATS, exactly one supervisor wins
+    /// each tick; the others do nothing), then a run, or a `skipped` record.
     fn tick(self: &Arc<Self>, target: &Target, at: DateTime<Utc>) {
+        let scheduler = Arc::clone(self);
+        let target = target.clone();
+        tokio::spawn(async move {
+            let (ws, module, cron) = &target.key;
+            match scheduler.bus.claim_tick(ws, module, cron, ms(at)).await {
+                Ok(true) => scheduler.tick_claimed(&target, at),
+                Ok(false) => {
+                    tracing::debug!(workspace = %ws, module = %module, cron = %cron, "tick claimed by another supervisor")
+                }
+                Err(e) => {
+                    scheduler
+                        .record(&target, ms(at), CronOutcome::Failed, &e.to_string())
+                        .await
+                }
+            }
+        });
+    }
+
+    /// Runs a tick this supervisor owns, unless overlap `skip` forbids it.
+    fn tick_claimed(self: &Arc<Self>, target: &Target, at: DateTime<Utc>) {
         let scheduler = Arc::clone(self);
         let target = target.clone();
         match self.claim(&target) {

@@ -186,6 +186,30 @@ fn publish_error(subject: &str, err: PublishError) -> BusError {
 
 #[tonic::async_trait]
 impl Backend for NatsBus {
+    async fn claim_tick(
+        &self,
+        workspace: &str,
+        module: &str,
+        cron: &str,
+        scheduled_at_ms: u64,
+    ) -> Result<bool, BusError> {
+        // Every supervisor publishes the same id for a tick; the stream's duplicate window makes
+        // exactly one publish new (works on nats-server 2.9, unlike the KV store).
+        let id = format!("{workspace}/{module}/{cron}/{scheduled_at_ms}");
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        let subject = format!("convotic.{workspace}.cron.{module}.{cron}");
+        let ack = self
+            .shared
+            .js
+            .publish_with_headers(subject, headers, Bytes::from(id.clone()))
+            .await
+            .map_err(|e| BusError::Unavailable(format!("cannot claim cron tick {id}: {e}")))?
+            .await
+            .map_err(|e| BusError::Unavailable(format!("cannot claim cron tick {id}: {e}")))?;
+        Ok(!ack.duplicate)
+    }
+
     fn name(&self) -> &'static str {
         "nats"
     }

@@ -32,10 +32,34 @@ pub(crate) const TOPICS_SUBJECTS: &str = "convotic.*.topics.>";
 /// Subjects of the dead-letter stream.
 pub(crate) const DEAD_SUBJECTS: &str = "convotic.*.dead.>";
 
-/// Creates or updates both streams.
+/// Subjects of the cron-claims stream.
+pub(crate) const CRON_SUBJECTS: &str = "convotic.*.cron.>";
+/// Name of the cron-claims stream.
+pub(crate) const CRON_STREAM: &str = "CONVOTIC_CRON";
+/// How long a cron tick's claim is remembered (the stream's duplicate window).
+pub(crate) const CRON_CLAIM_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// Creates or updates the topics, dead-letter and cron-claims streams.
 pub(crate) async fn ensure_all(js: &Context, config: &NatsConfig) -> Result<(), BusError> {
     ensure(js, topics_config(config)).await?;
-    ensure(js, dead_config(config)).await
+    ensure(js, dead_config(config)).await?;
+    ensure(js, cron_config()).await
+}
+
+/// Claims of cron ticks: one tiny message per tick, deduplicated on its id within
+/// [`CRON_CLAIM_WINDOW`], kept for an hour for diagnosis.
+fn cron_config() -> Config {
+    Config {
+        name: CRON_STREAM.into(),
+        description: Some("Convotic cron tick claims".into()),
+        subjects: vec![CRON_SUBJECTS.into()],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        max_age: Duration::from_secs(60 * 60),
+        duplicate_window: CRON_CLAIM_WINDOW,
+        ..Default::default()
+    }
 }
 
 /// Creates or updates the topics stream.
