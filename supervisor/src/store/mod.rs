@@ -89,6 +89,11 @@ pub struct Page<T> {
     pub next_page_token: Option<String>,
 }
 
+/// Cron runs kept per cron by the sweeper (the newest).
+pub const CRON_RUNS_KEPT: usize = 1000;
+/// Age after which the sweeper deletes cron runs.
+pub const CRON_RUNS_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// The store. Cheap to clone: every clone shares the writer thread and the read pool.
 #[derive(Clone)]
 pub struct Store {
@@ -184,8 +189,9 @@ impl Store {
         self.inner.readers.run(f).await
     }
 
-    /// Spawns the periodic sweep that deletes expired storage entries (every
-    /// [`SWEEP_INTERVAL`]); the task ends when the returned handle is aborted.
+    /// Spawns the periodic sweep (every [`SWEEP_INTERVAL`]) that deletes expired storage
+    /// entries and prunes cron run history to [`CRON_RUNS_KEPT`] runs per cron and
+    /// [`CRON_RUNS_MAX_AGE`]; the task ends when the returned handle is aborted.
     pub fn start_sweeper(&self) -> tokio::task::JoinHandle<()> {
         let store = self.clone();
         tokio::spawn(async move {
@@ -197,6 +203,14 @@ impl Store {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(entries = n, "purged expired storage entries"),
                     Err(e) => tracing::warn!("cannot purge expired storage entries: {e}"),
+                }
+                match store
+                    .cron_runs_prune(CRON_RUNS_KEPT, CRON_RUNS_MAX_AGE.as_millis() as u64)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(runs = n, "pruned old cron runs"),
+                    Err(e) => tracing::warn!("cannot prune cron run history: {e}"),
                 }
             }
         })
