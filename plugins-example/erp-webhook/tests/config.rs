@@ -1,13 +1,16 @@
-//! The binary refuses to start without its signing secret: exit code 78 (EX_CONFIG, "do not
-//! restart") and an error line on stderr naming the variable.
+//! Started by the supervisor, the binary refuses to run without its signing secret: exit code
+//! 78 (EX_CONFIG, "do not restart") and an error line on stderr naming the variable. Started by
+//! hand, it explains how to run it (exit 2) whether the secret is set or not.
 
 use std::process::Command;
 
 #[test]
 fn exits_78_without_a_secret() {
+    // As the supervisor starts it (the secret is checked before the socket is bound).
+    let dir = std::env::temp_dir().join(format!("erp-webhook-test-{}", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_erp-webhook"))
         .env_remove("ERP_WEBHOOK_SECRET")
-        .env_remove("CONVOTIC_PLUGIN_SOCKET")
+        .env("CONVOTIC_PLUGIN_SOCKET", dir.join("plugin.sock"))
         .output()
         .expect("run erp-webhook");
     assert_eq!(output.status.code(), Some(78));
@@ -21,6 +24,17 @@ fn exits_78_without_a_secret() {
             .contains("ERP_WEBHOOK_SECRET"),
         "{stderr}"
     );
+}
+
+#[test]
+fn started_by_hand_without_a_secret_it_explains_how_to_run_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_erp-webhook"))
+        .env_remove("ERP_WEBHOOK_SECRET")
+        .env_remove("CONVOTIC_PLUGIN_SOCKET")
+        .output()
+        .expect("run erp-webhook");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("convotic-supervisor dev"));
 }
 
 #[test]
