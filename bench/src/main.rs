@@ -5,7 +5,7 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|routes]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|routes|workers]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
@@ -13,9 +13,15 @@
 //!   bare forwarder and through the supervisor ([`routes`]). Options: `--duration <s>`
 //!   (measured seconds per run, default 5), `--warmup <s>` (default 1) and `--rounds <n>`
 //!   (default 3; the best round is printed).
+//! * `workers`: messages per second through the workers' bus (a bare JetStream consumer, the
+//!   supervisor on NATS, the supervisor on its embedded queue) with the `bench-worker` module
+//!   ([`workers`]). Option: `--rounds <n>` (default 3; the best round is printed).
+//!
+//! Without an argument (or with `all`), every benchmark runs.
 
 mod lifecycle;
 mod routes;
+mod workers;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -23,12 +29,12 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|routes] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|routes|workers] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
-    if !matches!(which.as_str(), "all" | "lifecycle" | "routes") {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle or routes)");
+    if !matches!(which.as_str(), "all" | "lifecycle" | "routes" | "workers") {
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, routes or workers)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -37,6 +43,9 @@ fn main() {
     }
     if which == "all" || which == "routes" {
         routes::run(&options);
+    }
+    if which == "all" || which == "workers" {
+        workers::run(options.rounds);
     }
 }
 
