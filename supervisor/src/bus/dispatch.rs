@@ -19,7 +19,7 @@ use std::time::Duration;
 use convotic_proto::plugin::v1::{
     invocation, outcome, Disposition, ErrorCode, Manifest, WorkerDef, WorkerMessage,
 };
-use tokio::sync::Semaphore;
+use futures::stream::{FuturesUnordered, StreamExt as _};
 use tokio_util::sync::CancellationToken;
 
 use super::{Backend, Delivery, SubscriptionSpec};
@@ -122,7 +122,12 @@ impl Handler {
     }
 }
 
-/// Pulls and handles deliveries until `stop`.
+/// Pulls and handles deliveries until `stop`, then finishes the ones in flight.
+///
+/// The deliveries in flight (at most `max_in_flight`) are futures driven by this task rather
+/// than tasks of their own: no spawn per message, and the outcomes that arrive together are
+/// settled in one poll, so their acks reach the bus together (one write for a burst of acks
+/// instead of one each).
 async fn consume(
     handler: Handler,
     work: WorkClient,
@@ -131,55 +136,81 @@ async fn consume(
     stop: CancellationToken,
 ) {
     let spec = &handler.spec;
-    let slots = Arc::new(Semaphore::new(spec.max_in_flight));
+    let max_in_flight = spec.max_in_flight.max(1);
+    let mut in_flight = FuturesUnordered::new();
     'subscribe: while !stop.is_cancelled() {
-        let mut subscription = tokio::select! {
-            _ = stop.cancelled() => return,
-            result = bus.subscribe(spec) => match result {
-                Ok(subscription) => subscription,
-                Err(e) => {
-                    tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, "cannot subscribe to topic {}: {e}; retrying", spec.topic);
-                    pause(&stop).await;
-                    continue 'subscribe;
-                }
-            },
+        let subscribed = bus.subscribe(spec);
+        tokio::pin!(subscribed);
+        let subscription = loop {
+            tokio::select! {
+                _ = stop.cancelled() => break 'subscribe,
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+                result = &mut subscribed => match result {
+                    Ok(subscription) => break subscription,
+                    Err(e) => {
+                        tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, "cannot subscribe to topic {}: {e}; retrying", spec.topic);
+                        pause(&stop, &mut in_flight).await;
+                        continue 'subscribe;
+                    }
+                },
+            }
         };
         tracing::debug!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, backend = bus.name(), "consuming topic {}", spec.topic);
+        // The subscription is either idle or inside the pending pull, which is kept across
+        // iterations: a pull is only ever cancelled at stop.
+        let mut idle = Some(subscription);
+        let mut pulling = None;
         loop {
-            let slot = tokio::select! {
-                _ = stop.cancelled() => return,
-                slot = Arc::clone(&slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => return,
-                },
+            if in_flight.len() < max_in_flight {
+                if let Some(mut subscription) = idle.take() {
+                    pulling = Some(Box::pin(async move {
+                        let delivery = subscription.next().await;
+                        (subscription, delivery)
+                    }));
+                }
+            }
+            let (subscription, delivery) = tokio::select! {
+                _ = stop.cancelled() => break 'subscribe,
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
+                pulled = async {
+                    match pulling.as_mut() {
+                        Some(pull) => pull.await,
+                        None => std::future::pending().await,
+                    }
+                } => pulled,
             };
-            let delivery = tokio::select! {
-                _ = stop.cancelled() => return,
-                delivery = subscription.next() => delivery,
-            };
+            pulling = None;
             match delivery {
                 Ok(delivery) => {
-                    let (handler, work, config) =
-                        (handler.clone(), work.clone(), Arc::clone(&config));
-                    tokio::spawn(async move {
-                        settle(&handler, &work, &config, delivery).await;
-                        drop(slot);
-                    });
+                    idle = Some(subscription);
+                    in_flight.push(settle(&handler, &work, &config, delivery));
                 }
                 Err(e) => {
                     tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, "subscription to {} failed: {e}; subscribing again", spec.topic);
-                    pause(&stop).await;
+                    drop(subscription);
+                    pause(&stop, &mut in_flight).await;
                     continue 'subscribe;
                 }
             }
         }
     }
+    // Stopped: no new deliveries, but the ones in flight are still settled.
+    while in_flight.next().await.is_some() {}
 }
 
-async fn pause(stop: &CancellationToken) {
-    tokio::select! {
-        _ = stop.cancelled() => {}
-        _ = tokio::time::sleep(RESUBSCRIBE_PAUSE) => {}
+/// Waits [`RESUBSCRIBE_PAUSE`] (or until `stop`), settling deliveries in flight meanwhile.
+async fn pause<F: std::future::Future<Output = ()>>(
+    stop: &CancellationToken,
+    in_flight: &mut FuturesUnordered<F>,
+) {
+    let sleep = tokio::time::sleep(RESUBSCRIBE_PAUSE);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = &mut sleep => return,
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+        }
     }
 }
 

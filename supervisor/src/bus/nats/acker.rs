@@ -18,13 +18,18 @@ use super::headers;
 use super::Shared;
 use crate::bus::{Acker, BusError};
 
-/// What a dead letter of a delivery records.
-pub(crate) struct DeadLetterContext {
+/// What every delivery of one subscription shares: the bus and who handles them.
+pub(crate) struct HandlerInfo {
     pub(crate) shared: Arc<Shared>,
     pub(crate) workspace: String,
     pub(crate) module: String,
     pub(crate) handler: String,
     pub(crate) durable: String,
+}
+
+/// What a dead letter of a delivery records.
+pub(crate) struct DeadLetterContext {
+    pub(crate) info: Arc<HandlerInfo>,
     pub(crate) topic: String,
     pub(crate) message_id: String,
     pub(crate) payload: Bytes,
@@ -49,7 +54,7 @@ impl NatsAcker {
         self.acker.ack_with(kind).await.map_err(|err| {
             BusError::Unavailable(format!(
                 "cannot settle a NATS delivery of {}: {err}",
-                self.context.durable
+                self.context.info.durable
             ))
         })
     }
@@ -68,16 +73,17 @@ impl Acker for NatsAcker {
 
     async fn dead_letter(self: Box<Self>, reason: String) -> Result<(), BusError> {
         let c = &self.context;
+        let info = &c.info;
         let mut map = headers::to_nats_lossy(&c.headers);
         headers::set(
             &mut map,
             headers::NATS_MSG_ID,
-            &format!("dead-{}-{}", c.durable, c.stream_sequence),
+            &format!("dead-{}-{}", info.durable, c.stream_sequence),
         );
         headers::set(&mut map, headers::REASON, headers::clip_reason(&reason));
         headers::set(&mut map, headers::TOPIC, &c.topic);
-        headers::set(&mut map, headers::MODULE, &c.module);
-        headers::set(&mut map, headers::HANDLER, &c.handler);
+        headers::set(&mut map, headers::MODULE, &info.module);
+        headers::set(&mut map, headers::HANDLER, &info.handler);
         headers::set(&mut map, headers::MESSAGE_ID, &c.message_id);
         headers::set(&mut map, headers::ATTEMPTS, &c.attempt.to_string());
         headers::set(
@@ -86,8 +92,8 @@ impl Acker for NatsAcker {
             &c.published_at_ms.to_string(),
         );
         headers::set(&mut map, headers::FAILED_AT, &headers::now_ms().to_string());
-        let subject = headers::dead_subject(&c.workspace, &c.module, &c.handler);
-        c.shared.publish(subject, map, c.payload.clone()).await?;
+        let subject = headers::dead_subject(&info.workspace, &info.module, &info.handler);
+        info.shared.publish(subject, map, c.payload.clone()).await?;
         self.send(AckKind::Term).await
     }
 

@@ -21,7 +21,7 @@ use async_nats::jetstream::stream::ConsumerErrorKind;
 use async_nats::jetstream::ErrorCode;
 use futures::StreamExt;
 
-use super::acker::{DeadLetterContext, NatsAcker};
+use super::acker::{DeadLetterContext, HandlerInfo, NatsAcker};
 use super::headers;
 use super::{streams, Shared};
 use crate::bus::{BusError, Delivery, Subscription, SubscriptionSpec};
@@ -43,6 +43,10 @@ pub(crate) struct NatsSubscription {
     shared: Arc<Shared>,
     spec: SubscriptionSpec,
     durable: String,
+    /// Shared by the dead-letter context of every delivery.
+    info: Arc<HandlerInfo>,
+    /// `convotic.<workspace>.topics.`, stripped from subjects to get topics.
+    topic_prefix: String,
     consumer_config: Config,
     batch: usize,
     messages: Option<PullStream>,
@@ -92,10 +96,19 @@ impl NatsSubscription {
             max_ack_pending: i64::try_from(max_in_flight).unwrap_or(i64::MAX),
             ..Default::default()
         };
+        let info = Arc::new(HandlerInfo {
+            shared: shared.clone(),
+            workspace: spec.workspace.clone(),
+            module: spec.module.clone(),
+            handler: spec.handler.clone(),
+            durable: durable.clone(),
+        });
         let mut subscription = NatsSubscription {
             shared,
             spec: spec.clone(),
             durable,
+            info,
+            topic_prefix: headers::topic_prefix(&spec.workspace),
             consumer_config,
             batch: max_in_flight,
             messages: None,
@@ -222,17 +235,13 @@ impl NatsSubscription {
         let topic = message
             .subject
             .as_str()
-            .strip_prefix(&headers::topic_prefix(&self.spec.workspace))
+            .strip_prefix(self.topic_prefix.as_str())
             .unwrap_or(&self.spec.topic)
             .to_string();
         let user_headers = headers::from_nats(nats_headers);
         let attempt = u32::try_from(delivered.max(1)).unwrap_or(u32::MAX);
         let context = DeadLetterContext {
-            shared: self.shared.clone(),
-            workspace: self.spec.workspace.clone(),
-            module: self.spec.module.clone(),
-            handler: self.spec.handler.clone(),
-            durable: self.durable.clone(),
+            info: Arc::clone(&self.info),
             topic: topic.clone(),
             message_id: message_id.clone(),
             payload: message.payload.clone(),
