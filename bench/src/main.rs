@@ -5,7 +5,7 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|routes|workers]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|routes|workers|crons]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
@@ -19,6 +19,7 @@
 //!
 //! Without an argument (or with `all`), every benchmark runs.
 
+mod crons;
 mod lifecycle;
 mod routes;
 mod workers;
@@ -29,12 +30,15 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|routes|workers] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|routes|workers|crons] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
-    if !matches!(which.as_str(), "all" | "lifecycle" | "routes" | "workers") {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, routes or workers)");
+    if !matches!(
+        which.as_str(),
+        "all" | "lifecycle" | "routes" | "workers" | "crons"
+    ) {
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, routes, workers or crons)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -46,6 +50,9 @@ fn main() {
     }
     if which == "all" || which == "workers" {
         workers::run(options.rounds);
+    }
+    if which == "all" || which == "crons" {
+        crons::run();
     }
 }
 
