@@ -14,7 +14,7 @@ use convotic_e2e::nats::NatsServer;
 use futures::{StreamExt as _, TryStreamExt as _};
 use tokio::runtime::Runtime;
 
-use super::{cpu, poll, rate, NATS_MESSAGES, ROUND_TIMEOUT};
+use super::{cpu, poll, rate, Round, NATS_MESSAGES, ROUND_TIMEOUT};
 
 /// The stream of this scenario.
 const STREAM: &str = "BENCH_BARE";
@@ -107,14 +107,8 @@ impl Bare {
         })
     }
 
-    /// One round: publish, then consume and ack (timed); returns messages per second.
-    pub fn round(
-        &self,
-        rt: &Runtime,
-        payload: &Bytes,
-        round: usize,
-        notes: &mut Vec<String>,
-    ) -> Result<f64, String> {
+    /// One round: publish, then consume and ack (timed).
+    pub fn round(&self, rt: &Runtime, payload: &Bytes, round: usize) -> Result<Round, String> {
         rt.block_on(async {
             let subject = format!("bench.bare.r{round}");
             let name = format!("bare_r{round}");
@@ -126,10 +120,9 @@ impl Bare {
             .unwrap_or_else(|_| Err(format!("round not done within {ROUND_TIMEOUT:?}")));
             let _ = self.stream.delete_consumer(&name).await;
             let _ = self.stream.purge().filter(subject.as_str()).await;
-            outcome.map(|(elapsed, cpu)| {
-                let rate = rate(NATS_MESSAGES, elapsed);
-                notes.push(format!("(bare) {rate:.0} msg/s; {cpu}"));
-                rate
+            outcome.map(|(elapsed, cpu)| Round {
+                rate: rate(NATS_MESSAGES, elapsed),
+                detail: cpu,
             })
         })
     }

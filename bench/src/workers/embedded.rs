@@ -28,7 +28,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use tokio::runtime::Runtime;
 
 use super::nats::{restart, start_supervisor, stop, MODULE, TOPIC, WORKERS, WORKSPACE};
-use super::{cpu, poll, rate, EMBEDDED_MESSAGES, ROUND_TIMEOUT};
+use super::{cpu, poll, rate, Round, EMBEDDED_MESSAGES, ROUND_TIMEOUT};
 
 /// HTTP publishers at once in a live round.
 pub const PUBLISHERS: usize = 16;
@@ -60,14 +60,9 @@ impl Supervised {
         Ok(Supervised { sup, http, key })
     }
 
-    /// Live round: publish over HTTP while the module consumes; returns messages per second
-    /// (end to end) and notes the publishing rate alone.
-    pub fn live_round(
-        &self,
-        rt: &Runtime,
-        payload: &Bytes,
-        notes: &mut Vec<String>,
-    ) -> Result<f64, String> {
+    /// Live round: publish over HTTP while the module consumes; the rate is end to end, the
+    /// detail gives the publishing rate alone.
+    pub fn live_round(&self, rt: &Runtime, payload: &Bytes) -> Result<Round, String> {
         let body = Bytes::from(
             [&b"{\"payload\":"[..], payload, b"}"]
                 .concat()
@@ -135,23 +130,19 @@ impl Supervised {
             let published = published?;
             let done = done?;
             let cpu = groups.report(&first, &groups.sample(), count, done);
-            notes.push(format!(
-                "(embedded) {:.0} msg/s, of which HTTP publishing alone {:.0} msg/s; {cpu}",
-                rate(count, done),
-                rate(count, published)
-            ));
-            Ok(rate(count, done))
+            Ok(Round {
+                rate: rate(count, done),
+                detail: format!(
+                    "HTTP publishing alone {:.0} msg/s; {cpu}",
+                    rate(count, published)
+                ),
+            })
         })
     }
 
     /// Backlog round: store the messages while the supervisor is stopped, then time their
-    /// consumption; returns messages per second.
-    pub fn backlog_round(
-        &mut self,
-        rt: &Runtime,
-        payload: &Bytes,
-        notes: &mut Vec<String>,
-    ) -> Result<f64, String> {
+    /// consumption.
+    pub fn backlog_round(&mut self, rt: &Runtime, payload: &Bytes) -> Result<Round, String> {
         let count = EMBEDDED_MESSAGES;
         stop(&mut self.sup)?;
         let data_dir = self.sup.data_dir();
@@ -211,9 +202,10 @@ impl Supervised {
             .block_on(watcher)
             .map_err(|e| format!("watcher: {e}"))
             .and_then(|outcome| outcome)?;
-        let rate = rate(count, elapsed);
-        notes.push(format!("(embedded backlog) {rate:.0} msg/s; {cpu}"));
-        Ok(rate)
+        Ok(Round {
+            rate: rate(count, elapsed),
+            detail: cpu,
+        })
     }
 }
 

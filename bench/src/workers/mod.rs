@@ -11,13 +11,16 @@
 //! * (embedded) the embedded queue end to end: the messages are published over HTTP
 //!   (`POST /v1/topics/bench.events/messages`, [`embedded::PUBLISHERS`] clients at once) while
 //!   the module consumes them; the time runs from the first publish until the module has
-//!   handled them all (its `GET /count`). A diagnostic (embedded backlog) splits that cost: the
+//!   handled them all (its `GET /count`). A diagnostic (backlog) splits that cost: the
 //!   messages are stored while the supervisor is stopped, then only consumed ([`embedded`]).
 //!
 //! `bench-worker` (built next to the bench binary) handles `bench.events` with concurrency 256
 //! and `max_in_flight` 1024, and acknowledges each message at once, so the figures measure the
 //! bus, the dispatcher and the work stream, not a handler. Each scenario runs `--rounds` times
-//! (interleaved; the best round is printed, as for `bench routes`).
+//! (interleaved; the best round is printed, as for `bench routes`), followed by where the CPU
+//! went in its best round: the CPU time of each process per message, and how many cores they
+//! kept busy against the whole machine's ([`cpu`]), which tells a saturated pipeline from one
+//! waiting on something, and shows when other load on the machine distorted a round.
 
 mod bare;
 mod cpu;
@@ -109,17 +112,30 @@ where
     }
 }
 
+/// One measured round of a scenario.
+#[derive(Debug)]
+pub struct Round {
+    /// Messages per second.
+    pub rate: f64,
+    /// Where the CPU went (and any other detail of the round).
+    pub detail: String,
+}
+
 /// The results of one scenario over the rounds.
 #[derive(Debug, Default)]
 struct Results {
     rates: Vec<f64>,
+    details: Vec<String>,
     failure: Option<String>,
 }
 
 impl Results {
-    fn record(&mut self, outcome: Result<f64, String>) {
+    fn record(&mut self, outcome: Result<Round, String>) {
         match outcome {
-            Ok(rate) => self.rates.push(rate),
+            Ok(round) => {
+                self.rates.push(round.rate);
+                self.details.push(round.detail);
+            }
             Err(e) => {
                 if self.failure.is_none() {
                     self.failure = Some(e);
@@ -146,6 +162,13 @@ impl Results {
             line.push_str(&format!("; a round failed: {failure}"));
         }
         line
+    }
+
+    /// The detail of the best round.
+    fn best_detail(&self) -> Option<&str> {
+        let best = best(&self.rates);
+        let index = self.rates.iter().position(|r| *r == best)?;
+        self.details.get(index).map(String::as_str)
     }
 }
 
@@ -175,7 +198,7 @@ pub fn run(rounds: usize) {
     let mut notes = Vec::new();
     for round in 0..rounds {
         bare.record(match &bare_setup {
-            Ok(setup) => setup.round(&rt, &payload, round, &mut notes),
+            Ok(setup) => setup.round(&rt, &payload, round),
             Err(e) => Err(e.clone()),
         });
         nats.record(match &mut nats_setup {
@@ -183,11 +206,11 @@ pub fn run(rounds: usize) {
             Err(e) => Err(e.clone()),
         });
         live.record(match &embedded_setup {
-            Ok(setup) => setup.live_round(&rt, &payload, &mut notes),
+            Ok(setup) => setup.live_round(&rt, &payload),
             Err(e) => Err(e.clone()),
         });
         backlog.record(match &mut embedded_setup {
-            Ok(setup) => setup.backlog_round(&rt, &payload, &mut notes),
+            Ok(setup) => setup.backlog_round(&rt, &payload),
             Err(e) => Err(e.clone()),
         });
     }
@@ -195,22 +218,21 @@ pub fn run(rounds: usize) {
     drop(nats_setup);
     drop(bare_setup);
 
-    println!(
-        "(bare)     async-nats pull consumer + plain ack     {}",
-        bare.line()
-    );
-    println!(
-        "(nats)     JetStream → supervisor → module → ack    {}",
-        nats.line()
-    );
-    println!(
-        "(embedded) HTTP publish → queue → module → ack      {}",
-        live.line()
-    );
-    println!(
-        "(embedded backlog, diagnostic) stored → module → ack {}",
-        backlog.line()
-    );
+    let scenarios = [
+        ("(bare)", "async-nats pull consumer, plain acks", &bare),
+        ("(nats)", "JetStream → supervisor → module → ack", &nats),
+        ("(embedded)", "HTTP publish → queue → module → ack", &live),
+        ("(backlog)", "diagnostic: stored → module → ack", &backlog),
+    ];
+    for (label, name, results) in scenarios {
+        println!("{label:<10} {name:<37} {}", results.line());
+    }
+    println!("\nwhere the CPU went (best round; CPU time of each process over the timed phase):");
+    for (label, _, results) in scenarios {
+        if let Some(detail) = results.best_detail() {
+            println!("{label:<10} {detail}");
+        }
+    }
     for note in &notes {
         println!("note: {note}");
     }

@@ -20,7 +20,7 @@ use convotic_supervisor::bus::SubscriptionSpec;
 use tokio::runtime::Runtime;
 
 use super::bare::{publish_all, settled, start_server};
-use super::{cpu, poll, rate, NATS_MESSAGES, ROUND_TIMEOUT};
+use super::{cpu, poll, rate, Round, NATS_MESSAGES, ROUND_TIMEOUT};
 
 /// The module, its workspace and its worker's topic.
 pub const MODULE: &str = "bench-worker";
@@ -122,13 +122,13 @@ impl Supervised {
         })
     }
 
-    /// One round; returns messages per second. Redeliveries and the like go to `notes`.
+    /// One round. Redeliveries and the like go to `notes`.
     pub fn round(
         &mut self,
         rt: &Runtime,
         payload: &Bytes,
         notes: &mut Vec<String>,
-    ) -> Result<f64, String> {
+    ) -> Result<Round, String> {
         let subject = format!("convotic.{WORKSPACE}.topics.{TOPIC}");
         stop(&mut self.sup)?;
         let consumer = &self.consumer;
@@ -146,7 +146,7 @@ impl Supervised {
             )
             .await;
             if let Err(e) = gone {
-                notes.push(format!("{e}; published anyway"));
+                notes.push(format!("(nats) {e}; published anyway"));
             }
             publish_all(&self.js, &subject, payload, NATS_MESSAGES).await?;
             let info = consumer.get_info().await.map_err(|e| e.to_string())?;
@@ -199,18 +199,17 @@ impl Supervised {
             after
         });
         let (elapsed, cpu) = elapsed?;
-        notes.push(format!(
-            "(nats) {:.0} msg/s; {cpu}",
-            rate(NATS_MESSAGES, elapsed)
-        ));
         if let Some(after) = after {
             let deliveries = after.delivered.consumer_sequence - before.delivered.consumer_sequence;
             if deliveries != NATS_MESSAGES as u64 {
                 notes.push(format!(
-                    "{deliveries} deliveries for {NATS_MESSAGES} messages (redeliveries)"
+                    "(nats) {deliveries} deliveries for {NATS_MESSAGES} messages (redeliveries)"
                 ));
             }
         }
-        Ok(rate(NATS_MESSAGES, elapsed))
+        Ok(Round {
+            rate: rate(NATS_MESSAGES, elapsed),
+            detail: cpu,
+        })
     }
 }
