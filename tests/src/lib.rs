@@ -6,7 +6,7 @@
 //! `cargo build --workspace --bins` (the README's test command does).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -391,9 +391,4 @@ pub fn cmdline(pid: i32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
         .unwrap_or_default()
-}
-
-/// Whether `path` exists, for readable assertions.
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
