@@ -26,6 +26,7 @@ pub mod host {
 
 pub mod env;
 pub mod names;
+pub mod versions;
 
 /// The plugin protocol versions this crate implements.
 pub const PROTOCOL_VERSIONS: &[u32] = &[1];

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod direct;
+pub mod fake_provider;
 pub mod nats;
 
 /// Path of a workspace binary (`target/<profile>/<name>`), next to the running test's

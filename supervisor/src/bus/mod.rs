@@ -202,6 +202,10 @@ pub struct DeadLetterPage {
 pub trait Backend: Send + Sync {
     /// `"nats"` or `"embedded"`, for logs and `doctor`.
     fn name(&self) -> &'static str;
+    /// The NATS connection, when the backend is NATS (node invocations are served on it too).
+    fn nats_client(&self) -> Option<async_nats::Client> {
+        None
+    }
     /// Publishes durably to `topic` in `workspace`.
     async fn publish(
         &self,

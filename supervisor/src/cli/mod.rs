@@ -8,6 +8,7 @@ mod discovery;
 mod keys;
 mod local;
 mod run;
+mod secrets;
 mod workspaces;
 
 use std::path::PathBuf;
@@ -87,6 +88,33 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The keys that encrypt Block connection secrets: status, rotation, re-encryption.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// The key directory, the active key, and how many connections each key encrypts.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Generate a new key and make it the active one (old keys still decrypt).
+    Rotate {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Re-encrypt every connection with the active key, so old keys can be deleted.
+    Reencrypt {
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -249,6 +277,11 @@ pub fn main() -> i32 {
         Command::Workspaces { command } => match command {
             WorkspacesCommand::Create { id, name, target } => workspaces::create(&target, id, name),
             WorkspacesCommand::List { json, target } => workspaces::list(&target, json),
+        },
+        Command::Secrets { command } => match command {
+            SecretsCommand::Status { json, target } => secrets::status(&target, json),
+            SecretsCommand::Rotate { target } => secrets::rotate(&target),
+            SecretsCommand::Reencrypt { target } => secrets::reencrypt(&target),
         },
         Command::Keys { command } => match command {
             KeysCommand::Create {

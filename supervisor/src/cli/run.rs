@@ -111,6 +111,7 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
         .await
         .context("cannot open the workers' message bus")?;
     tracing::info!(backend = bus.name(), "workers' message bus ready");
+    let keyring = open_keyring(&config, &store).await?;
     let sweeper = store.start_sweeper();
     let spawner = Spawner::start(tokio::runtime::Handle::current())
         .context("cannot start the spawner thread")?;
@@ -136,12 +137,21 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     let supervisor = Supervisor::start(config.modules.clone(), Arc::clone(&ctx));
     crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
     let crons = crate::cron::start(&supervisor, store.clone(), Arc::clone(&bus));
+    let integrations = Arc::new(crate::integrations::Integrations {
+        supervisor: Arc::clone(&supervisor),
+        store: store.clone(),
+        keyring,
+    });
+    if let Some(client) = bus.nats_client() {
+        crate::integrations::responder::start(Arc::clone(&integrations), client);
+    }
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,
         store,
         bus,
         crons,
+        integrations,
         limits: gateway::Limits::from(&config.server),
     });
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -204,4 +214,34 @@ async fn open_store(config: &config::ResolvedConfig) -> anyhow::Result<Store> {
     }
     tracing::info!(database = %path.display(), "store open");
     Ok(store)
+}
+
+/// Opens (or creates) the key directory of connection secrets and warns about stored
+/// connections whose key is missing.
+async fn open_keyring(
+    config: &config::ResolvedConfig,
+    store: &Store,
+) -> anyhow::Result<Arc<crate::secrets::Keyring>> {
+    use anyhow::Context as _;
+    let keyring =
+        crate::secrets::Keyring::open_or_create(&config.key_dir, config.active_key.clone())
+            .context("cannot open the secrets keys ([secrets] in the config)")?;
+    let status = keyring.status();
+    tracing::info!(dir = %status.dir, active = ?status.active, keys = status.keys.len(), "secrets keys loaded");
+    match store.connection_key_usage().await {
+        Ok(usage) => {
+            for (id, count) in usage {
+                if !id.is_empty() && !keyring.has_key(&id) {
+                    tracing::error!(
+                        key_id = %id,
+                        connections = count,
+                        dir = %status.dir,
+                        "{count} block connection(s) are encrypted with key {id:?}, which is missing from the key directory: they cannot be used until {id}.key is restored"
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!("cannot check which keys the stored connections use: {e}"),
+    }
+    Ok(Arc::new(keyring))
 }

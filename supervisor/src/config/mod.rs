@@ -8,7 +8,7 @@ mod model;
 mod resolve;
 
 pub use model::{
-    Config, Defaults, ModuleConfig, NatsConfig, RestartPolicy, ServerConfig, SupervisorConfig,
-    WorkersConfig,
+    Config, Defaults, ModuleConfig, NatsConfig, RestartPolicy, SecretsConfig, ServerConfig,
+    SupervisorConfig, WorkersConfig,
 };
 pub use resolve::{load, parse, ConfigError, ModuleSpec, ResolvedConfig};

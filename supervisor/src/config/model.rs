@@ -29,6 +29,23 @@ pub struct Config {
     /// `[workers]`: retry pacing of worker messages.
     #[serde(default)]
     pub workers: WorkersConfig,
+    /// `[secrets]`: keys sealing Block connection secrets.
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+}
+
+/// `[secrets]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Directory of key files (`<id>.key`, base64 of 32 bytes, 0600) and the `active` file.
+    /// Relative to the config file. Default `<data_dir>/keys`.
+    #[serde(default)]
+    pub key_dir: Option<PathBuf>,
+    /// Id of the key sealing new secrets; default: the id in `<key_dir>/active` (or the only
+    /// key).
+    #[serde(default)]
+    pub active_key: Option<String>,
 }
 
 /// `[nats]`.

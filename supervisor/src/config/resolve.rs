@@ -98,6 +98,10 @@ pub struct ResolvedConfig {
     pub runtime_dir: PathBuf,
     /// Modules, in file order.
     pub modules: Vec<ModuleSpec>,
+    /// Absolute key directory of connection secrets.
+    pub key_dir: PathBuf,
+    /// The configured active key id, if set.
+    pub active_key: Option<String>,
 }
 
 /// Reads and resolves a config file.
@@ -162,7 +166,21 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, Con
             "max_body_bytes and route_timeout must be greater than 0".into(),
         ));
     }
+    let key_dir = match &config.secrets.key_dir {
+        Some(dir) => join(&base, dir),
+        None => data_dir.join("keys"),
+    };
+    if let Some(id) = &config.secrets.active_key {
+        if !crate::secrets::is_key_id(id) {
+            return Err(invalid(
+                "secrets.active_key".into(),
+                format!("{id:?} is not a key id: use 1-64 of [A-Za-z0-9_-]"),
+            ));
+        }
+    }
     Ok(ResolvedConfig {
+        key_dir,
+        active_key: config.secrets.active_key.clone(),
         listen: config.server.listen,
         server: config.server.clone(),
         nats: config.nats.clone(),

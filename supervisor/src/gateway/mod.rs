@@ -12,6 +12,7 @@ mod crons;
 mod data;
 mod error;
 mod forward;
+mod integrations;
 mod modules;
 mod topics;
 
@@ -39,6 +40,8 @@ pub struct GatewayState {
     pub bus: Arc<dyn crate::bus::Backend>,
     /// The cron scheduler (listing, history, run now).
     pub crons: Arc<crate::cron::Scheduler>,
+    /// Nodes and blocks.
+    pub integrations: Arc<crate::integrations::Integrations>,
     /// Sizes and timeouts.
     pub limits: Limits,
 }
@@ -164,6 +167,9 @@ async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> 
     }
     if crons::is_crons_path(&request.path) {
         return crons::handle(state, request).await;
+    }
+    if integrations::is_integrations_path(&request.path) {
+        return integrations::handle(state, request, body).await;
     }
     if topics::is_topics_path(&request.path) {
         return topics::handle(state, request, body).await;

@@ -12,6 +12,7 @@
 //!   (workspace, module). A record of another workspace is [`StoreError::NotFound`], exactly as
 //!   one that does not exist.
 
+mod connections;
 mod contacts;
 mod conversations;
 mod cron_runs;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use serde::Serialize;
 
+pub use connections::{new_connection_id, StoredConnection, MAX_CONNECTIONS_PER_BLOCK};
 pub use contacts::{Contact, ContactPatch, NewContact};
 pub use conversations::{Conversation, ConversationPatch, NewConversation};
 pub use cron_runs::{CronOutcome, CronRun, INTERRUPTED_MESSAGE};

@@ -205,6 +205,30 @@ CREATE INDEX cron_runs_by_cron ON cron_runs(workspace_id, module, cron, schedule
 CREATE INDEX cron_runs_running ON cron_runs(workspace_id, module) WHERE outcome = 'running';
 "#,
     },
+    Migration {
+        version: 4,
+        name: "block connections",
+        sql: r#"
+CREATE TABLE block_connections (
+    id                TEXT PRIMARY KEY,
+    workspace_id      TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    block_id          TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    config            TEXT NOT NULL,
+    secret_fields     TEXT NOT NULL,
+    secret_key_id     TEXT NOT NULL,
+    secret_nonce      BLOB NOT NULL,
+    secret_ciphertext BLOB NOT NULL,
+    account_label     TEXT NOT NULL,
+    created_at_ms     INTEGER NOT NULL,
+    updated_at_ms     INTEGER NOT NULL,
+    last_tested_at_ms INTEGER NOT NULL,
+    last_test_ok      BOOLEAN NOT NULL,
+    last_test_message TEXT NOT NULL
+);
+CREATE INDEX block_connections_by_block ON block_connections(workspace_id, block_id, id);
+"#,
+    },
 ];
 
 /// The schema version this build writes.

@@ -17,6 +17,7 @@ pub use context::Context;
 pub use status::{ModuleStatus, State};
 
 use crate::config::ModuleSpec;
+use crate::integrations::schema::ModuleSchemas;
 use crate::process::{LogBuffer, Stream};
 use crate::protocol::WorkClient;
 use crate::registry::RouteTable;
@@ -45,6 +46,8 @@ pub struct ModuleHandle {
     routes: std::sync::RwLock<Option<Arc<RouteTable>>>,
     /// Manifest of the last instance that became ready.
     manifest: std::sync::RwLock<Option<Arc<Manifest>>>,
+    /// The compiled JSON Schemas of that manifest's nodes and blocks.
+    schemas: std::sync::RwLock<Option<Arc<ModuleSchemas>>>,
 }
 
 impl ModuleHandle {
@@ -59,6 +62,7 @@ impl ModuleHandle {
             work: watch::channel(None).0,
             routes: std::sync::RwLock::new(None),
             manifest: std::sync::RwLock::new(None),
+            schemas: std::sync::RwLock::new(None),
         });
         (handle, commands)
     }
@@ -104,7 +108,21 @@ impl ModuleHandle {
             .clone()
     }
 
+    /// The compiled node and block schemas of the last ready instance.
+    pub fn schemas(&self) -> Option<Arc<ModuleSchemas>> {
+        self.schemas
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn set_manifest(&self, manifest: Manifest) {
+        // The manifest validator compiled every schema already; this cannot fail in practice.
+        let schemas = ModuleSchemas::compile(&manifest).unwrap_or_else(|e| {
+            tracing::error!(module = %self.spec.name, "cannot compile the manifest's schemas: {e}");
+            ModuleSchemas::default()
+        });
+        *self.schemas.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(schemas));
         *self.manifest.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(manifest));
     }
 

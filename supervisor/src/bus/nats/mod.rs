@@ -214,6 +214,10 @@ impl Backend for NatsBus {
         "nats"
     }
 
+    fn nats_client(&self) -> Option<async_nats::Client> {
+        Some(self.shared.js.client())
+    }
+
     async fn publish(
         &self,
         workspace: &str,

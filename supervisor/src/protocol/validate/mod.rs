@@ -70,17 +70,10 @@ pub(crate) fn check_timeout(entry: &str, field: &str, value: u32, problems: &mut
     }
 }
 
-/// Checks that `text` is empty or a JSON Schema document (a JSON object or boolean).
+/// Checks that `text` is empty or a JSON Schema document that compiles (no remote `$ref`s).
 pub(crate) fn check_schema(entry: &str, field: &str, text: &str, problems: &mut Vec<String>) {
-    if text.trim().is_empty() {
-        return;
-    }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(_)) | Ok(serde_json::Value::Bool(_)) => {}
-        Ok(_) => problems.push(format!(
-            "{entry}: {field} must be a JSON Schema object (or true/false)"
-        )),
-        Err(e) => problems.push(format!("{entry}: {field} is not valid JSON: {e}")),
+    if let Err(e) = crate::integrations::schema::Schema::compile(text) {
+        problems.push(format!("{entry}: {field} {e}"));
     }
 }
 

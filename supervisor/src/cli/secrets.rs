@@ -1,0 +1,127 @@
+//! `convotic-supervisor secrets status|rotate|reencrypt`: the keys sealing Block connection
+//! secrets. They work on the key directory and the database directly, with or without a
+//! running supervisor (a running one notices a rotation by itself).
+
+use std::path::PathBuf;
+
+use super::local::with_store;
+use super::Target;
+use crate::secrets::{rotate as rotate_key, Keyring};
+
+/// The key directory and configured active key of `target`.
+fn key_dir(target: &Target) -> Result<(PathBuf, Option<String>), String> {
+    if let Some(config) = &target.config {
+        let config = crate::config::load(config).map_err(|e| e.to_string())?;
+        return Ok((config.key_dir, config.active_key));
+    }
+    Ok((super::client::data_dir(target)?.join("keys"), None))
+}
+
+/// `secrets status [--json]`: the keys, the active one, and how many connections each seals.
+pub fn status(target: &Target, json: bool) -> i32 {
+    let (dir, active) = match key_dir(target) {
+        Ok(found) => found,
+        Err(e) => return super::client::fail(e),
+    };
+    with_store(target, |store| async move {
+        let keyring = Keyring::open(&dir, active).map_err(|e| e.to_string())?;
+        let status = keyring.status();
+        let usage = store
+            .connection_key_usage()
+            .await
+            .map_err(|e| e.to_string())?;
+        let missing: Vec<&(String, u64)> = usage
+            .iter()
+            .filter(|(id, _)| !id.is_empty() && !keyring.has_key(id))
+            .collect();
+        if json {
+            let value = serde_json::json!({
+                "dir": status.dir,
+                "active": status.active,
+                "keys": status.keys,
+                "connections_by_key": usage.iter().map(|(id, n)| serde_json::json!({"key_id": id, "connections": n})).collect::<Vec<_>>(),
+                "missing_keys": missing.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
+            );
+        } else {
+            println!("key dir  {}", status.dir);
+            println!("active   {}", status.active.as_deref().unwrap_or("-"));
+            for id in &status.keys {
+                let count = usage.iter().find(|(k, _)| k == id).map_or(0, |(_, n)| *n);
+                println!("key      {id}  ({count} connection(s))");
+            }
+            for (id, count) in &missing {
+                println!("MISSING  {id}  ({count} connection(s) cannot be decrypted)");
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} key(s) used by stored connections are missing from {}; restore them from a backup",
+                missing.len(),
+                dir.display()
+            ))
+        }
+    })
+}
+
+/// `secrets rotate`: a new key becomes active; existing secrets keep their key.
+pub fn rotate(target: &Target) -> i32 {
+    let (dir, active) = match key_dir(target) {
+        Ok(found) => found,
+        Err(e) => return super::client::fail(e),
+    };
+    match rotate_key(&dir) {
+        Ok(id) => {
+            println!("{id}");
+            eprintln!(
+                "key {id} is now the active key in {}: new connections are sealed with it \
+                 (a running supervisor picks it up by itself). Existing connections still use \
+                 their old keys; run `convotic-supervisor secrets reencrypt` to move them, and \
+                 keep the old key files until then.",
+                dir.display()
+            );
+            if let Some(configured) = active {
+                eprintln!(
+                    "warning: the config sets [secrets] active_key = {configured:?}, which wins \
+                     over the key directory's active file; set it to {id:?} or remove it"
+                );
+            }
+            0
+        }
+        Err(e) => super::client::fail(e.to_string()),
+    }
+}
+
+/// `secrets reencrypt`: re-seals every connection with the active key.
+pub fn reencrypt(target: &Target) -> i32 {
+    let (dir, active) = match key_dir(target) {
+        Ok(found) => found,
+        Err(e) => return super::client::fail(e),
+    };
+    with_store(target, |store| async move {
+        let keyring = Keyring::open(&dir, active).map_err(|e| e.to_string())?;
+        let (done, failed) = crate::integrations::connections::reseal_all(&store, &keyring)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "re-encrypted {done} connection(s) with key {}",
+            keyring.active_key_id().unwrap_or_default()
+        );
+        for failure in &failed {
+            eprintln!("cannot re-encrypt {failure}");
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} connection(s) could not be re-encrypted",
+                failed.len()
+            ))
+        }
+    })
+}
