@@ -244,7 +244,10 @@ impl WorkerMessage {
 }
 
 /// A Block connection as a handler sees it: configuration with secrets decrypted.
-#[derive(Debug, Clone, Default)]
+///
+/// Its `Debug` output shows the configuration's field names, never their values, so logging a
+/// connection cannot leak a secret.
+#[derive(Clone, Default)]
 pub struct Connection {
     /// Connection id (empty for a connection under test that is not stored yet).
     pub id: String,
@@ -273,9 +276,42 @@ impl Connection {
         self.config.get(field).and_then(Value::as_str)
     }
 
-    /// The configuration deserialized into `T`.
+    /// The configuration deserialized into `T`. The error names what did not fit but never
+    /// quotes a value (the configuration holds secrets).
     pub fn config_as<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
-        decode(&self.config, "connection config")
+        T::deserialize(&self.config).map_err(|e| {
+            HandlerError::bad_input(format!(
+                "the connection config does not have the expected shape ({})",
+                redacted_reason(&e.to_string())
+            ))
+        })
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields: Vec<&str> = self
+            .config
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("Connection")
+            .field("id", &self.id)
+            .field("block_id", &self.block_id)
+            .field("config_fields", &fields)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A serde error message without the offending value: serde quotes values as `string "..."`,
+/// `integer `...``, so everything from the first quote or backtick up to `, expected` goes.
+fn redacted_reason(message: &str) -> String {
+    match (message.find(['"', '`']), message.find(", expected")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}<redacted>{}", &message[..start], &message[end..])
+        }
+        (Some(start), _) => format!("{}<redacted>", &message[..start]),
+        _ => message.to_string(),
     }
 }
 
@@ -320,6 +356,18 @@ impl NodeInvocation {
     /// The input deserialized into `T`; a mismatch is a bad-input error.
     pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
         decode(&self.input, "node input")
+    }
+
+    /// The connection of a node that declares `connection_block` (the supervisor refuses an
+    /// invocation of such a node without one, so this fails only for a node that declares
+    /// none).
+    pub fn connection(&self) -> Result<&Connection, HandlerError> {
+        self.connection.as_ref().ok_or_else(|| {
+            HandlerError::bad_input(format!(
+                "node {} {} was invoked without a connection; declare connection_block",
+                self.node_type, self.node_version
+            ))
+        })
     }
 }
 
@@ -482,6 +530,27 @@ impl From<&'static str> for CronReport {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn connections_never_show_secret_values() {
+        let conn = Connection {
+            id: "conn_1".into(),
+            block_id: "sms".into(),
+            config: json!({"api_token": "sk_live_123456", "port": "not-a-number"}),
+        };
+        let debug = format!("{conn:?}");
+        assert!(debug.contains("api_token") && !debug.contains("sk_live_123456"), "{debug}");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Config {
+            api_token: u32,
+        }
+        let error = conn.config_as::<Config>().unwrap_err();
+        assert!(!error.message().contains("sk_live_123456"), "{}", error.message());
+        assert!(error.message().contains("expected u32"), "{}", error.message());
+        let node = NodeInvocation::default();
+        assert!(node.connection().is_err());
+    }
 
     #[test]
     fn json_route_request() {

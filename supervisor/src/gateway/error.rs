@@ -21,3 +21,13 @@ pub fn new_request_id() -> String {
 pub fn rejection(status: StatusCode, code: &str, message: &str, request_id: &str) -> Box<Response> {
     Box::new(error_response(status, code, message, request_id))
 }
+
+/// The response of an [`crate::integrations::ApiError`]: its status, JSON body and, for a 503,
+/// `Retry-After: 1`.
+pub fn api_error_response(error: &crate::integrations::ApiError, request_id: &str) -> Response {
+    let mut response = super::json(error.status, &error.body(request_id));
+    if error.wants_retry_after() {
+        response.headers_mut().insert("retry-after", 1.into());
+    }
+    response
+}

@@ -193,34 +193,8 @@ pub fn route_response(
 }
 
 fn work_error(error: WorkError, module: &str, id: &str) -> Response {
-    let (status, code) = match &error {
-        WorkError::Overloaded(_) | WorkError::NotAccepting => {
-            (StatusCode::SERVICE_UNAVAILABLE, "module_unavailable")
-        }
-        WorkError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
-        WorkError::LaneClosed(_) | WorkError::EmptyOutcome => {
-            (StatusCode::BAD_GATEWAY, "module_crashed")
-        }
-    };
-    let message = match &error {
-        WorkError::LaneClosed(reason) => {
-            format!("module {module} stopped before answering ({reason})")
-        }
-        other => format!("module {module}: {other}"),
-    };
-    if status.is_server_error() {
-        tracing::warn!(
-            request_id = id,
-            module,
-            status = status.as_u16(),
-            "{message}"
-        );
-    }
-    let mut response = error_response(status, code, &message, id);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert("retry-after", 1.into());
-    }
-    response
+    let error = crate::integrations::failure::work_error("route call", module, error);
+    super::error::api_error_response(&error, id)
 }
 
 /// The module's own response, checked: status 200-599 and valid headers, or 502.

@@ -118,13 +118,7 @@ fn render(result: Result<Answer, ApiError>, request_id: &str) -> Response {
             response
         }
         Ok(answer) => json(answer.status, &answer.body),
-        Err(error) => {
-            let mut response = json(error.status, &error.body(request_id));
-            if error.wants_retry_after() {
-                response.headers_mut().insert("retry-after", 1.into());
-            }
-            response
-        }
+        Err(error) => super::error::api_error_response(&error, request_id),
     }
 }
 

@@ -6,8 +6,6 @@
 //! Secret fields are split from the configuration before it is stored and sealed as one JSON
 //! object; the associated data binds the ciphertext to (workspace, connection id, block).
 
-use std::time::Duration;
-
 use convotic_proto::plugin::v1::{
     invocation, outcome, BlockActionCall, BlockTestConnection, BlockTestResult, Connection,
 };
@@ -16,9 +14,8 @@ use serde_json::{json, Map, Value};
 use warp::http::StatusCode;
 
 use super::catalog::{list_blocks, resolve_block, BlockTarget};
-use super::failure::{bad_answer, module_error, work_error};
+use super::failure::{bad_answer, Callee};
 use super::{parse_body, Answer, ApiError, CallInfo, Integrations};
-use crate::protocol::InvokeOptions;
 use crate::secrets::{Keyring, Sealed, SecretsError};
 use crate::store::{new_connection_id, Store, StoreError, StoredConnection};
 
@@ -101,14 +98,6 @@ fn view(stored: &StoredConnection, also_secret: &[String]) -> Value {
             "tested_at_ms": stored.last_tested_at_ms,
         },
     })
-}
-
-fn timeout_of(ms: u32) -> Duration {
-    if ms == 0 {
-        super::DEFAULT_CALL_TIMEOUT
-    } else {
-        Duration::from_millis(u64::from(ms))
-    }
 }
 
 impl Integrations {
@@ -373,53 +362,27 @@ impl Integrations {
                 "its schemas are unavailable".into(),
             ));
         };
-        let problems = input_schema.check(&request.input, &[]);
-        if !problems.is_empty() {
-            return Err(ApiError::invalid("invalid_input", "the input", problems));
-        }
+        input_schema.check_input(&request.input)?;
         let connection = self.open_connection(workspace, block_id, id).await?;
         let input_json = request.input.to_string().into_bytes();
-        let options = InvokeOptions {
-            timeout: Some(timeout_of(action.timeout_ms)),
-            request_id: call.request_id.clone(),
-            traceparent: call.traceparent.clone(),
-            payload_bytes: input_json.len(),
-            wait_for_credit: true,
-        };
+        let options = call.options(action.timeout_ms, input_json.len());
         let kind = invocation::Kind::BlockAction(BlockActionCall {
             block_id: block_id.to_string(),
             action: action_name.to_string(),
             connection: Some(connection),
             input_json,
         });
-        let answer = match target.module.work.invoke(kind, options).await {
-            Ok(outcome::Result::BlockAction(answer)) => answer,
-            Ok(outcome::Result::Error(error)) => {
-                return Err(module_error(&label, &module, error, "action_failed"))
-            }
-            Ok(_) => {
-                return Err(bad_answer(
-                    &label,
-                    &module,
-                    "a result of another kind".into(),
-                ))
-            }
-            Err(error) => return Err(work_error(&label, &module, error)),
+        let callee = Callee {
+            label: &label,
+            module: &module,
+            failed_code: "action_failed",
         };
-        let output: Value = if answer.output_json.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&answer.output_json)
-                .map_err(|e| bad_answer(&label, &module, format!("the output is not JSON: {e}")))?
-        };
-        let problems = output_schema.check(&output, &[]);
-        if !problems.is_empty() {
-            let mut error = ApiError::invalid("invalid_output", "the action's output", problems);
-            error.status = StatusCode::BAD_GATEWAY;
-            error.message = format!("{label} (module {module}): {}", error.message);
-            error.retryable = Some(false);
-            return Err(error);
-        }
+        let result = target.module.work.invoke(kind, options).await;
+        let answer = callee.expect(result, |r| match r {
+            outcome::Result::BlockAction(answer) => Some(answer),
+            _ => None,
+        })?;
+        let output = callee.output(&answer.output_json, output_schema)?;
         Ok(Answer::ok(json!({
             "output": output,
             "action": {"block": block_id, "name": action_name, "module": module},
@@ -472,32 +435,21 @@ impl Integrations {
     ) -> Result<BlockTestResult, ApiError> {
         let module = target.module.name().to_string();
         let label = format!("connection test of block {}", target.block.id);
-        let options = InvokeOptions {
-            timeout: Some(timeout_of(target.block.test_timeout_ms)),
-            request_id: call.request_id.clone(),
-            traceparent: call.traceparent.clone(),
-            payload_bytes: connection.config_json.len(),
-            wait_for_credit: true,
-        };
+        let options = call.options(target.block.test_timeout_ms, connection.config_json.len());
         let kind = invocation::Kind::BlockTest(BlockTestConnection {
             block_id: target.block.id.clone(),
             connection: Some(connection),
         });
-        match target.module.work.invoke(kind, options).await {
-            Ok(outcome::Result::BlockTest(result)) => Ok(result),
-            Ok(outcome::Result::Error(error)) => Err(module_error(
-                &label,
-                &module,
-                error,
-                "connection_test_error",
-            )),
-            Ok(_) => Err(bad_answer(
-                &label,
-                &module,
-                "a result of another kind".into(),
-            )),
-            Err(error) => Err(work_error(&label, &module, error)),
-        }
+        let callee = Callee {
+            label: &label,
+            module: &module,
+            failed_code: "connection_test_error",
+        };
+        let result = target.module.work.invoke(kind, options).await;
+        callee.expect(result, |r| match r {
+            outcome::Result::BlockTest(result) => Some(result),
+            _ => None,
+        })
     }
 }
 

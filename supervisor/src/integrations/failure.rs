@@ -1,9 +1,11 @@
 //! How a failed node, connection-test or action call is reported: the module's own error
 //! (with its retryable flag and details) or the transport's (crash, deadline, overload).
 
-use convotic_proto::plugin::v1::{Error as ModuleError, ErrorCode};
+use convotic_proto::plugin::v1::{outcome, Error as ModuleError, ErrorCode};
+use serde_json::Value;
 use warp::http::StatusCode;
 
+use super::schema::Schema;
 use super::ApiError;
 use crate::protocol::WorkError;
 
@@ -68,6 +70,63 @@ pub fn bad_answer(call: &str, module: &str, what: String) -> ApiError {
         format!("{call} (module {module}) returned an invalid answer: {what}"),
     )
     .retryable(false)
+}
+
+/// The module and call an outcome belongs to, for error messages.
+pub struct Callee<'a> {
+    /// What was called, e.g. "node loyalty_lookup@1.0.0".
+    pub label: &'a str,
+    /// The module.
+    pub module: &'a str,
+    /// Code of a handler error ("node_failed", "action_failed", ...).
+    pub failed_code: &'static str,
+}
+
+impl Callee<'_> {
+    /// The outcome of the expected kind (`pick` returns it), or the error to report.
+    pub fn expect<T>(
+        &self,
+        result: Result<outcome::Result, WorkError>,
+        pick: impl FnOnce(outcome::Result) -> Option<T>,
+    ) -> Result<T, ApiError> {
+        match result {
+            Ok(outcome::Result::Error(error)) => Err(module_error(
+                self.label,
+                self.module,
+                error,
+                self.failed_code,
+            )),
+            Ok(other) => pick(other).ok_or_else(|| {
+                bad_answer(self.label, self.module, "a result of another kind".into())
+            }),
+            Err(error) => Err(work_error(self.label, self.module, error)),
+        }
+    }
+
+    /// The module's JSON output (`null` when empty), checked against its output schema.
+    pub fn output(&self, output_json: &[u8], schema: &Schema) -> Result<Value, ApiError> {
+        let output: Value = if output_json.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(output_json).map_err(|e| {
+                bad_answer(
+                    self.label,
+                    self.module,
+                    format!("the output is not JSON: {e}"),
+                )
+            })?
+        };
+        let problems = schema.check(&output, &[]);
+        if problems.is_empty() {
+            return Ok(output);
+        }
+        let mut error = ApiError::invalid("invalid_output", "the output", problems);
+        error.status = StatusCode::BAD_GATEWAY;
+        error.message = format!("{} (module {}): {}", self.label, self.module, error.message);
+        error.retryable = Some(false);
+        tracing::warn!(module = self.module, "{}", error.message);
+        Err(error)
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 pub mod catalog;
 pub mod connections;
-mod failure;
+pub mod failure;
 pub mod nodes;
 pub mod responder;
 pub mod schema;
@@ -46,6 +46,25 @@ pub struct CallInfo {
     pub request_id: String,
     /// W3C traceparent, may be empty.
     pub traceparent: String,
+}
+
+impl CallInfo {
+    /// Options of a module call with the entry's `timeout_ms` (0 = [`DEFAULT_CALL_TIMEOUT`]),
+    /// waiting for a free slot until that deadline.
+    pub fn options(&self, timeout_ms: u32, payload_bytes: usize) -> crate::protocol::InvokeOptions {
+        let timeout = if timeout_ms == 0 {
+            DEFAULT_CALL_TIMEOUT
+        } else {
+            Duration::from_millis(u64::from(timeout_ms))
+        };
+        crate::protocol::InvokeOptions {
+            timeout: Some(timeout),
+            request_id: self.request_id.clone(),
+            traceparent: self.traceparent.clone(),
+            payload_bytes,
+            wait_for_credit: true,
+        }
+    }
 }
 
 /// A successful answer: status and JSON body.

@@ -2,16 +2,15 @@
 //! decrypted connection when the node needs one, call the module, and check its answer (the
 //! output against the output schema, the branch against the declared ones).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use convotic_proto::plugin::v1::{invocation, outcome, NodeInvocation};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::catalog::{node_branches, resolve_node};
-use super::failure::{bad_answer, module_error, work_error};
+use super::failure::{bad_answer, Callee};
 use super::{parse_body, Answer, ApiError, CallInfo, Integrations};
-use crate::protocol::InvokeOptions;
 
 /// The expected request body, for error messages.
 pub const INVOKE_SHAPE: &str = r#"{"input": <JSON>, "version"?: "1.0.0", "connection_id"?: "conn_...", "workflow_id"?: "...", "run_id"?: "...", "step_id"?: "...", "module"?: "..."}"#;
@@ -85,10 +84,7 @@ impl Integrations {
                 "its schemas are unavailable".into(),
             ));
         };
-        let problems = input_schema.check(&request.input, &[]);
-        if !problems.is_empty() {
-            return Err(ApiError::invalid("invalid_input", "the input", problems));
-        }
+        input_schema.check_input(&request.input)?;
         let connection = match (node.connection_block.as_str(), request.connection_id.as_deref()) {
             ("", None) => None,
             ("", Some(_)) => {
@@ -106,18 +102,7 @@ impl Integrations {
             (block, Some(id)) => Some(self.open_connection(workspace, block, id).await?),
         };
         let input_json = request.input.to_string().into_bytes();
-        let timeout = if node.timeout_ms == 0 {
-            super::DEFAULT_CALL_TIMEOUT
-        } else {
-            Duration::from_millis(u64::from(node.timeout_ms))
-        };
-        let options = InvokeOptions {
-            timeout: Some(timeout),
-            request_id: call.request_id.clone(),
-            traceparent: call.traceparent.clone(),
-            payload_bytes: input_json.len(),
-            wait_for_credit: true,
-        };
+        let options = call.options(node.timeout_ms, input_json.len());
         let kind = invocation::Kind::Node(NodeInvocation {
             node_type: node.r#type.clone(),
             node_version: node.version.clone(),
@@ -130,32 +115,22 @@ impl Integrations {
         let started = Instant::now();
         let result = target.module.work.invoke(kind, options).await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        let answer = match result {
-            Ok(outcome::Result::Node(answer)) => answer,
-            Ok(outcome::Result::Error(error)) => {
-                return Err(module_error(&label, &module, error, "node_failed"))
-            }
-            Ok(_) => {
-                return Err(bad_answer(
-                    &label,
-                    &module,
-                    "a result of another kind".into(),
-                ))
-            }
-            Err(error) => return Err(work_error(&label, &module, error)),
+        let callee = Callee {
+            label: &label,
+            module: &module,
+            failed_code: "node_failed",
         };
-        let output: Value = if answer.output_json.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&answer.output_json)
-                .map_err(|e| bad_answer(&label, &module, format!("the output is not JSON: {e}")))?
-        };
+        let answer = callee.expect(result, |r| match r {
+            outcome::Result::Node(answer) => Some(answer),
+            _ => None,
+        })?;
         let branches = node_branches(node);
         let branch = if answer.branch.is_empty() && branches.len() == 1 {
             branches[0].clone()
         } else {
             answer.branch
         };
+        let output = callee.output(&answer.output_json, output_schema)?;
         if !branches.contains(&branch) {
             return Err(bad_answer(
                 &label,
@@ -165,15 +140,6 @@ impl Integrations {
                     branches.join(", ")
                 ),
             ));
-        }
-        let problems = output_schema.check(&output, &[]);
-        if !problems.is_empty() {
-            let mut error = ApiError::invalid("invalid_output", "the node's output", problems);
-            error.status = warp::http::StatusCode::BAD_GATEWAY;
-            error.message = format!("{label} (module {module}): {}", error.message);
-            error.retryable = Some(false);
-            tracing::warn!(module, "{}", error.message);
-            return Err(error);
         }
         Ok(Answer::ok(json!({
             "output": output,

@@ -81,6 +81,22 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// `Ok` when `input` is valid, else 422 `invalid_input` naming each invalid field.
+    pub fn check_input(&self, input: &Value) -> Result<(), super::ApiError> {
+        let problems = self.check(input, &[]);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(super::ApiError::invalid(
+                "invalid_input",
+                "the input",
+                problems,
+            ))
+        }
+    }
+}
+
 /// Whether an error at `path` could quote a secret: the path is the document itself (its
 /// message may print the whole object) or lies under a secret property.
 fn touches_secret(path: &str, secret_fields: &[String]) -> bool {
