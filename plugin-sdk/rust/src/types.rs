@@ -539,15 +539,26 @@ mod tests {
             config: json!({"api_token": "sk_live_123456", "port": "not-a-number"}),
         };
         let debug = format!("{conn:?}");
-        assert!(debug.contains("api_token") && !debug.contains("sk_live_123456"), "{debug}");
+        assert!(
+            debug.contains("api_token") && !debug.contains("sk_live_123456"),
+            "{debug}"
+        );
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct Config {
             api_token: u32,
         }
         let error = conn.config_as::<Config>().unwrap_err();
-        assert!(!error.message().contains("sk_live_123456"), "{}", error.message());
-        assert!(error.message().contains("expected u32"), "{}", error.message());
+        assert!(
+            !error.message().contains("sk_live_123456"),
+            "{}",
+            error.message()
+        );
+        assert!(
+            error.message().contains("expected u32"),
+            "{}",
+            error.message()
+        );
         let node = NodeInvocation::default();
         assert!(node.connection().is_err());
     }
