@@ -5,10 +5,11 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|routes|workers|crons]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|routes|workers|crons]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
+//! * `sandbox`: spawn → ready under the `strict` sandbox against `none` ([`sandbox`]).
 //! * `routes`: HTTP throughput and latency of a 1 KiB JSON echo served in-process, through a
 //!   bare forwarder and through the supervisor ([`routes`]). Options: `--duration <s>`
 //!   (measured seconds per run, default 5), `--warmup <s>` (default 1) and `--rounds <n>`
@@ -22,6 +23,7 @@
 mod crons;
 mod lifecycle;
 mod routes;
+mod sandbox;
 mod workers;
 
 fn main() {
@@ -30,20 +32,23 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|routes|workers|crons] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|routes|workers|crons] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
     if !matches!(
         which.as_str(),
-        "all" | "lifecycle" | "routes" | "workers" | "crons"
+        "all" | "lifecycle" | "sandbox" | "routes" | "workers" | "crons"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, routes, workers or crons)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, routes, workers or crons)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
     if which == "all" || which == "lifecycle" {
         lifecycle::run();
+    }
+    if which == "all" || which == "sandbox" {
+        sandbox::run();
     }
     if which == "all" || which == "routes" {
         routes::run(&options);

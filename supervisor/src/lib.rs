@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod process;
 pub mod protocol;
 pub mod registry;
+pub mod sandbox;
 pub mod secrets;
 pub mod store;
 pub mod supervision;

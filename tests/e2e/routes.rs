@@ -21,7 +21,9 @@ fn setup() -> Setup {
     let modules = [
         ModuleEntry::new("hello-rust", "hello-rust"),
         ModuleEntry::fixture("fixture", "ok"),
-        ModuleEntry::fixture("fixture2", "ok"),
+        // Unsandboxed, so it can see the other instances' sockets and the token check is what
+        // stops it (under the default strict sandbox it cannot even see them).
+        ModuleEntry::fixture("fixture2", "ok").with("sandbox = \"none\""),
         ModuleEntry::new("erp-webhook", "erp-webhook").env("ERP_WEBHOOK_SECRET", SECRET),
         {
             let mut other = ModuleEntry::new("hello-rust", "hello-rust");
@@ -334,9 +336,16 @@ fn modules_cannot_reach_other_workspaces_or_other_modules_storage() {
             .header("x-api-key", &key),
     );
     assert_eq!(status, 404);
-    // Other instances' Host sockets refuse this module's token.
+    // A sandboxed module does not even see the other instances' Host sockets...
     let (status, _, body) = send(
         sup.http(Method::GET, "/v1/modules/fixture/escape/host-sockets")
+            .header("x-api-key", &key),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tried"], json!([]), "{body}");
+    // ...and an unsandboxed one that finds them is refused by each (its token is not theirs).
+    let (status, _, body) = send(
+        sup.http(Method::GET, "/v1/modules/fixture2/escape/host-sockets")
             .header("x-api-key", &key),
     );
     assert_eq!(status, 200, "{body}");

@@ -5,6 +5,7 @@
 mod client;
 mod crons;
 mod discovery;
+mod doctor;
 mod keys;
 mod local;
 mod run;
@@ -88,6 +89,15 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Which sandbox layers this host allows, which each running module got, and how to
+    /// enable what is missing.
+    Doctor {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
     },
     /// The keys that encrypt Block connection secrets: status, rotation, re-encryption.
     Secrets {
@@ -278,6 +288,7 @@ pub fn main() -> i32 {
             WorkspacesCommand::Create { id, name, target } => workspaces::create(&target, id, name),
             WorkspacesCommand::List { json, target } => workspaces::list(&target, json),
         },
+        Command::Doctor { json, target } => doctor::doctor(&target, json),
         Command::Secrets { command } => match command {
             SecretsCommand::Status { json, target } => secrets::status(&target, json),
             SecretsCommand::Rotate { target } => secrets::rotate(&target),

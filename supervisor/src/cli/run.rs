@@ -127,7 +127,17 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
             config.runtime_dir.display()
         )
     })?;
-    let ctx = Arc::new(ctx);
+    let cgroups = crate::sandbox::cgroup::detect_host();
+    match &cgroups {
+        crate::sandbox::cgroup::Backend::None { reason } => tracing::warn!(
+            "no cgroup available for module limits ({reason}); memory and process limits fall back to rlimits (see `convotic-supervisor doctor`)"
+        ),
+        other => {
+            crate::sandbox::cgroup::cleanup_stale(other);
+            tracing::info!(cgroups = other.kind(), "module resource limits through cgroups");
+        }
+    }
+    let ctx = Arc::new(ctx.with_cgroups(cgroups));
     tracing::info!(
         modules = config.modules.len(),
         runtime_dir = %ctx.runtime.path().display(),
@@ -186,6 +196,7 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     // Instances still alive (second signal) die with their Child handles (kill_on_drop) and
     // through PDEATHSIG when this process exits.
     drop(supervisor);
+    ctx.cgroups.remove_parents();
     sweeper.abort();
     tracing::info!("stopped");
     Ok(())

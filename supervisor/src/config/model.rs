@@ -229,6 +229,25 @@ pub struct Defaults {
     /// are counted and summarised (they stay in the ring buffer). Default 200.
     #[serde(default = "default_log_rate")]
     pub log_lines_per_second: u32,
+    /// Sandbox profile: `strict` (default), `relaxed` (strict plus network) or `none`.
+    #[serde(default)]
+    pub sandbox: crate::sandbox::spec::Profile,
+    /// Memory limit, e.g. `"512MiB"`, `"2GiB"` or `"unlimited"`. Default `"512MiB"`.
+    #[serde(default = "default_memory")]
+    pub memory: String,
+    /// Most processes and threads; 0 = unlimited. Default 256.
+    #[serde(default = "default_pids")]
+    pub pids: u64,
+    /// CPU limit in CPUs, e.g. 0.5; absent = unlimited.
+    #[serde(default)]
+    pub cpu: Option<f64>,
+    /// Most open files. Default 4096.
+    #[serde(default = "default_open_files")]
+    pub open_files: u64,
+    /// Extra host paths every sandboxed module may read and execute (interpreters installed
+    /// outside /usr, shared libraries).
+    #[serde(default)]
+    pub read_only_paths: Vec<PathBuf>,
 }
 
 impl Default for Defaults {
@@ -242,8 +261,24 @@ impl Default for Defaults {
             health_failures: default_health_failures(),
             log_buffer_lines: default_log_buffer_lines(),
             log_lines_per_second: default_log_rate(),
+            sandbox: Default::default(),
+            memory: default_memory(),
+            pids: default_pids(),
+            cpu: None,
+            open_files: default_open_files(),
+            read_only_paths: Vec::new(),
         }
     }
+}
+
+fn default_memory() -> String {
+    "512MiB".into()
+}
+fn default_pids() -> u64 {
+    256
+}
+fn default_open_files() -> u64 {
+    4096
 }
 
 fn default_restart() -> RestartPolicy {
@@ -311,6 +346,24 @@ pub struct ModuleConfig {
     /// Set to false to keep the module configured but not started.
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Sandbox profile (`strict`, `relaxed`, `none`).
+    #[serde(default)]
+    pub sandbox: Option<crate::sandbox::spec::Profile>,
+    /// Memory limit, e.g. `"256MiB"` or `"unlimited"`.
+    #[serde(default)]
+    pub memory: Option<String>,
+    /// Most processes and threads; 0 = unlimited.
+    #[serde(default)]
+    pub pids: Option<u64>,
+    /// CPU limit in CPUs.
+    #[serde(default)]
+    pub cpu: Option<f64>,
+    /// Most open files.
+    #[serde(default)]
+    pub open_files: Option<u64>,
+    /// Extra host paths this module may read and execute, added to `[defaults]`'s.
+    #[serde(default)]
+    pub read_only_paths: Vec<PathBuf>,
 }
 
 fn default_true() -> bool {

@@ -72,6 +72,14 @@ pub struct ModuleSpec {
     pub log_lines_per_second: u32,
     /// Whether to start it.
     pub enabled: bool,
+    /// Sandbox profile.
+    pub sandbox: crate::sandbox::spec::Profile,
+    /// Resource limits.
+    pub limits: crate::sandbox::spec::ResourceLimits,
+    /// Extra read-only paths (absolute).
+    pub read_only_paths: Vec<PathBuf>,
+    /// Whether `working_dir` was configured (only then is it exposed to a sandboxed module).
+    pub working_dir_configured: bool,
 }
 
 impl ModuleSpec {
@@ -243,7 +251,38 @@ fn resolve_module(
             ));
         }
     }
+    let memory_text = module.memory.as_deref().unwrap_or(&d.memory);
+    let memory_bytes = parse_memory(memory_text)?;
+    let cpu = module.cpu.or(d.cpu);
+    if let Some(cpu) = cpu {
+        if !(0.01..=1024.0).contains(&cpu) {
+            return Err(format!("cpu {cpu} must be between 0.01 and 1024 (CPUs)"));
+        }
+    }
+    let pids = module.pids.unwrap_or(d.pids);
+    let limits = crate::sandbox::spec::ResourceLimits {
+        memory_bytes,
+        pids: (pids > 0).then_some(pids),
+        cpu_millis: cpu.map(|c| (c * 1000.0).round() as u64),
+        open_files: module.open_files.unwrap_or(d.open_files).max(64),
+        ..Default::default()
+    };
+    let mut read_only_paths = Vec::new();
+    for path in d.read_only_paths.iter().chain(&module.read_only_paths) {
+        let path = join(base, path);
+        if !path.exists() {
+            return Err(format!(
+                "read_only_paths: {} does not exist",
+                path.display()
+            ));
+        }
+        read_only_paths.push(path);
+    }
     let spec = ModuleSpec {
+        sandbox: module.sandbox.unwrap_or(d.sandbox),
+        limits,
+        read_only_paths,
+        working_dir_configured: module.working_dir.is_some(),
         workspace: module.workspace.clone(),
         name: module.name.clone(),
         command,
@@ -270,6 +309,36 @@ fn resolve_module(
         }
     }
     Ok(spec)
+}
+
+/// Parses a memory size: `"unlimited"`, a number of bytes, or a number with `KiB`, `MiB`,
+/// `GiB` (or `K`, `M`, `G`, `KB`, `MB`, `GB`, all powers of 1024).
+pub fn parse_memory(text: &str) -> Result<Option<u64>, String> {
+    let trimmed = text.trim();
+    if trimmed.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let bad =
+        || format!("memory {text:?} is not a size: use e.g. \"256MiB\", \"2GiB\" or \"unlimited\"");
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    let bytes = number.checked_mul(factor).ok_or_else(bad)?;
+    if bytes < 16 << 20 {
+        return Err(format!(
+            "memory {text:?} is below 16MiB, too little for any module to start"
+        ));
+    }
+    Ok(Some(bytes))
 }
 
 /// Resolves a command: a path with a `/` is taken relative to `base`; a bare name is searched

@@ -10,6 +10,11 @@
 //! 4. forks PID 1 of that namespace, which forks and execs the module, reaps every zombie and
 //!    forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to every process of the namespace.
 //!
+//! With a sandbox (profiles `strict` and `relaxed`), step 3 and 4 are those of
+//! [`super::sandboxed`]: cgroups joined, user/mount/PID/IPC/UTS(/net) namespaces, a private root,
+//! privileges dropped, Landlock and seccomp. Its arguments: `<parent pid> <sandbox JSON or ->
+//! <command> [args...]`.
+//!
 //! When the supervisor dies, the helper gets SIGKILL (PDEATHSIG), PID 1 gets SIGKILL in turn
 //! (its own PDEATHSIG), and the kernel kills every process of the namespace: no module process
 //! or descendant survives, even one that called `setsid` or double-forked.
@@ -32,6 +37,8 @@ use nix::sys::signal::{
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{execvp, fork, getppid, pipe, ForkResult, Pid};
 
+use crate::sandbox::spec::SandboxSpec;
+
 /// The hidden first argument that selects helper mode.
 pub const HELPER_ARG: &str = "__spawn-helper";
 
@@ -47,7 +54,7 @@ const FORWARDED: [Signal; 6] = [
 
 /// How the module's process tree is contained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Containment {
+pub(super) enum Containment {
     /// A PID namespace: the whole tree dies with its PID 1.
     PidNamespace,
     /// A child subreaper: leftovers are killed when the module exits.
@@ -66,7 +73,7 @@ pub fn main(args: Vec<OsString>) -> ! {
     }
 }
 
-enum Never {}
+pub(super) enum Never {}
 
 fn run(args: Vec<OsString>) -> Result<Never, String> {
     let mut args = args.into_iter();
@@ -74,6 +81,15 @@ fn run(args: Vec<OsString>) -> Result<Never, String> {
         .next()
         .and_then(|a| a.to_str().and_then(|s| s.parse().ok()))
         .ok_or("missing parent pid argument")?;
+    let spec_arg = args.next().ok_or("missing sandbox argument")?;
+    let spec: Option<SandboxSpec> = if spec_arg == "-" {
+        None
+    } else {
+        Some(
+            serde_json::from_slice(spec_arg.as_bytes())
+                .map_err(|e| format!("bad sandbox argument: {e}"))?,
+        )
+    };
     let argv: Vec<CString> = args
         .map(|a| CString::new(a.as_bytes()).map_err(|_| "argument contains a NUL byte"))
         .collect::<Result<_, _>>()?;
@@ -90,6 +106,9 @@ fn run(args: Vec<OsString>) -> Result<Never, String> {
     let handled = handled_signals();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), None).map_err(|e| e.to_string())?;
 
+    if let Some(spec) = spec {
+        return super::sandboxed::run(&spec, &argv, &handled);
+    }
     let containment = enter_pid_namespace();
     if containment == Containment::Subreaper {
         eprintln!(
@@ -140,6 +159,17 @@ fn enter_pid_namespace() -> Containment {
 /// PID 1 of the module's namespace: starts the module, reaps, forwards signals, and reports
 /// the module's status to the helper through `status_write`.
 fn run_namespace_init(argv: &[CString], status_write: OwnedFd, handled: &SigSet) -> ! {
+    namespace_init(status_write, handled, || spawn_module(argv))
+}
+
+/// The body of a namespace's PID 1: `start` forks the module (a failure is reported as exit
+/// code [`convotic_proto::EXIT_DO_NOT_RESTART`] with the message on stderr), then init reaps
+/// every child and forwards signals until the module exits, and reports its status.
+pub(super) fn namespace_init(
+    status_write: OwnedFd,
+    handled: &SigSet,
+    start: impl FnOnce() -> Result<Pid, String>,
+) -> ! {
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() {
         std::process::exit(126);
     }
@@ -154,11 +184,14 @@ fn run_namespace_init(argv: &[CString], status_write: OwnedFd, handled: &SigSet)
         // SAFETY: the handler is an empty extern "C" function, which is async-signal-safe.
         let _ = unsafe { sigaction(signal, &action) };
     }
-    let module = match spawn_module(argv) {
+    let module = match start() {
         Ok(pid) => pid,
         Err(message) => {
             eprintln!("convotic spawn helper: {message}");
-            write_status(&status_write, &WaitStatus::Exited(Pid::from_raw(0), 127));
+            write_status(
+                &status_write,
+                &WaitStatus::Exited(Pid::from_raw(0), convotic_proto::EXIT_DO_NOT_RESTART),
+            );
             std::process::exit(0)
         }
     };
@@ -168,10 +201,10 @@ fn run_namespace_init(argv: &[CString], status_write: OwnedFd, handled: &SigSet)
     std::process::exit(0)
 }
 
-extern "C" fn noop_handler(_: libc::c_int) {}
+pub(super) extern "C" fn noop_handler(_: libc::c_int) {}
 
 /// Forks and execs the module with an empty signal mask.
-fn spawn_module(argv: &[CString]) -> Result<Pid, String> {
+pub(super) fn spawn_module(argv: &[CString]) -> Result<Pid, String> {
     // SAFETY: single-threaded process (helper or namespace init), see `run`.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
@@ -193,7 +226,11 @@ fn spawn_module(argv: &[CString]) -> Result<Pid, String> {
 
 /// Waits (with sigwait) until `module` exits, reaping every other child and forwarding
 /// signals. Returns the module's status.
-fn reap_until_exit(module: Pid, containment: Containment, handled: &SigSet) -> WaitStatus {
+pub(super) fn reap_until_exit(
+    module: Pid,
+    containment: Containment,
+    handled: &SigSet,
+) -> WaitStatus {
     loop {
         if let Some(status) = reap(module, containment) {
             return status;
@@ -255,7 +292,7 @@ fn kill_leftover_children() {
 }
 
 /// The helper's side in PID-namespace mode: forwards signals to init and waits for it.
-fn wait_for_init(init: Pid, status_read: OwnedFd, handled: &SigSet) -> WaitStatus {
+pub(super) fn wait_for_init(init: Pid, status_read: OwnedFd, handled: &SigSet) -> WaitStatus {
     loop {
         match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {}
@@ -274,7 +311,7 @@ fn wait_for_init(init: Pid, status_read: OwnedFd, handled: &SigSet) -> WaitStatu
     }
 }
 
-fn write_status(fd: &OwnedFd, status: &WaitStatus) {
+pub(super) fn write_status(fd: &OwnedFd, status: &WaitStatus) {
     let (kind, value) = match status {
         WaitStatus::Exited(_, code) => (0u8, *code),
         WaitStatus::Signaled(_, signal, _) => (1u8, *signal as i32),
@@ -302,7 +339,7 @@ fn read_status(fd: &OwnedFd) -> Option<WaitStatus> {
 }
 
 /// Exits with the module's code, or dies by the module's signal.
-fn reflect(status: WaitStatus) -> ! {
+pub(super) fn reflect(status: WaitStatus) -> ! {
     match status {
         WaitStatus::Exited(_, code) => std::process::exit(code),
         WaitStatus::Signaled(_, signal, _) => {

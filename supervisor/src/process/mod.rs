@@ -4,6 +4,7 @@
 pub mod helper;
 pub mod logs;
 pub mod runtime_dir;
+mod sandboxed;
 pub mod spawner;
 pub mod tree;
 

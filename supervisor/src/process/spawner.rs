@@ -27,6 +27,8 @@ pub struct SpawnRequest {
     pub env: Vec<(String, String)>,
     /// Working directory.
     pub working_dir: PathBuf,
+    /// The sandbox to build (`None`: profile `none`, only the PID namespace).
+    pub sandbox: Option<crate::sandbox::spec::SandboxSpec>,
 }
 
 struct Job {
@@ -70,10 +72,15 @@ impl Spawner {
 
 fn spawn_now(request: &SpawnRequest) -> io::Result<Child> {
     let parent = std::process::id() as libc::pid_t;
+    let sandbox = match &request.sandbox {
+        Some(spec) => serde_json::to_string(spec).map_err(io::Error::other)?,
+        None => "-".to_string(),
+    };
     let mut command = Command::new("/proc/self/exe");
     command
         .arg(HELPER_ARG)
         .arg(parent.to_string())
+        .arg(sandbox)
         .arg(&request.command)
         .args(&request.args)
         .env_clear()

@@ -20,6 +20,8 @@ pub struct Context {
     pub data_dir: PathBuf,
     /// The SQLite store the Host services read and write.
     pub store: Store,
+    /// Where module cgroups are created (detected at start).
+    pub cgroups: crate::sandbox::cgroup::Backend,
     next_instance: AtomicU64,
 }
 
@@ -36,8 +38,18 @@ impl Context {
             runtime: RuntimeRoot::create(runtime_parent)?,
             data_dir,
             store,
+            cgroups: crate::sandbox::cgroup::Backend::None {
+                reason: "not detected yet".into(),
+            },
             next_instance: AtomicU64::new(1),
         })
+    }
+
+    /// Uses `cgroups` for module resource limits.
+    #[must_use]
+    pub fn with_cgroups(mut self, cgroups: crate::sandbox::cgroup::Backend) -> Self {
+        self.cgroups = cgroups;
+        self
     }
 
     /// A new instance id (`i1`, `i2`, ...), unique within this supervisor run.

@@ -106,6 +106,8 @@ pub struct Instance {
     _host: HostServer,
     /// The stdout/stderr readers; awaited after exit so the last lines are in the buffer.
     pumps: Vec<tokio::task::JoinHandle<()>>,
+    /// The instance's cgroup (memory, pids, cpu limits), if it has one.
+    cgroup: Option<crate::sandbox::cgroup::InstanceCgroup>,
 }
 
 /// How long to wait, after an exit, for the output readers to reach end of file.
@@ -142,6 +144,9 @@ impl Instance {
         .await
         .map_err(spawn_error)?;
         let data_dir = ctx.module_data_dir(spec).map_err(spawn_error)?;
+        let prepared =
+            super::sandboxing::prepare(spec, &ctx.cgroups, &ctx.data_dir, &dir, &data_dir, &id)
+                .map_err(|e| StartError::Spawn(format!("sandbox: {e}")))?;
         let env = super::env::module_env(spec, &dir, &token, &id, &data_dir);
         let mut child = ctx
             .spawner
@@ -150,6 +155,7 @@ impl Instance {
                 args: spec.args.clone(),
                 env,
                 working_dir: spec.working_dir.clone(),
+                sandbox: prepared.spec,
             })
             .await
             .map_err(|e| StartError::Spawn(format!("{}: {e}", spec.command.display())))?;
@@ -180,6 +186,7 @@ impl Instance {
             dir,
             _host: host,
             pumps,
+            cgroup: prepared.cgroup,
         })
     }
 
@@ -290,6 +297,26 @@ impl Instance {
         status
     }
 
+    /// How the instance ended: [`describe_exit`], or "was killed: out of memory (limit N MiB)"
+    /// when its memory cgroup recorded an OOM kill.
+    pub fn describe_end(&self, status: ExitStatus) -> String {
+        if let Some(group) = &self.cgroup {
+            if group.oom_kills() > 0 {
+                let limit = group
+                    .memory_limit()
+                    .map(|b| format!(" (limit {} MiB)", b >> 20))
+                    .unwrap_or_default();
+                return format!("was killed: out of memory{limit}");
+            }
+        }
+        describe_exit(status)
+    }
+
+    /// What the sandbox of this instance consists of, as the spawn helper reported it.
+    pub fn sandbox_report(&self) -> Option<crate::sandbox::report::SandboxReport> {
+        crate::sandbox::report::SandboxReport::read(&self.dir.path)
+    }
+
     /// Waits (briefly) until the output readers have read everything the process wrote, so
     /// an exit reason can quote its last stderr lines.
     async fn drain_output(&mut self) {
@@ -397,4 +424,17 @@ pub fn describe_exit(status: ExitStatus) -> String {
 fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(group) = self.cgroup.take() {
+            // Kills whatever is left in it (nothing, normally: the PID namespace is gone) and
+            // removes the group: a few rmdir calls, done here so nothing is left behind when
+            // the supervisor exits right after.
+            if let Err(e) = group.remove() {
+                tracing::warn!("cgroup of instance {} not removed: {e}", self.id);
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod context;
 mod env;
 pub mod instance;
 pub mod runner;
+mod sandboxing;
 pub mod status;
 
 use std::sync::{Arc, Mutex};

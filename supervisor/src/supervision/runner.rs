@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::backoff::{Backoff, CrashWindow, HEALTHY_RESET, MAX_CRASHES};
 use super::context::Context;
-use super::instance::{describe_exit, Instance, StartError};
+use super::instance::{Instance, StartError};
 use super::status::{manifest_summary, State};
 use super::{Control, ModuleHandle};
 use crate::config::RestartPolicy;
@@ -24,6 +24,8 @@ enum Ended {
     Exited {
         status: std::process::ExitStatus,
         ready_for: Duration,
+        /// How it ended, in words (an OOM kill is named as such).
+        description: String,
     },
     /// The supervisor restarted it after failed probes or a broken lane.
     Unhealthy { reason: String, ready_for: Duration },
@@ -184,9 +186,13 @@ fn decide(
             }
             (reason, Duration::ZERO, false)
         }
-        Ended::Exited { status, ready_for } => {
-            module.update(|s| s.last_exit = Some(describe_exit(status)));
-            let reason = with_stderr(module, format!("the module {}", describe_exit(status)));
+        Ended::Exited {
+            status,
+            ready_for,
+            description,
+        } => {
+            module.update(|s| s.last_exit = Some(description.clone()));
+            let reason = with_stderr(module, format!("the module {description}"));
             if status.code() == Some(convotic_proto::EXIT_DO_NOT_RESTART) {
                 return Next::Fail(reason);
             }
@@ -290,6 +296,7 @@ async fn run_instance(
         s.protocol_version = Some(ready.protocol_version);
         s.features = ready.features.clone();
         s.manifest = Some(manifest_summary(&ready.manifest));
+        s.sandbox = instance.sandbox_report();
     });
     module.event(format!(
         "instance {} ready in {:.1} ms (pid {}, {} v{}, protocol v{})",
@@ -304,7 +311,11 @@ async fn run_instance(
     module.set_work(None);
     let ready_for = ready_at.elapsed();
     match ended {
-        Watch::Exited(status) => Ended::Exited { status, ready_for },
+        Watch::Exited(status) => Ended::Exited {
+            status,
+            ready_for,
+            description: instance.describe_end(status),
+        },
         Watch::Unhealthy(reason) => {
             module.update(|s| s.state = State::Draining);
             let how = instance.stop(spec.stop_grace, &reason).await;

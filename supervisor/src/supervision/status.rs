@@ -55,6 +55,8 @@ pub struct ModuleStatus {
     pub manifest: Option<serde_json::Value>,
     /// Invocations sent to the ready instance and not answered yet.
     pub in_flight: usize,
+    /// The sandbox layers the ready instance got (`None` for profile `none`).
+    pub sandbox: Option<crate::sandbox::report::SandboxReport>,
 }
 
 impl ModuleStatus {
@@ -76,6 +78,7 @@ impl ModuleStatus {
             features: Vec::new(),
             manifest: None,
             in_flight: 0,
+            sandbox: None,
         }
     }
 }
