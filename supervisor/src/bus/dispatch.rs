@@ -319,7 +319,8 @@ fn settlement_of(result: Result<outcome::Result, WorkError>) -> Settlement {
             }
         }
         Ok(outcome::Result::Error(error)) => match ErrorCode::try_from(error.code) {
-            Ok(ErrorCode::BadInput) | Ok(ErrorCode::NotFound) => {
+            // PROTOCOL.md §5.11: BAD_INPUT and NOT_FOUND are final unless marked retryable.
+            Ok(ErrorCode::BadInput) | Ok(ErrorCode::NotFound) if !error.retryable => {
                 Settlement::DeadLetter(error.message)
             }
             _ => Settlement::Retry {
@@ -399,6 +400,16 @@ mod tests {
             settlement_of(bad_input),
             Settlement::DeadLetter("not JSON".into())
         );
+        let retryable_not_found = Ok(outcome::Result::Error(Error {
+            code: ErrorCode::NotFound as i32,
+            message: "customer not synced yet".into(),
+            retryable: true,
+            ..Default::default()
+        }));
+        assert!(matches!(
+            settlement_of(retryable_not_found),
+            Settlement::Retry { .. }
+        ));
         let crash = Err(WorkError::LaneClosed("gone".into()));
         assert!(matches!(settlement_of(crash), Settlement::Retry { .. }));
     }
