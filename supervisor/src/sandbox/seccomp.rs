@@ -659,6 +659,29 @@ mod tests {
         }
     }
 
+    /// Forks; the child runs `f` (raw system calls only: the parent is multi-threaded) and
+    /// exits with its result, which the parent returns.
+    fn fork_and_wait(f: impl FnOnce() -> i32) -> Result<i32, String> {
+        // SAFETY: the child only makes raw system calls and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = f();
+            // SAFETY: _exit is async-signal-safe and ends the child.
+            unsafe { libc::_exit(code) };
+        }
+        if pid < 0 {
+            return Err(format!("fork: {}", io::Error::last_os_error()));
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked; status points to a live local.
+        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if waited == pid && libc::WIFEXITED(status) {
+            Ok(libc::WEXITSTATUS(status))
+        } else {
+            Err(format!("waitpid {waited}, status {status:#x}"))
+        }
+    }
+
     fn run_child() -> Vec<String> {
         let mut failures = Vec::new();
         let true_bin = ["/usr/bin/true", "/bin/true"]
@@ -808,21 +831,9 @@ mod tests {
         }
 
         // What must keep working.
-        // SAFETY: the child only calls _exit, which is async-signal-safe.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: see above.
-            unsafe { libc::_exit(7) };
-        }
-        if pid < 0 {
-            failures.push(format!("fork: {}", io::Error::last_os_error()));
-        } else {
-            let mut status = 0;
-            // SAFETY: waits for the child just forked; status points to a live local.
-            let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-            if waited != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 7 {
-                failures.push(format!("fork: waitpid {waited}, status {status:#x}"));
-            }
+        match fork_and_wait(|| 7) {
+            Ok(7) => {}
+            other => failures.push(format!("fork: {other:?}")),
         }
         match std::thread::spawn(|| 6 * 7).join() {
             Ok(42) => {}
@@ -842,11 +853,25 @@ mod tests {
                 other => failures.push(format!("spawn {bin}: {other:?}")),
             }
         }
-        // Last: should it succeed, the parent (which does not trace) would stop this process
-        // at its next signal.
-        // SAFETY: PTRACE_TRACEME takes no pointers.
-        let r = call(|| unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) });
-        expect_errno(&mut failures, "ptrace(PTRACE_TRACEME)", r, libc::EPERM);
+        // PTRACE_TRACEME in a forked child: should it succeed in this multi-threaded process,
+        // the traced thread could not be reaped by a parent that does not trace.
+        match fork_and_wait(|| {
+            // SAFETY: PTRACE_TRACEME takes no pointers; errno is read right after the call.
+            let (rc, errno) = unsafe {
+                let rc = libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+                (rc, *libc::__errno_location())
+            };
+            if rc == -1 && errno == libc::EPERM {
+                0
+            } else {
+                1
+            }
+        }) {
+            Ok(0) => {}
+            other => failures.push(format!(
+                "ptrace(PTRACE_TRACEME) did not fail with EPERM: {other:?}"
+            )),
+        }
         failures
     }
 }
