@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod conformance;
 pub mod direct;
 pub mod fake_provider;
 pub mod nats;

@@ -1,0 +1,90 @@
+//! The conformance suite (`tests/src/conformance.rs`) against the conformance module in Rust,
+//! TypeScript and Python (`tests/conformance/SPEC.md`), each run by the real supervisor under
+//! the strict sandbox; and a deliberately broken module in each language, which must fail with
+//! the failing check named.
+//!
+//! The TypeScript and Python SDKs must be built first (`plugin-sdk/typescript/scripts/ci.sh`,
+//! `plugin-sdk/python/scripts/ci.sh`; the README's test command does it).
+
+use std::time::Duration;
+
+use convotic_e2e::conformance::{graceful_shutdown, run_all, Language, Target};
+use convotic_e2e::Supervisor;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn start(language: Language, broken: Option<&str>) -> (Supervisor, String) {
+    let mut module = language.module();
+    if let Some(check) = broken {
+        module = module.env("CONFORMANCE_BREAK", check);
+    }
+    let sup = Supervisor::start(&[module], &["start_timeout = \"30s\""]);
+    sup.wait_until(LONG, "the conformance module to be ready", |s| {
+        s.get("/readyz").0 == 200
+    });
+    let key = sup.create_key(&language.workspace());
+    (sup, key)
+}
+
+fn passes_every_check(language: Language) {
+    let (sup, key) = start(language, None);
+    let target = Target {
+        sup: &sup,
+        language,
+        key,
+    };
+    let mut failures = run_all(&target);
+    if let Err(message) = graceful_shutdown(&target) {
+        failures.push(("lifecycle.graceful_shutdown".into(), message));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} conformance module fails:\n{}\n--- supervisor log ---\n{}",
+        language.name(),
+        failures
+            .iter()
+            .map(|(check, message)| format!("  {check}: {message}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        sup.log()
+    );
+}
+
+#[test]
+fn rust_passes_every_check() {
+    passes_every_check(Language::Rust);
+}
+
+#[test]
+fn typescript_passes_every_check() {
+    passes_every_check(Language::TypeScript);
+}
+
+#[test]
+fn python_passes_every_check() {
+    passes_every_check(Language::Python);
+}
+
+#[test]
+fn a_broken_module_fails_naming_the_check() {
+    for (language, check) in [
+        (Language::Rust, "routes.echo"),
+        (Language::TypeScript, "nodes.invoke"),
+        (Language::Python, "ctx.storage"),
+    ] {
+        let (sup, key) = start(language, Some(check));
+        let failures = run_all(&Target {
+            sup: &sup,
+            language,
+            key,
+        });
+        let names: Vec<&str> = failures.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![check],
+            "{}: expected exactly {check} to fail: {failures:?}",
+            language.name()
+        );
+        eprintln!("{} broken on {check}: {}", language.name(), failures[0].1);
+    }
+}
