@@ -222,7 +222,7 @@ fn a_module_started_by_hand_explains_how_to_run_it() {
         assert!(!output.status.success(), "{module} exited 0");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.contains("convotic-supervisor dev"),
+            stderr.contains("convotic-supervisor run --config"),
             "{module}: {stderr}"
         );
     }

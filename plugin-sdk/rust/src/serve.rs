@@ -338,8 +338,8 @@ pub fn run<M: ConvoticModule>(module: M) -> ! {
         Err(SdkError::NotStartedBySupervisor) => {
             eprintln!(
                 "{} is a Convotic module: it is started by the Convotic supervisor, not by hand \
-                 (CONVOTIC_PLUGIN_SOCKET is not set). Run it with: \
-                 convotic-supervisor dev <module directory>",
+                 (CONVOTIC_PLUGIN_SOCKET is not set). Add it to a config's [[modules]] and run: \
+                 convotic-supervisor run --config <file>",
                 module.name()
             );
             std::process::exit(2);

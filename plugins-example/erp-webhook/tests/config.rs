@@ -34,7 +34,7 @@ fn started_by_hand_without_a_secret_it_explains_how_to_run_it() {
         .output()
         .expect("run erp-webhook");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("convotic-supervisor dev"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("convotic-supervisor run --config"));
 }
 
 #[test]
