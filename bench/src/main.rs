@@ -5,11 +5,13 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|routes|workers|crons]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
 //! * `sandbox`: spawn → ready under the `strict` sandbox against `none` ([`sandbox`]).
+//! * `languages`: cold start and echo round trips of the same module in Rust, TypeScript and
+//!   Python ([`languages`]; build both SDKs first, see their `scripts/ci.sh`).
 //! * `routes`: HTTP throughput and latency of a 1 KiB JSON echo served in-process, through a
 //!   bare forwarder and through the supervisor ([`routes`]). Options: `--duration <s>`
 //!   (measured seconds per run, default 5), `--warmup <s>` (default 1) and `--rounds <n>`
@@ -21,6 +23,7 @@
 //! Without an argument (or with `all`), every benchmark runs.
 
 mod crons;
+mod languages;
 mod lifecycle;
 mod routes;
 mod sandbox;
@@ -32,15 +35,15 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|routes|workers|crons] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
     if !matches!(
         which.as_str(),
-        "all" | "lifecycle" | "sandbox" | "routes" | "workers" | "crons"
+        "all" | "lifecycle" | "sandbox" | "languages" | "routes" | "workers" | "crons"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, routes, workers or crons)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers or crons)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -49,6 +52,9 @@ fn main() {
     }
     if which == "all" || which == "sandbox" {
         sandbox::run();
+    }
+    if which == "all" || which == "languages" {
+        languages::run();
     }
     if which == "all" || which == "routes" {
         routes::run(&options);
