@@ -88,3 +88,80 @@ fn a_broken_module_fails_naming_the_check() {
         eprintln!("{} broken on {check}: {}", language.name(), failures[0].1);
     }
 }
+
+/// The seed's ERP webhook, its TypeScript source copied verbatim
+/// (`plugins-example/erp-webhook-ts/src/index.ts`), behaves as the seed says: it finds the
+/// contact by the body's `customer_id` and records the order on it.
+#[test]
+fn the_seed_erp_webhook_in_typescript_runs_unchanged() {
+    use convotic_e2e::conformance::repo;
+    use convotic_e2e::ModuleEntry;
+    let dir = repo().join("plugins-example/erp-webhook-ts");
+    let quoted = |p: std::path::PathBuf| format!("{:?}", p.display().to_string());
+    let module = ModuleEntry {
+        workspace: "ws_seed".into(),
+        name: "erp-webhook".into(),
+        command: "/usr/bin/node".into(),
+        env: Vec::new(),
+        extra: vec![
+            format!(
+                "args = [{}, \"run\", {}]",
+                quoted(repo().join("plugin-sdk/typescript/dist/cli.js")),
+                quoted(dir.join("src/index.ts"))
+            ),
+            format!("working_dir = {}", quoted(dir.clone())),
+            format!(
+                "read_only_paths = [{}]",
+                quoted(repo().join("plugin-sdk/typescript"))
+            ),
+        ],
+    };
+    let sup = Supervisor::start(&[module], &["start_timeout = \"30s\""]);
+    sup.wait_state("erp-webhook", "ready", LONG);
+    let key = sup.create_key("ws_seed");
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        let response = sup
+            .http(method, path)
+            .header("x-api-key", &key)
+            .json(&body)
+            .send()
+            .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json::<serde_json::Value>().unwrap_or_default(),
+        )
+    };
+    let (status, contact) = send(
+        reqwest::Method::POST,
+        "/v1/contacts",
+        serde_json::json!({"external_id": "cust-42", "name": "Ada"}),
+    );
+    assert_eq!(status, 201, "{contact}");
+    let (status, body) = send(
+        reqwest::Method::POST,
+        "/v1/modules/erp-webhook/webhook/erp",
+        serde_json::json!({"customer_id": "cust-42", "order_id": "SO-1001", "status": "shipped"}),
+    );
+    assert_eq!((status, body), (200, serde_json::json!({"ok": true})));
+    let id = contact["id"].as_str().unwrap();
+    let (status, updated) = send(
+        reqwest::Method::GET,
+        &format!("/v1/contacts/{id}"),
+        serde_json::Value::Null,
+    );
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        updated["attributes"]["last_erp_order_id"], "SO-1001",
+        "{updated}"
+    );
+    assert_eq!(updated["attributes"]["last_erp_order_status"], "shipped");
+    // An unknown customer: still 200 {ok: true}, nothing changed (as the seed's code does).
+    let (status, _) = send(
+        reqwest::Method::POST,
+        "/v1/modules/erp-webhook/webhook/erp",
+        serde_json::json!({"customer_id": "nobody", "order_id": "SO-2", "status": "new"}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(sup.module("erp-webhook")["sandbox"]["profile"], "strict");
+}

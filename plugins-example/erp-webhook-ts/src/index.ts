@@ -1,6 +1,3 @@
-// The ERP webhook of the Custom Routes documentation ("Basic example"), unchanged below this
-// comment: POST /webhook/erp looks up the contact whose external id is the body's customer_id
-// and records the ERP order on it. Run by the @convotic/block-sdk runner (see README.md).
 import { ConvoticModule } from "@convotic/block-sdk";
 const module: ConvoticModule = {
 name: "erp-webhook",
