@@ -3,6 +3,8 @@
 //! limits the supervisor sets up around them.
 
 pub mod cgroup;
+#[cfg(test)]
+mod child_test;
 pub mod landlock;
 pub mod mounts;
 pub mod privileges;

@@ -486,9 +486,7 @@ pub fn current_mode() -> Option<u32> {
 mod tests {
     use std::collections::HashSet;
     use std::ffi::CStr;
-    use std::fs::File;
     use std::io;
-    use std::path::Path;
     use std::process::Command;
 
     use super::*;
@@ -498,48 +496,12 @@ mod tests {
     /// Printed by the child when every check held.
     const CHILD_OK: &str = "seccomp-child: ok";
 
-    /// The libtest name of a test of this module.
-    fn test_name(function: &str) -> String {
-        let module = module_path!();
-        let module = module.split_once("::").map_or(module, |(_, rest)| rest);
-        format!("{module}::{function}")
-    }
-
-    /// Runs the ignored test `function` of this module in a child process (a re-run of this
-    /// test binary) with `envs`, and returns its exit status and output; the child is killed
-    /// after a minute.
+    /// Runs the ignored test `function` of this module in a child process.
     fn run_child_test(
         function: &str,
         envs: &[(&str, &std::ffi::OsStr)],
     ) -> (std::process::ExitStatus, String, String) {
-        let out = tempfile::tempdir().unwrap();
-        let stdout_path = out.path().join("stdout");
-        let stderr_path = out.path().join("stderr");
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &test_name(function)])
-            .args(["--ignored", "--nocapture", "--test-threads=1"])
-            .envs(envs.iter().copied())
-            .stdin(std::process::Stdio::null())
-            .stdout(File::create(&stdout_path).unwrap())
-            .stderr(File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if std::time::Instant::now() > deadline {
-                child.kill().unwrap();
-                let status = child.wait().unwrap();
-                eprintln!("child test {function} timed out");
-                break status;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
-        let read =
-            |path: &Path| String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
-        (status, read(&stdout_path), read(&stderr_path))
+        crate::sandbox::child_test::run_child_test(module_path!(), function, envs)
     }
 
     #[test]
