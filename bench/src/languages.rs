@@ -24,7 +24,9 @@ pub fn run() {
     sup.wait_until(Duration::from_secs(60), "every module ready", |s| {
         s.get("/readyz").0 == 200
     });
-    println!("\n## the same echo module in three languages (strict sandbox, through the supervisor)");
+    println!(
+        "\n## the same echo module in three languages (strict sandbox, through the supervisor)"
+    );
     println!("| SDK | cold start median (max) | round trip p50 | p99 | requests/s at {CONCURRENCY} callers |");
     println!("|---|---|---|---|---|");
     for language in Language::ALL {

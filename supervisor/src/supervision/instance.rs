@@ -144,9 +144,16 @@ impl Instance {
         .await
         .map_err(spawn_error)?;
         let data_dir = ctx.module_data_dir(spec).map_err(spawn_error)?;
+        let preparing = Instant::now();
         let prepared =
             super::sandboxing::prepare(spec, &ctx.cgroups, &ctx.data_dir, &dir, &data_dir, &id)
                 .map_err(|e| StartError::Spawn(format!("sandbox: {e}")))?;
+        tracing::debug!(
+            module = %spec.name,
+            instance = %id,
+            "sandbox prepared in {:.2} ms",
+            preparing.elapsed().as_secs_f64() * 1000.0
+        );
         let env = super::env::module_env(spec, &dir, &token, &id, &data_dir);
         let mut child = ctx
             .spawner
