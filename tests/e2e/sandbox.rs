@@ -234,3 +234,37 @@ fn profile_none_is_logged_and_unsandboxed() {
     let (_, probe) = get(&sup, &key, "/v1/modules/bare/escape/read-supervisor-db");
     assert_eq!(probe["ok"], true, "{probe}");
 }
+
+/// Without cgroups (`[supervisor] cgroups = false`, or a host without them), rlimits stand in:
+/// `RLIMIT_AS` for memory and `RLIMIT_NPROC` for processes; the sandbox report says so.
+#[test]
+fn without_cgroups_rlimits_stand_in() {
+    let sup = Supervisor::start_full(
+        &[ModuleEntry::fixture("hog", "ok")
+            .with("memory = \"256MiB\"")
+            .with("pids = 48")],
+        &[],
+        &[],
+        "# no cgroups",
+    );
+    sup.wait_state("hog", "ready", LONG);
+    let key = sup.create_key("ws_test");
+    let sandbox = sup.module("hog")["sandbox"].clone();
+    assert_eq!(sandbox["cgroup"], serde_json::json!([]), "{sandbox}");
+    let rlimits = sandbox["rlimits"].to_string();
+    assert!(
+        rlimits.contains("as=268435456") && rlimits.contains("nproc=48"),
+        "{sandbox}"
+    );
+    let (status, bomb) = get(&sup, &key, "/v1/modules/hog/escape/fork-bomb");
+    assert_eq!(status, 200, "{bomb}");
+    assert!(bomb["spawned"].as_u64().unwrap() < 48, "{bomb}");
+    // Past RLIMIT_AS the allocation fails and the module dies (Rust aborts); it comes back.
+    let (status, body) = get(&sup, &key, "/v1/modules/hog/escape/allocate/400");
+    assert_eq!(status, 502, "{body}");
+    sup.wait_until(LONG, "the module to be restarted", |s| {
+        let status = s.module("hog");
+        status["state"] == "ready" && status["restarts"].as_u64() >= Some(1)
+    });
+    healthy(&sup);
+}

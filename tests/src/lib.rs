@@ -112,7 +112,8 @@ impl Supervisor {
     }
 
     /// Like [`Supervisor::start_with`], with raw TOML tables (e.g. `[nats]`, `[workers]`)
-    /// placed before the modules.
+    /// placed before the modules. A `# no cgroups` line in `tables` also sets
+    /// `[supervisor] cgroups = false`.
     pub fn start_full(
         modules: &[ModuleEntry],
         defaults: &[&str],
@@ -124,8 +125,14 @@ impl Supervisor {
             .tempdir()
             .expect("tempdir");
         let port = free_port();
+        // A `# no cgroups` line in `tables` sets `[supervisor] cgroups = false`.
+        let cgroups = if tables.contains("# no cgroups") {
+            "cgroups = false\n"
+        } else {
+            ""
+        };
         let mut config = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n{}\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n[defaults]\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{}\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n{cgroups}[defaults]\n",
             server.join("\n")
         );
         for line in defaults {

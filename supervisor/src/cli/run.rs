@@ -127,7 +127,13 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
             config.runtime_dir.display()
         )
     })?;
-    let cgroups = crate::sandbox::cgroup::detect_host();
+    let cgroups = if config.cgroups {
+        crate::sandbox::cgroup::detect_host()
+    } else {
+        crate::sandbox::cgroup::Backend::None {
+            reason: "disabled in the config ([supervisor] cgroups = false)".into(),
+        }
+    };
     match &cgroups {
         crate::sandbox::cgroup::Backend::None { reason } => tracing::warn!(
             "no cgroup available for module limits ({reason}); memory and process limits fall back to rlimits (see `convotic-supervisor doctor`)"

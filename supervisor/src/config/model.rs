@@ -173,6 +173,10 @@ pub struct SupervisorConfig {
     /// socket paths must stay under 108 bytes. Default: `$TMPDIR` or `/tmp`.
     #[serde(default)]
     pub runtime_dir: Option<PathBuf>,
+    /// Whether module limits use cgroups when the host has them. `false`: rlimits and RSS
+    /// polling only. Default `true`.
+    #[serde(default = "default_true")]
+    pub cgroups: bool,
 }
 
 impl Default for SupervisorConfig {
@@ -180,6 +184,7 @@ impl Default for SupervisorConfig {
         Self {
             data_dir: default_data_dir(),
             runtime_dir: None,
+            cgroups: true,
         }
     }
 }

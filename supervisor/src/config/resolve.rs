@@ -110,6 +110,8 @@ pub struct ResolvedConfig {
     pub key_dir: PathBuf,
     /// The configured active key id, if set.
     pub active_key: Option<String>,
+    /// `[supervisor] cgroups`.
+    pub cgroups: bool,
 }
 
 /// Reads and resolves a config file.
@@ -189,6 +191,7 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, Con
     Ok(ResolvedConfig {
         key_dir,
         active_key: config.secrets.active_key.clone(),
+        cgroups: config.supervisor.cgroups,
         listen: config.server.listen,
         server: config.server.clone(),
         nats: config.nats.clone(),

@@ -108,6 +108,8 @@ pub struct Instance {
     pumps: Vec<tokio::task::JoinHandle<()>>,
     /// The instance's cgroup (memory, pids, cpu limits), if it has one.
     cgroup: Option<crate::sandbox::cgroup::InstanceCgroup>,
+    /// A memory limit no cgroup enforces: the supervisor polls the tree's RSS against it.
+    polled_memory_limit: Option<u64>,
 }
 
 /// How long to wait, after an exit, for the output readers to reach end of file.
@@ -154,6 +156,10 @@ impl Instance {
             "sandbox prepared in {:.2} ms",
             preparing.elapsed().as_secs_f64() * 1000.0
         );
+        let polled_memory_limit = match &prepared.spec {
+            Some(sandbox) if !sandbox.cgroup_memory => sandbox.limits.memory_bytes,
+            _ => None,
+        };
         let env = super::env::module_env(spec, &dir, &token, &id, &data_dir);
         let mut child = ctx
             .spawner
@@ -194,6 +200,7 @@ impl Instance {
             _host: host,
             pumps,
             cgroup: prepared.cgroup,
+            polled_memory_limit,
         })
     }
 
@@ -317,6 +324,22 @@ impl Instance {
             }
         }
         describe_exit(status)
+    }
+
+    /// The memory limit the supervisor enforces by polling (no memory cgroup), if any.
+    pub fn polled_memory_limit(&self) -> Option<u64> {
+        self.polled_memory_limit
+    }
+
+    /// Resident memory of the instance's whole process tree (helper, init, module, children).
+    pub fn tree_rss(&self) -> u64 {
+        if self.helper_pid <= 0 {
+            return 0;
+        }
+        std::iter::once(self.helper_pid)
+            .chain(crate::process::tree::descendants_of(self.helper_pid))
+            .filter_map(crate::process::tree::rss_bytes)
+            .sum()
     }
 
     /// What the sandbox of this instance consists of, as the spawn helper reported it.

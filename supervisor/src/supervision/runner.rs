@@ -316,6 +316,15 @@ async fn run_instance(
             ready_for,
             description: instance.describe_end(status),
         },
+        Watch::OverMemory(reason) => {
+            instance.kill().await;
+            module.update(|s| s.last_exit = Some(reason.clone()));
+            module.event(format!("instance {} {reason}", instance.id));
+            Ended::Unhealthy {
+                reason: format!("the module {reason}"),
+                ready_for,
+            }
+        }
         Watch::Unhealthy(reason) => {
             module.update(|s| s.state = State::Draining);
             let how = instance.stop(spec.stop_grace, &reason).await;
@@ -342,10 +351,16 @@ async fn run_instance(
 enum Watch {
     Exited(std::process::ExitStatus),
     Unhealthy(String),
+    /// Its tree's resident memory passed a limit no cgroup enforces.
+    OverMemory(String),
     Command(Control),
 }
 
-/// Watches a ready instance: exit, periodic health probes, broken lanes, commands.
+/// How often a memory limit without a memory cgroup is checked.
+const MEMORY_POLL: Duration = Duration::from_secs(1);
+
+/// Watches a ready instance: exit, periodic health probes, memory (when no cgroup limits it),
+/// broken lanes, commands.
 async fn watch_ready(
     module: &ModuleHandle,
     instance: &mut Instance,
@@ -358,9 +373,23 @@ async fn watch_ready(
     probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures = 0u32;
     let mut broken = ready.work.broken();
+    let memory_limit = instance.polled_memory_limit();
+    let mut memory_polls = tokio::time::interval(MEMORY_POLL);
+    memory_polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             status = instance.wait() => return Watch::Exited(status),
+            _ = memory_polls.tick(), if memory_limit.is_some() => {
+                let limit = memory_limit.unwrap_or(u64::MAX);
+                let rss = instance.tree_rss();
+                if rss > limit {
+                    return Watch::OverMemory(format!(
+                        "was killed: out of memory (resident {} MiB over the limit of {} MiB, polled: no memory cgroup)",
+                        rss >> 20,
+                        limit >> 20
+                    ));
+                }
+            }
             command = control.recv() => {
                 // A closed control channel means the supervisor is gone: stop.
                 let command = command.unwrap_or(Control::Stop(tokio::sync::oneshot::channel().0));
