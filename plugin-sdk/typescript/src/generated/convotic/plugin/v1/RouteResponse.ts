@@ -4,7 +4,7 @@ import type { BodyKind as _convotic_plugin_v1_BodyKind, BodyKind__Output as _con
 
 export interface RouteResponse {
   /**
-   * HTTP status, 100-599.
+   * HTTP status, 200-599 (a 1xx is not a final response).
    */
   'status'?: (number);
   'headers'?: ({[key: string]: string});
@@ -17,7 +17,7 @@ export interface RouteResponse {
 
 export interface RouteResponse__Output {
   /**
-   * HTTP status, 100-599.
+   * HTTP status, 200-599 (a 1xx is not a final response).
    */
   'status': (number);
   'headers': ({[key: string]: string});
