@@ -94,28 +94,13 @@ fn a_broken_module_fails_naming_the_check() {
 /// contact by the body's `customer_id` and records the order on it.
 #[test]
 fn the_seed_erp_webhook_in_typescript_runs_unchanged() {
-    use convotic_e2e::conformance::repo;
-    use convotic_e2e::ModuleEntry;
-    let dir = repo().join("plugins-example/erp-webhook-ts");
-    let quoted = |p: std::path::PathBuf| format!("{:?}", p.display().to_string());
-    let module = ModuleEntry {
-        workspace: "ws_seed".into(),
-        name: "erp-webhook".into(),
-        command: "/usr/bin/node".into(),
-        env: Vec::new(),
-        extra: vec![
-            format!(
-                "args = [{}, \"run\", {}]",
-                quoted(repo().join("plugin-sdk/typescript/dist/cli.js")),
-                quoted(dir.join("src/index.ts"))
-            ),
-            format!("working_dir = {}", quoted(dir.clone())),
-            format!(
-                "read_only_paths = [{}]",
-                quoted(repo().join("plugin-sdk/typescript"))
-            ),
-        ],
-    };
+    use convotic_e2e::conformance::{repo, typescript_module};
+    let mut module = typescript_module(
+        "erp-webhook",
+        &repo().join("plugins-example/erp-webhook-ts"),
+        "src/index.ts",
+    );
+    module.workspace = "ws_seed".into();
     let sup = Supervisor::start(&[module], &["start_timeout = \"30s\""]);
     sup.wait_state("erp-webhook", "ready", LONG);
     let key = sup.create_key("ws_seed");

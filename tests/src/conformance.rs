@@ -50,36 +50,13 @@ impl Language {
     /// The `[[modules]]` entry of its conformance module (strict sandbox, the default).
     pub fn module(self) -> ModuleEntry {
         let repo = repo();
-        let quoted = |p: PathBuf| format!("{:?}", p.display().to_string());
         let mut entry = match self {
             Language::Rust => ModuleEntry::new("conformance", "conformance-rust"),
-            Language::TypeScript => {
-                let cli = repo.join("plugin-sdk/typescript/dist/cli.js");
-                assert!(
-                    cli.exists(),
-                    "{} is missing: run plugin-sdk/typescript/scripts/ci.sh first",
-                    cli.display()
-                );
-                let dir = repo.join("tests/conformance/typescript");
-                ModuleEntry {
-                    workspace: String::new(),
-                    name: "conformance".into(),
-                    command: PathBuf::from("/usr/bin/node"),
-                    env: Vec::new(),
-                    extra: vec![
-                        format!(
-                            "args = [{}, \"run\", {}]",
-                            quoted(cli),
-                            quoted(dir.join("index.ts"))
-                        ),
-                        format!("working_dir = {}", quoted(dir)),
-                        format!(
-                            "read_only_paths = [{}]",
-                            quoted(repo.join("plugin-sdk/typescript"))
-                        ),
-                    ],
-                }
-            }
+            Language::TypeScript => typescript_module(
+                "conformance",
+                &repo.join("tests/conformance/typescript"),
+                "index.ts",
+            ),
             Language::Python => {
                 let sdk = repo.join("plugin-sdk/python");
                 assert!(
@@ -116,6 +93,37 @@ impl Language {
         };
         entry.workspace = self.workspace();
         entry
+    }
+}
+
+fn quoted(path: PathBuf) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+/// The `[[modules]]` entry of a TypeScript module: `file` in `dir`, run by the TypeScript SDK's
+/// runner on /usr/bin/node under the strict sandbox (workspace left empty for the caller).
+pub fn typescript_module(name: &str, dir: &std::path::Path, file: &str) -> ModuleEntry {
+    let sdk = repo().join("plugin-sdk/typescript");
+    let cli = sdk.join("dist/cli.js");
+    assert!(
+        cli.exists(),
+        "{} is missing: run plugin-sdk/typescript/scripts/ci.sh first",
+        cli.display()
+    );
+    ModuleEntry {
+        workspace: String::new(),
+        name: name.into(),
+        command: PathBuf::from("/usr/bin/node"),
+        env: Vec::new(),
+        extra: vec![
+            format!(
+                "args = [{}, \"run\", {}]",
+                quoted(cli),
+                quoted(dir.join(file))
+            ),
+            format!("working_dir = {}", quoted(dir.to_path_buf())),
+            format!("read_only_paths = [{}]", quoted(sdk)),
+        ],
     }
 }
 

@@ -48,6 +48,36 @@ pub async fn read_limited(
     Ok(buffer.freeze())
 }
 
+/// Reads the body of `request` with the gateway's limit (its `Content-Length` checked up
+/// front), answering 413 `body_too_large` or 400 `bad_body` when it cannot.
+pub async fn read_request_body(
+    request: &super::Incoming,
+    body: &mut BodyStream,
+    limit: u64,
+) -> Result<Bytes, warp::reply::Response> {
+    let content_length = request
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    read_limited(body, content_length, limit)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge(limit) => super::error_response(
+                warp::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!("the request body is over the limit of {limit} bytes"),
+                &request.request_id,
+            ),
+            BodyError::Broken(e) => super::error_response(
+                warp::http::StatusCode::BAD_REQUEST,
+                "bad_body",
+                &format!("could not read the body: {e}"),
+                &request.request_id,
+            ),
+        })
+}
+
 /// Reads and drops the rest of a refused body (bounded in size and time). Answering while the
 /// client is still sending makes the server close the connection, and many clients then report
 /// a reset instead of the 413.

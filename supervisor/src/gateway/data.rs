@@ -8,7 +8,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::auth::require_workspace;
-use super::body::{read_limited, BodyError, BodyStream};
+use super::body::{read_request_body, BodyStream};
 use super::{error_response, json, method_not_allowed, GatewayState, Incoming};
 use crate::store::{Page, StoreError};
 
@@ -191,24 +191,7 @@ async fn read_json<T: DeserializeOwned>(
     request: &Incoming,
     body: &mut BodyStream,
 ) -> Result<T, Response> {
-    let bytes = match read_limited(body, None, state.limits.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge(limit)) => {
-            return Err(error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!("the request body is over the limit of {limit} bytes"),
-                &request.request_id,
-            ))
-        }
-        Err(BodyError::Broken(e)) => {
-            return Err(bad_request(
-                request,
-                "bad_body",
-                &format!("could not read the body: {e}"),
-            ))
-        }
-    };
+    let bytes = read_request_body(request, body, state.limits.max_body_bytes).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| bad_request(request, "bad_json", &format!("invalid JSON body: {e}")))
 }

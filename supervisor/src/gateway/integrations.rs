@@ -12,7 +12,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::auth::require_workspace;
-use super::body::{read_limited, BodyError, BodyStream};
+use super::body::{read_request_body, BodyStream};
 use super::{error_response, json, method_not_allowed, GatewayState, Incoming};
 use crate::integrations::{Answer, ApiError, CallInfo};
 
@@ -57,7 +57,7 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
         }
         (["nodes", _], _) => return method_not_allowed(&request, "GET"),
         (["nodes", node, "invoke"], &Method::POST) => {
-            match read(state, &request, &mut body).await {
+            match read_request_body(&request, &mut body, state.limits.max_body_bytes).await {
                 Ok(bytes) => api.invoke_node(ws, node, &bytes, &call).await,
                 Err(response) => return response,
             }
@@ -69,7 +69,7 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
         (["blocks", _], _) => return method_not_allowed(&request, "GET"),
         (["blocks", block, "connections"], &Method::GET) => api.list_connections(ws, block).await,
         (["blocks", block, "connections"], &Method::POST) => {
-            match read(state, &request, &mut body).await {
+            match read_request_body(&request, &mut body, state.limits.max_body_bytes).await {
                 Ok(bytes) => api.create_connection(ws, block, &bytes, &call).await,
                 Err(response) => return response,
             }
@@ -89,7 +89,7 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
             return method_not_allowed(&request, "POST")
         }
         (["blocks", block, "connections", id, "actions", action], &Method::POST) => {
-            match read(state, &request, &mut body).await {
+            match read_request_body(&request, &mut body, state.limits.max_body_bytes).await {
                 Ok(bytes) => api.call_action(ws, block, id, action, &bytes, &call).await,
                 Err(response) => return response,
             }
@@ -119,32 +119,5 @@ fn render(result: Result<Answer, ApiError>, request_id: &str) -> Response {
         }
         Ok(answer) => json(answer.status, &answer.body),
         Err(error) => super::error::api_error_response(&error, request_id),
-    }
-}
-
-async fn read(
-    state: &GatewayState,
-    request: &Incoming,
-    body: &mut BodyStream,
-) -> Result<bytes::Bytes, Response> {
-    let length = request
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    match read_limited(body, length, state.limits.max_body_bytes).await {
-        Ok(bytes) => Ok(bytes),
-        Err(BodyError::TooLarge(limit)) => Err(error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            &format!("the request body is over the limit of {limit} bytes"),
-            &request.request_id,
-        )),
-        Err(BodyError::Broken(e)) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            &format!("could not read the body: {e}"),
-            &request.request_id,
-        )),
     }
 }

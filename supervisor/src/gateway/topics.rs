@@ -9,7 +9,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::auth::require_workspace;
-use super::body::{read_limited, BodyError, BodyStream};
+use super::body::{read_request_body, BodyStream};
 use super::{error_response, json, method_not_allowed, GatewayState, Incoming};
 use crate::bus::{is_topic, BusError, Outgoing};
 
@@ -61,20 +61,11 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
                     &id,
                 );
             }
-            let bytes = match read_limited(&mut body, None, state.limits.max_body_bytes).await {
-                Ok(bytes) => bytes,
-                Err(BodyError::TooLarge(limit)) => {
-                    return error_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        &format!("the message is over the limit of {limit} bytes"),
-                        &id,
-                    )
-                }
-                Err(BodyError::Broken(e)) => {
-                    return error_response(StatusCode::BAD_REQUEST, "bad_body", &e, &id)
-                }
-            };
+            let bytes =
+                match read_request_body(&request, &mut body, state.limits.max_body_bytes).await {
+                    Ok(bytes) => bytes,
+                    Err(response) => return response,
+                };
             let publish: PublishBody = match serde_json::from_slice(&bytes) {
                 Ok(publish) => publish,
                 Err(e) => {

@@ -100,17 +100,13 @@ fn schema_value(text: &str) -> Value {
     }
 }
 
-fn branches(node: &NodeDef) -> Vec<String> {
+/// The branches a node may take (`default` when it declares none).
+pub fn node_branches(node: &NodeDef) -> Vec<String> {
     if node.branches.is_empty() {
         vec!["default".to_string()]
     } else {
         node.branches.clone()
     }
-}
-
-/// The branches a node may take.
-pub fn node_branches(node: &NodeDef) -> Vec<String> {
-    branches(node)
 }
 
 fn node_view(module: &ReadyModule, node: &NodeDef, latest: bool) -> Value {
@@ -124,7 +120,7 @@ fn node_view(module: &ReadyModule, node: &NodeDef, latest: bool) -> Value {
         "icon": node.icon,
         "input_schema": schema_value(&node.input_schema),
         "output_schema": schema_value(&node.output_schema),
-        "branches": branches(node),
+        "branches": node_branches(node),
         "connection_block": if node.connection_block.is_empty() { Value::Null } else { json!(node.connection_block) },
         "timeout_ms": effective_timeout_ms(node.timeout_ms),
         "module": module.name(),
@@ -133,11 +129,7 @@ fn node_view(module: &ReadyModule, node: &NodeDef, latest: bool) -> Value {
 }
 
 fn effective_timeout_ms(timeout_ms: u32) -> u64 {
-    if timeout_ms == 0 {
-        super::DEFAULT_CALL_TIMEOUT.as_millis() as u64
-    } else {
-        u64::from(timeout_ms)
-    }
+    super::call_timeout(timeout_ms).as_millis() as u64
 }
 
 /// Every node version of `modules`, by type then newest version first.

@@ -29,6 +29,15 @@ use crate::supervision::Supervisor;
 /// Default deadline of a node invocation, a connection test and an action call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The deadline of an entry whose `timeout_ms` is `ms` (0 = [`DEFAULT_CALL_TIMEOUT`]).
+pub fn call_timeout(ms: u32) -> Duration {
+    if ms == 0 {
+        DEFAULT_CALL_TIMEOUT
+    } else {
+        Duration::from_millis(u64::from(ms))
+    }
+}
+
 /// What node and block calls need.
 pub struct Integrations {
     /// The modules.
@@ -52,13 +61,8 @@ impl CallInfo {
     /// Options of a module call with the entry's `timeout_ms` (0 = [`DEFAULT_CALL_TIMEOUT`]),
     /// waiting for a free slot until that deadline.
     pub fn options(&self, timeout_ms: u32, payload_bytes: usize) -> crate::protocol::InvokeOptions {
-        let timeout = if timeout_ms == 0 {
-            DEFAULT_CALL_TIMEOUT
-        } else {
-            Duration::from_millis(u64::from(timeout_ms))
-        };
         crate::protocol::InvokeOptions {
-            timeout: Some(timeout),
+            timeout: Some(call_timeout(timeout_ms)),
             request_id: self.request_id.clone(),
             traceparent: self.traceparent.clone(),
             payload_bytes,

@@ -55,6 +55,16 @@ impl Default for ResourceLimits {
     }
 }
 
+impl From<&ResourceLimits> for super::cgroup::Limits {
+    fn from(limits: &ResourceLimits) -> Self {
+        Self {
+            memory_bytes: limits.memory_bytes,
+            pids: limits.pids,
+            cpu_millis: limits.cpu_millis,
+        }
+    }
+}
+
 /// Everything the helper needs to build the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxSpec {

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::util::{
-    check_required, json_text, new_id, now_ms, parse_json, require_workspace, signed, unsigned,
-    MAX_NAME, MAX_TEXT, MAX_VALUE,
+    check_required, json_text, new_id, now_ms, parse_json, require_workspace, signed,
+    truncate_utf8, unsigned, MAX_NAME, MAX_TEXT, MAX_VALUE,
 };
 use super::{Store, StoreError};
 use crate::secrets::Sealed;
@@ -119,8 +119,8 @@ impl Store {
         )?;
         let secret_fields = serde_json::to_string(&connection.secret_fields)
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        let label = truncate(&connection.account_label, MAX_NAME);
-        let message = truncate(&connection.last_test_message, MAX_TEXT);
+        let label = truncate_utf8(&connection.account_label, MAX_NAME);
+        let message = truncate_utf8(&connection.last_test_message, MAX_TEXT);
         self.write(move |conn| {
             let tx = conn.transaction()?;
             require_workspace(&tx, &connection.workspace)?;
@@ -229,8 +229,8 @@ impl Store {
         account_label: &str,
     ) -> Result<StoredConnection, StoreError> {
         let (ws, block, id) = (ws.to_string(), block.to_string(), id.to_string());
-        let message = truncate(message, MAX_TEXT);
-        let label = truncate(account_label, MAX_NAME);
+        let message = truncate_utf8(message, MAX_TEXT);
+        let label = truncate_utf8(account_label, MAX_NAME);
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let now = signed(now_ms());
@@ -312,17 +312,6 @@ impl Store {
         })
         .await
     }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::util::{
     check_required, decode_page_token, encode_page_token, new_id, now_ms, page_size,
-    require_workspace, signed, unsigned, MAX_NAME, MAX_TEXT,
+    require_workspace, signed, truncate_utf8, unsigned, MAX_NAME, MAX_TEXT,
 };
 use super::{Page, Store, StoreError};
 
@@ -147,14 +147,7 @@ fn check_scope(ws: &str, module: &str, cron: &str) -> Result<(), StoreError> {
 /// `message` cut to [`MAX_TEXT`] bytes (on a character boundary): a long error never loses the
 /// record.
 fn clip(message: &str) -> String {
-    if message.len() <= MAX_TEXT {
-        return message.to_string();
-    }
-    let mut end = MAX_TEXT;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    message[..end].to_string()
+    truncate_utf8(message, MAX_TEXT)
 }
 
 fn insert(conn: &Connection, run: &CronRun) -> Result<(), StoreError> {
@@ -447,11 +440,7 @@ impl Store {
 
 /// A supervisor id cut to [`MAX_NAME`] bytes (on a character boundary).
 fn clip_name(name: &str) -> String {
-    let mut end = name.len().min(MAX_NAME);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name[..end].to_string()
+    truncate_utf8(name, MAX_NAME)
 }
 
 #[cfg(test)]

@@ -134,6 +134,16 @@ pub fn page_query(
     (sql, params)
 }
 
+/// `text` cut to at most `max` bytes on a character boundary (for free text that must never
+/// make a record fail, such as error messages and labels).
+pub fn truncate_utf8(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
 /// Checks a string field's length.
 pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), StoreError> {
     if value.len() > max {

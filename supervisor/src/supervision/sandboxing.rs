@@ -61,11 +61,7 @@ pub fn prepare(
     }
     let root_dir = dir.path.join("root");
     std::fs::create_dir(&root_dir).map_err(|e| format!("creating {}: {e}", root_dir.display()))?;
-    let limits = cgroup::Limits {
-        memory_bytes: spec.limits.memory_bytes,
-        pids: spec.limits.pids,
-        cpu_millis: spec.limits.cpu_millis,
-    };
+    let limits = cgroup::Limits::from(&spec.limits);
     let wants_cgroup =
         limits.memory_bytes.is_some() || limits.pids.is_some() || limits.cpu_millis.is_some();
     let cgroup = if wants_cgroup && !matches!(cgroups, cgroup::Backend::None { .. }) {
