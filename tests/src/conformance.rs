@@ -150,6 +150,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("routes.error", routes_error),
     ("routes.deadline", routes_deadline),
     ("ctx.storage", ctx_storage),
+    ("ctx.default_channel", ctx_default_channel),
     ("ctx.contacts", ctx_contacts),
     ("ctx.workflows", ctx_workflows),
     ("ctx.logger", ctx_logger),
@@ -379,6 +380,21 @@ fn ctx_storage(t: &Target<'_>) -> Result<(), String> {
     let (status, _, body) = t.call(Method::GET, &t.path("/kv/absent"), None);
     expect(status == 404, || {
         format!("GET /kv/absent → {status} {body}")
+    })
+}
+
+/// A Host call made with the gRPC library's default channel options (in Python, a raw grpcio
+/// channel, whose `:authority` for a `unix:` target is the percent-encoded socket path) is
+/// served: PROTOCOL.md §2.3, servers accept any `:authority`.
+fn ctx_default_channel(t: &Target<'_>) -> Result<(), String> {
+    let value = json!({"via": "default channel"});
+    let (status, _, body) = t.call(Method::PUT, &t.path("/kv/channel"), Some(value.clone()));
+    expect(status == 204, || {
+        format!("PUT /kv/channel → {status} {body}")
+    })?;
+    let (status, _, body) = t.call(Method::GET, &t.path("/host/default-channel/channel"), None);
+    expect(status == 200 && body["value"] == value, || {
+        format!("GET /host/default-channel/channel → {status} {body}")
     })
 }
 

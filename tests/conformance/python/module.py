@@ -14,8 +14,11 @@ Run by the supervisor as::
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any
+
+import grpc
 
 from convotic_sdk import (
     ActionCall,
@@ -33,6 +36,7 @@ from convotic_sdk import (
     TestResult,
     WorkerMessage,
 )
+from convotic_sdk._generated.convotic.host.v1 import host_pb2, host_pb2_grpc
 
 
 def broken(check: str) -> bool:
@@ -168,6 +172,25 @@ async def log(req: RouteRequest, ctx: Context) -> RouteResponse:
     body: dict[str, Any] = req.body if isinstance(req.body, dict) else {}
     ctx.logger.info(str(body.get("message", "")), {"check": "ctx.logger"})
     return RouteResponse.empty(204)
+
+
+@module.route("GET", "/host/default-channel/:key")
+async def default_channel(req: RouteRequest, ctx: Context) -> RouteResponse:
+    """ctx.default_channel: reads storage through a Host client written from PROTOCOL.md alone,
+    a raw grpcio channel with grpcio's default options (its default ``:authority`` for a
+    ``unix:`` target is the percent-encoded socket path)."""
+    if broken("ctx.default_channel"):
+        return RouteResponse(200, {"value": None})
+    token = (("x-convotic-plugin-token", os.environ["CONVOTIC_PLUGIN_TOKEN"]),)
+    request = host_pb2.StorageGetRequest(key=req.params["key"])
+    async with grpc.aio.insecure_channel("unix:" + os.environ["CONVOTIC_HOST_SOCKET"]) as channel:
+        try:
+            entry = await host_pb2_grpc.StorageStub(channel).Get(request, metadata=token, timeout=10)
+        except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.NOT_FOUND:
+                return RouteResponse(200, {"value": None})
+            return RouteResponse(502, {"error": f"{e.code().name}: {e.details()}"})
+    return RouteResponse(200, {"value": json.loads(entry.value_json) if entry.value_json else None})
 
 
 # ---- worker: workers.retry_and_dead_letter ---------------------------------------------------

@@ -118,6 +118,16 @@ const module: ConvoticModule = {
       },
     });
 
+    // ctx.default_channel: the SDK's own Host client (grpc-js).
+    sdk.registerRoute({
+      method: "GET",
+      path: "/host/default-channel/:key",
+      handler: async (req, ctx) => {
+        const entry = broken("ctx.default_channel") ? null : await ctx.storage.getEntry(req.params.key!);
+        return { status: 200, body: { value: entry === null ? null : entry.value } };
+      },
+    });
+
     sdk.registerRoute({
       method: "POST",
       path: "/contacts",

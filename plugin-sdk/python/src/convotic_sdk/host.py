@@ -92,7 +92,6 @@ class Host:
                 options=[
                     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                    ("grpc.default_authority", "localhost"),
                 ],
             )
         return self._channel

@@ -106,6 +106,19 @@ pub fn register(sdk: &mut Sdk) {
             )
         },
     ));
+    // ctx.default_channel: the SDK's own Host client (tonic's defaults).
+    sdk.register_route(Route::get("/host/default-channel/:key").handler(
+        |req: RouteRequest, ctx: Context| async move {
+            let value = if broken("ctx.default_channel") {
+                None
+            } else {
+                ctx.storage()
+                    .get(req.param("key").unwrap_or_default())
+                    .await?
+            };
+            Ok(RouteResponse::json(200, json!({ "value": value })))
+        },
+    ));
     sdk.register_route(Route::post("/contacts").handler(
         |req: RouteRequest, ctx: Context| async move {
             let contact = ctx
