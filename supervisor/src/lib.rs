@@ -13,6 +13,8 @@
 //! * [`host`]: the Host services modules call (their `ctx`).
 //! * [`store`]: the SQLite store (workspaces, API keys, platform data, module storage).
 //! * [`metrics`]: Prometheus counters and histograms.
+//! * [`outcomes`]: what a failed invocation means at every extension point (HTTP answer,
+//!   worker settlement, cron run outcome), in one table.
 //! * [`gateway`]: the HTTP listener (health, admin API).
 //! * [`cli`]: the command line.
 
@@ -24,6 +26,7 @@ pub mod gateway;
 pub mod host;
 pub mod integrations;
 pub mod metrics;
+pub mod outcomes;
 pub mod process;
 pub mod protocol;
 pub mod registry;

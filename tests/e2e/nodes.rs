@@ -295,7 +295,13 @@ fn catalog_invoke_validation_errors_and_crash() {
         json!({"input": {"email": "ada@example.com"}}),
     );
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"]["code"], "module_not_ready");
+    assert_eq!(body["error"]["code"], "module_unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("loyalty-lookup")),
+        "{body}"
+    );
     // Restarted, it is back, with its data.
     let (code, _, stderr) = sup.cli(&["restart", "loyalty-lookup"]);
     assert_eq!(code, 0, "{stderr}");

@@ -17,13 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convotic_proto::plugin::v1::{
-    invocation, outcome, Disposition, ErrorCode, Manifest, WorkerDef, WorkerMessage,
+    invocation, outcome, Disposition, Manifest, WorkerDef, WorkerMessage,
 };
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use tokio_util::sync::CancellationToken;
 
 use super::{Backend, Delivery, SubscriptionSpec};
 use crate::config::WorkersConfig;
+use crate::outcomes::{worker_fate, Failure, WorkerFate};
 use crate::protocol::{InvokeOptions, WorkClient, WorkError};
 use crate::supervision::{ModuleHandle, Supervisor};
 
@@ -318,23 +319,27 @@ fn settlement_of(result: Result<outcome::Result, WorkError>) -> Settlement {
                 }
             }
         }
-        Ok(outcome::Result::Error(error)) => match ErrorCode::try_from(error.code) {
-            // PROTOCOL.md §5.11: BAD_INPUT and NOT_FOUND are final unless marked retryable.
-            Ok(ErrorCode::BadInput) | Ok(ErrorCode::NotFound) if !error.retryable => {
-                Settlement::DeadLetter(error.message)
+        // The outcome table (PROTOCOL.md §5.7): BAD_INPUT and NOT_FOUND are final unless
+        // marked retryable; everything else retries.
+        Ok(outcome::Result::Error(error)) => {
+            match worker_fate(Failure::of_error_code(error.code), error.retryable) {
+                WorkerFate::DeadLetter => Settlement::DeadLetter(error.message),
+                WorkerFate::Retry => Settlement::Retry {
+                    reason: error.message,
+                    after: None,
+                },
             }
-            _ => Settlement::Retry {
-                reason: error.message,
-                after: None,
-            },
-        },
+        }
         Ok(_) => Settlement::Retry {
             reason: "the module answered with another kind of result".into(),
             after: None,
         },
-        Err(e) => Settlement::Retry {
-            reason: e.to_string(),
-            after: None,
+        Err(e) => match worker_fate(Failure::of_work_error(&e), false) {
+            WorkerFate::DeadLetter => Settlement::DeadLetter(e.to_string()),
+            WorkerFate::Retry => Settlement::Retry {
+                reason: e.to_string(),
+                after: None,
+            },
         },
     }
 }
@@ -351,7 +356,7 @@ fn backoff(config: &WorkersConfig, attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convotic_proto::plugin::v1::{Error, WorkerResult};
+    use convotic_proto::plugin::v1::{Error, ErrorCode, WorkerResult};
 
     #[test]
     fn outcomes_map_to_settlements() {

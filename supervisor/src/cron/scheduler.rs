@@ -17,12 +17,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use convotic_proto::plugin::v1::{
-    invocation, outcome, CatchUpPolicy, CronDef, CronTick, ErrorCode, OverlapPolicy,
+    invocation, outcome, CatchUpPolicy, CronDef, CronTick, OverlapPolicy,
 };
 use tokio_util::sync::CancellationToken;
 
 use super::{run_timeout, Schedule};
 use crate::bus::Backend;
+use crate::outcomes::{cron_outcome, Failure};
 use crate::protocol::{InvokeOptions, WorkClient, WorkError};
 use crate::store::{CronOutcome, CronRun, Page, Store, StoreError};
 use crate::supervision::{FindError, ModuleHandle, State, Supervisor};
@@ -442,25 +443,8 @@ impl Scheduler {
 
     /// Sends the tick and waits for its outcome.
     async fn execute(&self, target: &Target, run: &CronRun) -> (CronOutcome, String) {
-        let tick = CronTick {
-            cron: target.def.name.clone(),
-            run_id: run.id.clone(),
-            scheduled_at_ms: run.scheduled_at_ms,
-            fired_at_ms: now_ms(),
-            manual: run.manual,
-        };
-        let result = target
-            .work
-            .invoke(
-                invocation::Kind::Cron(tick),
-                InvokeOptions {
-                    timeout: Some(run_timeout(target.def.timeout_ms)),
-                    request_id: run.id.clone(),
-                    wait_for_credit: true,
-                    ..Default::default()
-                },
-            )
-            .await;
+        let (kind, options) = tick_invocation(&target.def, run, now_ms());
+        let result = target.work.invoke(kind, options).await;
         outcome_of(result)
     }
 
@@ -647,42 +631,67 @@ fn latest_at_or_before(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTi
     None
 }
 
+/// The invocation of one run: its `CronTick`, and the run id as the request id (PROTOCOL.md
+/// §5.14), so the module's log lines of a run carry it.
+fn tick_invocation(
+    def: &CronDef,
+    run: &CronRun,
+    fired_at_ms: u64,
+) -> (invocation::Kind, InvokeOptions) {
+    let tick = CronTick {
+        cron: def.name.clone(),
+        run_id: run.id.clone(),
+        scheduled_at_ms: run.scheduled_at_ms,
+        fired_at_ms,
+        manual: run.manual,
+    };
+    let options = InvokeOptions {
+        timeout: Some(run_timeout(def.timeout_ms)),
+        request_id: run.id.clone(),
+        wait_for_credit: true,
+        ..Default::default()
+    };
+    (invocation::Kind::Cron(tick), options)
+}
+
 /// The outcome and message of a run from the module's answer.
 fn outcome_of(result: Result<outcome::Result, WorkError>) -> (CronOutcome, String) {
     match result {
         Ok(outcome::Result::Cron(answer)) => (CronOutcome::Ok, answer.message),
-        // The module's own deadline (the invocation carries it) can answer first.
-        Ok(outcome::Result::Error(error))
-            if ErrorCode::try_from(error.code) == Ok(ErrorCode::DeadlineExceeded) =>
-        {
-            (
-                CronOutcome::Timeout,
-                format!("the run passed its deadline: {}", error.message),
-            )
+        // The outcome table (PROTOCOL.md §5.7); the module's own deadline (the invocation
+        // carries it) can answer first.
+        Ok(outcome::Result::Error(error)) => {
+            let outcome = cron_outcome(Failure::of_error_code(error.code));
+            let message = if outcome == CronOutcome::Timeout {
+                format!("the run passed its deadline: {}", error.message)
+            } else {
+                error.message
+            };
+            (outcome, message)
         }
-        Ok(outcome::Result::Error(error)) => (CronOutcome::Error, error.message),
         Ok(_) => (
             CronOutcome::Failed,
             "the module answered with another kind of result".into(),
         ),
-        Err(WorkError::DeadlineExceeded(deadline)) => (
-            CronOutcome::Timeout,
-            format!(
-                "the run passed its deadline of {}",
-                humantime::format_duration(deadline)
-            ),
-        ),
-        Err(WorkError::LaneClosed(_)) | Err(WorkError::NotAccepting) => {
-            (CronOutcome::Failed, MODULE_STOPPED_MESSAGE.into())
+        Err(error) => {
+            let outcome = cron_outcome(Failure::of_work_error(&error));
+            let message = match error {
+                WorkError::DeadlineExceeded(deadline) => format!(
+                    "the run passed its deadline of {}",
+                    humantime::format_duration(deadline)
+                ),
+                WorkError::LaneClosed(_) | WorkError::NotAccepting => MODULE_STOPPED_MESSAGE.into(),
+                other => other.to_string(),
+            };
+            (outcome, message)
         }
-        Err(e) => (CronOutcome::Failed, e.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convotic_proto::plugin::v1::{CronResult, Error};
+    use convotic_proto::plugin::v1::{CronResult, Error, ErrorCode};
 
     #[test]
     fn answers_map_to_outcomes() {
@@ -712,6 +721,34 @@ mod tests {
             outcome_of(Err(WorkError::Overloaded(4))).0,
             CronOutcome::Failed
         );
+    }
+
+    #[test]
+    fn a_run_is_invoked_with_its_run_id_as_request_id() {
+        let def = CronDef {
+            name: "nightly".into(),
+            ..Default::default()
+        };
+        let run = CronRun {
+            id: "run_01abc".into(),
+            workspace_id: "ws".into(),
+            module: "m".into(),
+            cron: "nightly".into(),
+            scheduled_at_ms: 1_000,
+            started_at_ms: Some(1_001),
+            finished_at_ms: None,
+            outcome: CronOutcome::Running,
+            message: String::new(),
+            manual: true,
+            supervisor_id: "s".into(),
+        };
+        let (kind, options) = tick_invocation(&def, &run, 1_002);
+        assert_eq!(options.request_id, "run_01abc");
+        let invocation::Kind::Cron(tick) = kind else {
+            panic!("not a cron tick: {kind:?}");
+        };
+        assert_eq!(tick.run_id, options.request_id);
+        assert!(tick.manual);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use warp::reply::Response;
 use super::auth::require_workspace;
 use super::{error_response, json, method_not_allowed, GatewayState, Incoming};
 use crate::cron::RunNowError;
+use crate::outcomes::{http_answer, Failure, Point};
 use crate::store::StoreError;
 
 /// Whether `path` belongs here.
@@ -137,7 +138,10 @@ fn cron_error(request: &Incoming, error: RunNowError) -> Response {
         RunNowError::UnknownModule(_) => (StatusCode::NOT_FOUND, "module_not_found"),
         RunNowError::AmbiguousModule(_) => (StatusCode::CONFLICT, "module_ambiguous"),
         RunNowError::UnknownCron { .. } => (StatusCode::NOT_FOUND, "cron_not_found"),
-        RunNowError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "module_not_ready"),
+        RunNowError::NotReady(_) => {
+            let answer = http_answer(Failure::Unavailable, Point::Route);
+            (answer.status, answer.code)
+        }
         RunNowError::Overlap(_) => (StatusCode::CONFLICT, "overlap"),
         RunNowError::Store(StoreError::InvalidArgument(_)) => {
             (StatusCode::BAD_REQUEST, "invalid_argument")

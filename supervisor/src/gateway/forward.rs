@@ -4,12 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use convotic_proto::plugin::v1::{outcome, BodyKind, ErrorCode, RouteRequest, RouteResponse};
+use convotic_proto::plugin::v1::{outcome, BodyKind, RouteRequest, RouteResponse};
 use warp::http::{HeaderName, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::error::rejection;
 use super::{error_response, Incoming};
+use crate::integrations::failure;
+use crate::outcomes::{http_answer, Failure, Point};
 use crate::protocol::WorkError;
 
 /// Request headers never passed to a module: hop-by-hop headers, and the caller's API key
@@ -166,26 +168,12 @@ pub fn route_response(
 ) -> Response {
     match result {
         Ok(outcome::Result::Route(response)) => module_response(response, module, id),
-        Ok(outcome::Result::Error(error)) => {
-            let code = ErrorCode::try_from(error.code).unwrap_or(ErrorCode::Internal);
-            let (status, name) = match code {
-                ErrorCode::BadInput => (StatusCode::BAD_REQUEST, "bad_input"),
-                ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-                ErrorCode::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
-                ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                _ => (StatusCode::BAD_GATEWAY, "module_error"),
-            };
-            let message = format!("module {module}: {}", error.message);
-            let mut response = error_response(status, name, &message, id);
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                response.headers_mut().insert("retry-after", 1.into());
-            }
-            response
-        }
-        Ok(_) => error_response(
-            StatusCode::BAD_GATEWAY,
-            "module_error",
-            &format!("module {module} answered a route call with another kind of result"),
+        Ok(outcome::Result::Error(error)) => super::error::api_error_response(
+            &failure::module_error("route call", module, error, Point::Route),
+            id,
+        ),
+        Ok(_) => super::error::api_error_response(
+            &failure::bad_answer("route call", module, "a result of another kind".into()),
             id,
         ),
         Err(error) => work_error(error, module, id),
@@ -193,7 +181,7 @@ pub fn route_response(
 }
 
 fn work_error(error: WorkError, module: &str, id: &str) -> Response {
-    let error = crate::integrations::failure::work_error("route call", module, error);
+    let error = failure::work_error("route call", module, error);
     super::error::api_error_response(&error, id)
 }
 
@@ -205,9 +193,10 @@ fn module_response(answer: RouteResponse, module: &str, id: &str) -> Response {
             module,
             "module returned an invalid response: {what}"
         );
+        let invalid = http_answer(Failure::InvalidAnswer, Point::Route);
         error_response(
-            StatusCode::BAD_GATEWAY,
-            "module_error",
+            invalid.status,
+            invalid.code,
             &format!("module {module} returned an invalid response: {what}"),
             id,
         )

@@ -18,6 +18,7 @@ use super::body::{read_limited, BodyError, BodyStream};
 use super::error::rejection;
 use super::forward::{build_request, route_response, RequestParts};
 use super::{error_response, method_not_allowed, GatewayState, Incoming};
+use crate::outcomes::{http_answer, Failure, Point};
 use crate::protocol::InvokeOptions;
 use crate::registry::{percent_decode, Lookup};
 use crate::supervision::{ModuleHandle, State};
@@ -279,9 +280,10 @@ fn not_ready(module: &ModuleHandle, request_id: &str) -> Response {
         State::Stopped => "is stopped",
         State::Ready => "is not taking work right now",
     };
+    let answer = http_answer(Failure::Unavailable, Point::Route);
     let mut response = error_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "module_unavailable",
+        answer.status,
+        answer.code,
         &format!("module {} {what}; retry shortly", module.spec.name),
         request_id,
     );

@@ -14,6 +14,7 @@ use warp::http::StatusCode;
 
 use super::schema::ModuleSchemas;
 use super::ApiError;
+use crate::outcomes::{http_answer, Failure, Point};
 use crate::protocol::WorkClient;
 use crate::supervision::{ModuleHandle, Supervisor};
 
@@ -80,9 +81,10 @@ fn not_ready(what: String, providers: Vec<(String, String)>) -> ApiError {
         .iter()
         .map(|(name, state)| format!("{name} ({state})"))
         .collect();
+    let answer = http_answer(Failure::Unavailable, Point::Node);
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "module_not_ready",
+        answer.status,
+        answer.code,
         format!(
             "{what} is provided by module {}, which is not ready; retry shortly (see `convotic-supervisor ps`)",
             list.join(", ")

@@ -375,7 +375,7 @@ impl Integrations {
         let callee = Callee {
             label: &label,
             module: &module,
-            failed_code: "action_failed",
+            point: crate::outcomes::Point::Action,
         };
         let result = target.module.work.invoke(kind, options).await;
         let answer = callee.expect(result, |r| match r {
@@ -443,7 +443,7 @@ impl Integrations {
         let callee = Callee {
             label: &label,
             module: &module,
-            failed_code: "connection_test_error",
+            point: crate::outcomes::Point::BlockTest,
         };
         let result = target.module.work.invoke(kind, options).await;
         callee.expect(result, |r| match r {

@@ -1,34 +1,21 @@
 //! How a failed node, connection-test or action call is reported: the module's own error
 //! (with its retryable flag and details) or the transport's (crash, deadline, overload).
 
-use convotic_proto::plugin::v1::{outcome, Error as ModuleError, ErrorCode};
+use convotic_proto::plugin::v1::{outcome, Error as ModuleError};
 use serde_json::Value;
 use warp::http::StatusCode;
 
 use super::schema::Schema;
 use super::ApiError;
+use crate::outcomes::{http_answer, Failure, Point};
 use crate::protocol::WorkError;
 
-/// The module answered with an error. `call` says what failed ("node loyalty_lookup@1.0.0").
-pub fn module_error(
-    call: &str,
-    module: &str,
-    error: ModuleError,
-    failed_code: &'static str,
-) -> ApiError {
-    let code = ErrorCode::try_from(error.code).unwrap_or(ErrorCode::Internal);
+/// The module answered with an error: the outcome table's answer for `point`, with the
+/// module's message, retryable flag and details. `call` says what failed ("node
+/// loyalty_lookup@1.0.0").
+pub fn module_error(call: &str, module: &str, error: ModuleError, point: Point) -> ApiError {
+    let answer = http_answer(Failure::of_error_code(error.code), point);
     let message = format!("{call} (module {module}) failed: {}", error.message);
-    let (status, api_code, retryable) = match code {
-        ErrorCode::BadInput => (StatusCode::UNPROCESSABLE_ENTITY, "rejected_input", false),
-        ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found", false),
-        ErrorCode::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "timeout", true),
-        ErrorCode::Unavailable | ErrorCode::Cancelled => {
-            (StatusCode::SERVICE_UNAVAILABLE, "module_unavailable", true)
-        }
-        ErrorCode::Handler | ErrorCode::Internal | ErrorCode::Unspecified => {
-            (StatusCode::BAD_GATEWAY, failed_code, error.retryable)
-        }
-    };
     let details = if error.details_json.is_empty() {
         None
     } else {
@@ -36,37 +23,31 @@ pub fn module_error(
     };
     ApiError {
         details,
-        ..ApiError::new(status, api_code, message).retryable(retryable)
+        ..ApiError::new(answer.status, answer.code, message)
+            .retryable(answer.retryable.unwrap_or(error.retryable))
     }
 }
 
-/// The call produced no outcome.
+/// The call produced no outcome: the outcome table's answer (the same at every point).
 pub fn work_error(call: &str, module: &str, error: WorkError) -> ApiError {
-    let (status, code) = match &error {
-        WorkError::Overloaded(_) | WorkError::NotAccepting => {
-            (StatusCode::SERVICE_UNAVAILABLE, "module_unavailable")
-        }
-        WorkError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
-        WorkError::LaneClosed(_) | WorkError::EmptyOutcome => {
-            (StatusCode::BAD_GATEWAY, "module_crashed")
-        }
-    };
+    let answer = http_answer(Failure::of_work_error(&error), Point::Route);
     let message = match &error {
         WorkError::LaneClosed(reason) => {
             format!("{call}: module {module} stopped before answering ({reason}); it is being restarted")
         }
         other => format!("{call}: module {module}: {other}"),
     };
-    tracing::warn!(module, status = status.as_u16(), "{message}");
-    ApiError::new(status, code, message).retryable(true)
+    tracing::warn!(module, status = answer.status.as_u16(), "{message}");
+    ApiError::new(answer.status, answer.code, message).retryable(answer.retryable.unwrap_or(false))
 }
 
 /// The module answered with a result of another kind, or an output that breaks its contract.
 pub fn bad_answer(call: &str, module: &str, what: String) -> ApiError {
     tracing::warn!(module, "{call}: {what}");
+    let answer = http_answer(Failure::InvalidAnswer, Point::Route);
     ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "invalid_module_answer",
+        answer.status,
+        answer.code,
         format!("{call} (module {module}) returned an invalid answer: {what}"),
     )
     .retryable(false)
@@ -78,8 +59,8 @@ pub struct Callee<'a> {
     pub label: &'a str,
     /// The module.
     pub module: &'a str,
-    /// Code of a handler error ("node_failed", "action_failed", ...).
-    pub failed_code: &'static str,
+    /// The extension point (gives the code of a handler error: "node_failed", ...).
+    pub point: Point,
 }
 
 impl Callee<'_> {
@@ -90,12 +71,9 @@ impl Callee<'_> {
         pick: impl FnOnce(outcome::Result) -> Option<T>,
     ) -> Result<T, ApiError> {
         match result {
-            Ok(outcome::Result::Error(error)) => Err(module_error(
-                self.label,
-                self.module,
-                error,
-                self.failed_code,
-            )),
+            Ok(outcome::Result::Error(error)) => {
+                Err(module_error(self.label, self.module, error, self.point))
+            }
             Ok(other) => pick(other).ok_or_else(|| {
                 bad_answer(self.label, self.module, "a result of another kind".into())
             }),
@@ -132,6 +110,35 @@ impl Callee<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use convotic_proto::plugin::v1::ErrorCode;
+
+    #[test]
+    fn a_refused_input_is_422_and_cancelled_is_unavailable() {
+        let error = |code: ErrorCode| ModuleError {
+            code: code as i32,
+            message: "no".into(),
+            ..Default::default()
+        };
+        let api = module_error("node x@1", "m", error(ErrorCode::BadInput), Point::Node);
+        assert_eq!(
+            (api.status, api.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "rejected_input")
+        );
+        let api = module_error("route call", "m", error(ErrorCode::BadInput), Point::Route);
+        assert_eq!(
+            (api.status, api.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "rejected_input")
+        );
+        let api = module_error("route call", "m", error(ErrorCode::Cancelled), Point::Route);
+        assert_eq!(
+            (api.status, api.code, api.retryable),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "module_unavailable",
+                Some(true)
+            )
+        );
+    }
 
     #[test]
     fn handler_errors_keep_their_retryable_flag_and_details() {
@@ -141,7 +148,7 @@ mod tests {
             retryable: true,
             details_json: br#"{"backend": "loyalty"}"#.to_vec(),
         };
-        let api = module_error("node x@1", "m", error, "node_failed");
+        let api = module_error("node x@1", "m", error, Point::Node);
         assert_eq!(api.status, StatusCode::BAD_GATEWAY);
         assert_eq!(api.code, "node_failed");
         assert_eq!(api.retryable, Some(true));
@@ -154,7 +161,7 @@ mod tests {
                 message: "no".into(),
                 ..Default::default()
             },
-            "node_failed",
+            Point::Node,
         );
         assert_eq!(api.retryable, Some(false));
     }

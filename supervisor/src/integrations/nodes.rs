@@ -118,7 +118,7 @@ impl Integrations {
         let callee = Callee {
             label: &label,
             module: &module,
-            failed_code: "node_failed",
+            point: crate::outcomes::Point::Node,
         };
         let answer = callee.expect(result, |r| match r {
             outcome::Result::Node(answer) => Some(answer),
