@@ -387,11 +387,7 @@ fn ctx_storage(t: &Target<'_>) -> Result<(), String> {
 /// channel, whose `:authority` for a `unix:` target is the percent-encoded socket path) is
 /// served: PROTOCOL.md §2.3, servers accept any `:authority`.
 fn ctx_default_channel(t: &Target<'_>) -> Result<(), String> {
-    let value = json!({"via": "default channel"});
-    let (status, _, body) = t.call(Method::PUT, &t.path("/kv/channel"), Some(value.clone()));
-    expect(status == 204, || {
-        format!("PUT /kv/channel → {status} {body}")
-    })?;
+    let value = json!({"via": "default channel", "key": "channel"});
     let (status, _, body) = t.call(Method::GET, &t.path("/host/default-channel/channel"), None);
     expect(status == 200 && body["value"] == value, || {
         format!("GET /host/default-channel/channel → {status} {body}")

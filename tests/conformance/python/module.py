@@ -176,19 +176,24 @@ async def log(req: RouteRequest, ctx: Context) -> RouteResponse:
 
 @module.route("GET", "/host/default-channel/:key")
 async def default_channel(req: RouteRequest, ctx: Context) -> RouteResponse:
-    """ctx.default_channel: reads storage through a Host client written from PROTOCOL.md alone,
-    a raw grpcio channel with grpcio's default options (its default ``:authority`` for a
-    ``unix:`` target is the percent-encoded socket path)."""
+    """ctx.default_channel: writes then reads storage through a Host client written from
+    PROTOCOL.md alone, a raw grpcio channel with grpcio's default options (its default
+    ``:authority`` for a ``unix:`` target is the percent-encoded socket path)."""
     if broken("ctx.default_channel"):
         return RouteResponse(200, {"value": None})
+    key = req.params["key"]
     token = (("x-convotic-plugin-token", os.environ["CONVOTIC_PLUGIN_TOKEN"]),)
-    request = host_pb2.StorageGetRequest(key=req.params["key"])
+    value = json.dumps({"via": "default channel", "key": key}).encode()
     async with grpc.aio.insecure_channel("unix:" + os.environ["CONVOTIC_HOST_SOCKET"]) as channel:
+        storage = host_pb2_grpc.StorageStub(channel)
         try:
-            entry = await host_pb2_grpc.StorageStub(channel).Get(request, metadata=token, timeout=10)
+            await storage.Set(
+                host_pb2.StorageSetRequest(key=key, value_json=value), metadata=token, timeout=10
+            )
+            entry = await storage.Get(
+                host_pb2.StorageGetRequest(key=key), metadata=token, timeout=10
+            )
         except grpc.aio.AioRpcError as e:
-            if e.code() == grpc.StatusCode.NOT_FOUND:
-                return RouteResponse(200, {"value": None})
             return RouteResponse(502, {"error": f"{e.code().name}: {e.details()}"})
     return RouteResponse(200, {"value": json.loads(entry.value_json) if entry.value_json else None})
 

@@ -109,12 +109,13 @@ pub fn register(sdk: &mut Sdk) {
     // ctx.default_channel: the SDK's own Host client (tonic's defaults).
     sdk.register_route(Route::get("/host/default-channel/:key").handler(
         |req: RouteRequest, ctx: Context| async move {
+            let key = req.param("key").unwrap_or_default().to_string();
             let value = if broken("ctx.default_channel") {
                 None
             } else {
-                ctx.storage()
-                    .get(req.param("key").unwrap_or_default())
-                    .await?
+                let record = json!({"via": "default channel", "key": key});
+                ctx.storage().set(&key, record).await?;
+                ctx.storage().get(&key).await?
             };
             Ok(RouteResponse::json(200, json!({ "value": value })))
         },
