@@ -19,6 +19,7 @@ import {
 import type { DescribeResponse__Output } from "../src/generated/convotic/plugin/v1/DescribeResponse.js";
 import type { PluginClient } from "../src/generated/convotic/plugin/v1/Plugin.js";
 import type { ShutdownResponse__Output } from "../src/generated/convotic/plugin/v1/ShutdownResponse.js";
+import { protocol } from "../src/proto.js";
 import { get, healthCheck, jsonBody, Lane, pluginClient, startFakeHost, tempDir, unary, type FakeHost } from "./support.js";
 
 const TOKEN = "a".repeat(64);
@@ -172,6 +173,20 @@ describe("the Work stream against a fake supervisor", () => {
     assert.equal(described.manifest?.routes.length, 12);
     const again = await unary<unknown, DescribeResponse__Output>(client, "Describe", { protocol_versions: [1] });
     assert.deepEqual(again.manifest, described.manifest);
+  });
+
+  it("serves a caller whose :authority is the percent-encoded socket path (grpcio's default)", async () => {
+    // PROTOCOL.md §2.3: servers accept any :authority; grpc-core clients send this one for unix: targets.
+    const Ctor = protocol().plugin.Plugin;
+    const grpcCore = new Ctor(`unix:${socket}`, grpc.credentials.createInsecure(), {
+      "grpc.default_authority": encodeURIComponent(socket),
+    });
+    try {
+      const described = await unary<unknown, DescribeResponse__Output>(grpcCore, "Describe", { protocol_versions: [1] });
+      assert.equal(described.manifest?.name, "work-test");
+    } finally {
+      grpcCore.close();
+    }
   });
 
   it("refuses a supervisor speaking no common version with FAILED_PRECONDITION", async () => {
