@@ -149,3 +149,28 @@ fn shutdown_carries_the_stop_grace_minus_the_sigterm_reserve() {
         "grace_ms {grace}: PROTOCOL.md §7.1 says G - R = 8000 for a 10 s stop grace"
     );
 }
+
+/// §4.4 and §7.2: a refused manifest is reported on one line (`invalid manifest: ` then the
+/// problems joined with `; `), and the module is killed without a `Shutdown`.
+#[test]
+fn a_refused_module_is_reported_on_one_line_and_gets_no_shutdown() {
+    let sup = Supervisor::start(
+        &[ModuleEntry::fixture("refused", "raw-errors").env("MISBEHAVE_NAME", "someone-else")],
+        &[],
+    );
+    let status = sup.wait_state("refused", "failed", LONG);
+    let reason = status["last_error"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(
+            "invalid manifest: name: the module calls itself \"someone-else\" but is configured as \"refused\""
+        ),
+        "{reason}"
+    );
+    assert!(!reason.contains('\n'), "{reason:?}");
+    assert_eq!(status["restarts"], 0, "{status}");
+    let (_, logs, _) = sup.cli(&["logs", "refused"]);
+    assert!(
+        !logs.contains("Shutdown received"),
+        "a refused module was sent Shutdown: {logs}"
+    );
+}
