@@ -1,12 +1,14 @@
 //! Storage health: whether the filesystem holding the database is full or read-only.
 //!
 //! SQLite reports a full disk as `SQLITE_FULL` and a read-only database as `SQLITE_READONLY`,
-//! but a filesystem remounted read-only under an open connection (ext4 `errors=remount-ro`)
-//! shows up as a plain `SQLITE_IOERR` ("disk I/O error"). [`StorageHealth::refine`] looks at the
-//! filesystem (`statvfs` of the data dir) when a write fails with an I/O error and names the
-//! cause when it is one of those two ([`StorageFault`]). [`StorageHealth::status`] is what
-//! `/readyz` and the `convotic_storage_status` metric report: read-only when the filesystem is
-//! mounted read-only, full when it has no free block left or a write failed for lack of space
+//! but a filesystem turned read-only under an open connection (ext4 `errors=remount-ro`) shows
+//! up as a plain `SQLITE_IOERR` ("disk I/O error"). [`StorageHealth::refine`] then looks at the
+//! data dir ([`StorageHealth::diagnose`]: `statvfs`, and a small probe file created and removed,
+//! because recent kernels mark an ext4 that failed "emergency read-only" without the read-only
+//! flag `statvfs` shows) and names the cause when it is one of those two ([`StorageFault`]).
+//! [`StorageHealth::status`] is what `/readyz` and the `convotic_storage_status` metric report:
+//! read-only when the filesystem is mounted read-only or a write found it read-only and a new
+//! probe still does; full when it has no free block left, or a write failed for lack of space
 //! and nothing has been freed since.
 
 use std::path::{Path, PathBuf};
@@ -103,6 +105,24 @@ fn fs_state(dir: &Path) -> Option<FsState> {
     })
 }
 
+/// Creates, writes one byte to and removes a probe file in `dir`: the fault it met, if any.
+fn probe_write(dir: &Path) -> Option<StorageFault> {
+    use std::io::Write;
+    let path = dir.join(format!(".convotic-write-probe-{}", std::process::id()));
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(b"x"));
+    let _ = std::fs::remove_file(&path);
+    match result.err()?.raw_os_error()? {
+        libc::EROFS => Some(StorageFault::ReadOnly),
+        libc::ENOSPC | libc::EDQUOT => Some(StorageFault::Full),
+        _ => None,
+    }
+}
+
 /// The storage health of one database's directory.
 #[derive(Debug)]
 pub struct StorageHealth {
@@ -110,6 +130,9 @@ pub struct StorageHealth {
     /// Free bytes when a write last failed for lack of space; cleared by a successful write or
     /// once [`FREED_ENOUGH`] more is free.
     full_at: Mutex<Option<u64>>,
+    /// A write found the filesystem read-only; cleared by a successful write or a probe that
+    /// can write again.
+    read_only: Mutex<bool>,
 }
 
 impl StorageHealth {
@@ -118,14 +141,39 @@ impl StorageHealth {
         Self {
             dir,
             full_at: Mutex::new(None),
+            read_only: Mutex::new(false),
         }
     }
 
-    /// The current state (one `statvfs`).
+    /// Why the filesystem cannot take writes right now, if it cannot: mounted read-only, a
+    /// probe file that cannot be written (read-only, no space), or no free space left.
+    pub fn diagnose(&self) -> Option<StorageFault> {
+        let state = fs_state(&self.dir);
+        if state.is_some_and(|s| s.read_only) {
+            return Some(StorageFault::ReadOnly);
+        }
+        if let Some(fault) = probe_write(&self.dir) {
+            return Some(fault);
+        }
+        state
+            .is_some_and(|s| s.free < FULL_BELOW)
+            .then_some(StorageFault::Full)
+    }
+
+    /// The current state (one `statvfs`; a probe write while a read-only filesystem was seen).
     pub fn status(&self) -> StorageStatus {
         let state = fs_state(&self.dir);
         if state.is_some_and(|s| s.read_only) {
             return StorageStatus::ReadOnly;
+        }
+        {
+            let mut read_only = self.read_only.lock().unwrap_or_else(|e| e.into_inner());
+            if *read_only {
+                if probe_write(&self.dir) == Some(StorageFault::ReadOnly) {
+                    return StorageStatus::ReadOnly;
+                }
+                *read_only = false;
+            }
         }
         let free = state.map(|s| s.free);
         if free.is_some_and(|free| free < FULL_BELOW) {
@@ -150,6 +198,9 @@ impl StorageHealth {
                 if let Ok(mut full_at) = self.full_at.lock() {
                     *full_at = None;
                 }
+                if let Ok(mut read_only) = self.read_only.lock() {
+                    *read_only = false;
+                }
                 Ok(value)
             }
             Err(e) => Err(self.refine(e)),
@@ -163,17 +214,25 @@ impl StorageHealth {
         let StoreError::Storage { fault, message } = error else {
             return error;
         };
-        let state = fs_state(&self.dir);
         let fault = match fault {
-            StorageFault::Io if state.is_some_and(|s| s.read_only) => StorageFault::ReadOnly,
-            StorageFault::Io if state.is_some_and(|s| s.free < FULL_BELOW) => StorageFault::Full,
-            StorageFault::Io => return StoreError::Internal(message),
+            StorageFault::Io => match self.diagnose() {
+                Some(found) => found,
+                None => return StoreError::Internal(message),
+            },
             other => other,
         };
-        if fault == StorageFault::Full {
-            if let Ok(mut full_at) = self.full_at.lock() {
-                *full_at = Some(state.map_or(0, |s| s.free));
+        match fault {
+            StorageFault::Full => {
+                if let Ok(mut full_at) = self.full_at.lock() {
+                    *full_at = Some(fs_state(&self.dir).map_or(0, |s| s.free));
+                }
             }
+            StorageFault::ReadOnly => {
+                if let Ok(mut read_only) = self.read_only.lock() {
+                    *read_only = true;
+                }
+            }
+            StorageFault::Io => {}
         }
         StoreError::Storage {
             fault,

@@ -154,12 +154,7 @@ impl Store {
         // SQLite reports a full or read-only disk met while opening as "disk I/O error": name
         // the cause when the filesystem shows it.
         let fail = |e: &dyn std::fmt::Display| {
-            let cause = match health.status() {
-                StorageStatus::Full => Some(StorageFault::Full),
-                StorageStatus::ReadOnly => Some(StorageFault::ReadOnly),
-                StorageStatus::Ok => None,
-            };
-            match cause {
+            match health.diagnose() {
                 Some(fault) => StoreError::Storage {
                     fault,
                     message: format!(
