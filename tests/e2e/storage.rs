@@ -114,7 +114,9 @@ impl Mounted {
     /// read-only, and what was not written to the device is lost.
     fn fail(&self) {
         let name = Path::new(self.device()).file_name().unwrap();
-        let trigger = Path::new("/sys/fs/ext4").join(name).join("trigger_fs_error");
+        let trigger = Path::new("/sys/fs/ext4")
+            .join(name)
+            .join("trigger_fs_error");
         std::fs::write(&trigger, "1").expect("trigger_fs_error");
     }
 

@@ -217,7 +217,9 @@ fn store_error(request: &Incoming, error: StoreError) -> Response {
     };
     let mut response = error_response(status, code, &error.to_string(), &request.request_id);
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert("retry-after", super::storage::RETRY_AFTER.into());
+        response
+            .headers_mut()
+            .insert("retry-after", super::storage::RETRY_AFTER.into());
     }
     response
 }

@@ -73,7 +73,13 @@ mod tests {
         assert!(readiness(&store).is_none());
         let mut out = String::new();
         render_metric(&store, &mut out);
-        assert!(out.contains("convotic_storage_status{state=\"ok\"} 1\n"), "{out}");
-        assert!(out.contains("convotic_storage_status{state=\"full\"} 0\n"), "{out}");
+        assert!(
+            out.contains("convotic_storage_status{state=\"ok\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("convotic_storage_status{state=\"full\"} 0\n"),
+            "{out}"
+        );
     }
 }

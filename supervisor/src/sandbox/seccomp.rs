@@ -282,8 +282,12 @@ pub const DENIED: &[Denied] = &[
 /// The socket families a module may create (`socket`): Unix sockets, IPv4 and IPv6 (which
 /// network they reach is the profile's network namespace), and netlink for the routing
 /// protocol only (see [`NETLINK_ROUTE`]).
-pub const ALLOWED_SOCKET_FAMILIES: [libc::c_int; 4] =
-    [libc::AF_UNIX, libc::AF_INET, libc::AF_INET6, libc::AF_NETLINK];
+pub const ALLOWED_SOCKET_FAMILIES: [libc::c_int; 4] = [
+    libc::AF_UNIX,
+    libc::AF_INET,
+    libc::AF_INET6,
+    libc::AF_NETLINK,
+];
 
 /// `NETLINK_ROUTE`: the one netlink protocol allowed (address and route listings, as the C
 /// library's `getaddrinfo` and `getifaddrs` use).
@@ -747,8 +751,20 @@ mod tests {
             ("socket(AF_VSOCK, STREAM)", false, libc::AF_VSOCK, stream, 0),
             ("socket(AF_VSOCK, DGRAM)", false, libc::AF_VSOCK, dgram, 0),
             ("socket(AF_PACKET)", false, libc::AF_PACKET, raw, 0),
-            ("socket(AF_ALG)", false, libc::AF_ALG, libc::SOCK_SEQPACKET, 0),
-            ("socket(AF_NETLINK, SOCK_DIAG)", false, libc::AF_NETLINK, raw, 4),
+            (
+                "socket(AF_ALG)",
+                false,
+                libc::AF_ALG,
+                libc::SOCK_SEQPACKET,
+                0,
+            ),
+            (
+                "socket(AF_NETLINK, SOCK_DIAG)",
+                false,
+                libc::AF_NETLINK,
+                raw,
+                4,
+            ),
             ("socketpair(AF_VSOCK)", true, libc::AF_VSOCK, stream, 0),
             ("socketpair(AF_INET)", true, libc::AF_INET, stream, 0),
         ] {
@@ -929,9 +945,8 @@ mod tests {
         ] {
             // SAFETY: invalid descriptor / zero sizes and NULL pointers: nothing is read or
             // created without the filter either.
-            let r = call(|| unsafe {
-                libc::syscall(number, 0, std::ptr::null::<u8>(), 0, 0, 0, 0)
-            });
+            let r =
+                call(|| unsafe { libc::syscall(number, 0, std::ptr::null::<u8>(), 0, 0, 0, 0) });
             expect_errno(&mut failures, name, r, libc::EPERM);
         }
 

@@ -98,9 +98,7 @@ fn fs_state(dir: &Path) -> Option<FsState> {
         stat.blocks_available()
     };
     Some(FsState {
-        read_only: stat
-            .flags()
-            .contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
+        read_only: stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
         free: u64::from(blocks).saturating_mul(u64::from(stat.fragment_size())),
     })
 }

@@ -153,18 +153,12 @@ impl Store {
         let health = Arc::new(StorageHealth::new(dir.to_path_buf()));
         // SQLite reports a full or read-only disk met while opening as "disk I/O error": name
         // the cause when the filesystem shows it.
-        let fail = |e: &dyn std::fmt::Display| {
-            match health.diagnose() {
-                Some(fault) => StoreError::Storage {
-                    fault,
-                    message: format!(
-                        "cannot open {}: {} ({e})",
-                        path.display(),
-                        fault.describe()
-                    ),
-                },
-                None => StoreError::Internal(format!("cannot open {}: {e}", path.display())),
-            }
+        let fail = |e: &dyn std::fmt::Display| match health.diagnose() {
+            Some(fault) => StoreError::Storage {
+                fault,
+                message: format!("cannot open {}: {} ({e})", path.display(), fault.describe()),
+            },
+            None => StoreError::Internal(format!("cannot open {}: {e}", path.display())),
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::DirBuilder::new()

@@ -25,7 +25,10 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer thread owning `conn`; the outcome of every [`Writer::run`] is noted in
     /// `health` (a full or read-only disk is named in the error).
-    pub(super) fn start(mut conn: Connection, health: Arc<StorageHealth>) -> std::io::Result<Writer> {
+    pub(super) fn start(
+        mut conn: Connection,
+        health: Arc<StorageHealth>,
+    ) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("convotic-store-writer".into())
