@@ -268,3 +268,47 @@ fn without_cgroups_rlimits_stand_in() {
     });
     healthy(&sup);
 }
+
+/// io_uring and AF_VSOCK are denied by seccomp under `strict` and `relaxed`, and neither
+/// profile reaches an abstract Unix socket of the host (`strict`: its own network namespace;
+/// `relaxed`: the Landlock scope, where the kernel has it).
+#[test]
+fn io_uring_vsock_and_host_abstract_sockets_are_closed() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+
+    let name = format!("convotic-e2e-abstract-{}", std::process::id());
+    let _host_socket =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap())
+            .expect("abstract socket on the host");
+    let modules = [
+        ModuleEntry::fixture("strictmod", "ok").env("PROBE_ABSTRACT_SOCKET", &name),
+        ModuleEntry::fixture("relaxedmod", "ok")
+            .env("PROBE_ABSTRACT_SOCKET", &name)
+            .with("sandbox = \"relaxed\""),
+    ];
+    let sup = Supervisor::start(&modules, &[]);
+    sup.wait_until(LONG, "every module ready", |s| s.get("/readyz").0 == 200);
+    let key = sup.create_key("ws_test");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    for module in ["strictmod", "relaxedmod"] {
+        let (status, probes) = get(&sup, &key, &format!("/v1/modules/{module}/escape/sandbox"));
+        assert_eq!(status, 200, "{probes}");
+        for denied in ["io_uring_setup", "vsock_socket", "vsock_socketpair"] {
+            assert_eq!(
+                probes[denied],
+                serde_json::json!({"ok": false, "detail": "EPERM"}),
+                "{module}: {denied}"
+            );
+        }
+        assert_eq!(
+            probes["abstract_unix_connect"]["ok"], false,
+            "{module} reached the host's abstract socket (kernel {kernel}): {}",
+            probes["abstract_unix_connect"]
+        );
+    }
+    // Under relaxed it is the Landlock scope that refuses (EPERM), not a missing socket.
+    let (_, probes) = get(&sup, &key, "/v1/modules/relaxedmod/escape/sandbox");
+    assert_eq!(probes["abstract_unix_connect"]["detail"], "EPERM");
+    healthy(&sup);
+}

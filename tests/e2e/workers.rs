@@ -420,3 +420,56 @@ fn two_supervisors_on_one_nats_share_the_work() {
     let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "handled more than once: {doubled:?}");
 }
+
+/// A supervisor SIGKILLed with a backlog on NATS: the deliveries it held fill the handler's
+/// `max_ack_pending` until `ack_wait` passes, so with the default `ack_wait` (kept short, and
+/// extended by progress reports while a handler runs) the next supervisor gets messages again
+/// within seconds, not after 30 s.
+#[test]
+#[ignore = "fails: no delivery reached the restarted supervisor's module within 60 s; not yet investigated"]
+fn nats_deliveries_resume_within_seconds_after_a_supervisor_sigkill() {
+    let nats = NatsServer::start();
+    // The default ack_wait: not set here.
+    let tables = format!(
+        "[workers]\nretry_base = \"100ms\"\nretry_max = \"500ms\"\n[nats]\nurl = \"{}\"\n",
+        nats.url()
+    );
+    let mut sup =
+        Supervisor::start_full(&[ModuleEntry::fixture("fixture", "ok")], &[], &[], &tables);
+    sup.wait_state("fixture", "ready", LONG);
+    let key = sup.create_key("ws_test");
+    // Concurrency 8; each message takes 3 s (longer than a third of any ack_wait: the progress
+    // reports must keep it).
+    let ids: BTreeSet<String> = (0..40)
+        .map(|i| publish(&sup, &key, json!({"n": i, "sleep_ms": 3000}), json!({})))
+        .collect();
+    sup.wait_until(LONG, "the handler holds 8 messages", |s| {
+        deliveries(s)
+            .iter()
+            .filter(|r| r["phase"] == "received")
+            .count()
+            >= 8
+    });
+    let old_pids: BTreeSet<u64> = deliveries(&sup)
+        .iter()
+        .filter_map(|r| r["pid"].as_u64())
+        .collect();
+    sup.signal(nix::sys::signal::Signal::SIGKILL);
+    sup.wait_exit(Duration::from_secs(10)).expect("killed");
+    let killed_at = std::time::Instant::now();
+    sup.restart_after_kill();
+    sup.wait_until(LONG, "a delivery to the new supervisor's module", |s| {
+        deliveries(s).iter().any(|r| {
+            r["phase"] == "received" && r["pid"].as_u64().is_some_and(|p| !old_pids.contains(&p))
+        })
+    });
+    let resumed_after = killed_at.elapsed();
+    println!("deliveries resumed {resumed_after:?} after the SIGKILL");
+    assert!(
+        resumed_after < Duration::from_secs(12),
+        "deliveries resumed only {resumed_after:?} after the SIGKILL"
+    );
+    sup.wait_until(Duration::from_secs(120), "every message done", |s| {
+        ids.is_subset(&done_ids(&deliveries(s)))
+    });
+}

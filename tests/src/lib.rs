@@ -124,6 +124,18 @@ impl Supervisor {
             .prefix("cvt-e2e")
             .tempdir()
             .expect("tempdir");
+        Self::start_in(dir, modules, defaults, server, tables)
+    }
+
+    /// Like [`Supervisor::start_full`], in a temp dir prepared by the caller (e.g. with a
+    /// filesystem mounted at `<dir>/data` beforehand).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        modules: &[ModuleEntry],
+        defaults: &[&str],
+        server: &[&str],
+        tables: &str,
+    ) -> Self {
         let port = free_port();
         // A `# no cgroups` line in `tables` sets `[supervisor] cgroups = false`.
         let cgroups = if tables.contains("# no cgroups") {

@@ -45,6 +45,14 @@ pub enum BusError {
     /// Anything else.
     #[error("{0}")]
     Internal(String),
+    /// The embedded queue's storage cannot take writes (full, read-only); retry later.
+    #[error("{message}")]
+    Storage {
+        /// The cause.
+        fault: crate::store::StorageFault,
+        /// What failed.
+        message: String,
+    },
 }
 
 /// A message to publish.

@@ -94,7 +94,8 @@ pub struct WorkersConfig {
     pub retry_max: Duration,
     /// How long a delivery may go without news from its holder before it is delivered again
     /// (while a handler runs the supervisor reports progress every third of this). Bounds how
-    /// soon messages held by a supervisor that died come back. Default `30s`.
+    /// soon messages held by a supervisor that died come back (on NATS, they also fill the
+    /// consumer's `max_ack_pending` until then, so nothing else is delivered). Default `5s`.
     #[serde(default = "default_ack_wait", with = "humantime_serde")]
     pub ack_wait: Duration,
 }
@@ -116,7 +117,7 @@ fn default_retry_max() -> Duration {
     Duration::from_secs(60)
 }
 fn default_ack_wait() -> Duration {
-    Duration::from_secs(30)
+    Duration::from_secs(5)
 }
 
 /// `[server]`.

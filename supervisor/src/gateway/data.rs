@@ -210,6 +210,16 @@ fn store_error(request: &Incoming, error: StoreError) -> Response {
             tracing::error!(request_id = %request.request_id, "store error: {error}");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
+        StoreError::Storage { fault, .. } => {
+            tracing::warn!(request_id = %request.request_id, "store error: {error}");
+            super::storage::status_and_code(*fault)
+        }
     };
-    error_response(status, code, &error.to_string(), &request.request_id)
+    let mut response = error_response(status, code, &error.to_string(), &request.request_id);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert("retry-after", super::storage::RETRY_AFTER.into());
+    }
+    response
 }

@@ -14,6 +14,7 @@ mod error;
 mod forward;
 mod integrations;
 mod modules;
+mod storage;
 mod topics;
 
 use std::sync::Arc;
@@ -226,15 +227,18 @@ fn readyz(state: &GatewayState) -> Response {
         .filter(|s| s.state != crate::supervision::State::Ready)
         .map(|s| serde_json::json!({"workspace": s.workspace, "module": s.name, "state": s.state}))
         .collect();
-    let status = if not_ready.is_empty() {
+    let storage = storage::readiness(&state.store);
+    let ready = not_ready.is_empty() && storage.is_none();
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    json(
-        status,
-        &serde_json::json!({"ready": not_ready.is_empty(), "not_ready": not_ready}),
-    )
+    let mut body = serde_json::json!({"ready": ready, "not_ready": not_ready});
+    if let Some(storage) = storage {
+        body["storage"] = storage;
+    }
+    json(status, &body)
 }
 
 /// The Prometheus exposition.
@@ -255,6 +259,7 @@ fn metrics(state: &GatewayState) -> Response {
         ));
         module.metrics.render(&labels, &mut out);
     }
+    storage::render_metric(&state.store, &mut out);
     let mut response = Response::new(out.into());
     response.headers_mut().insert(
         "content-type",

@@ -130,10 +130,15 @@ fn bus_error(request_id: &str, error: BusError) -> Response {
         BusError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         BusError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "bus_unavailable"),
         BusError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        BusError::Storage { fault, .. } => super::storage::status_and_code(*fault),
     };
     let mut response = error_response(status, code, &error.to_string(), request_id);
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert("retry-after", 1.into());
+        let seconds = match error {
+            BusError::Storage { .. } => super::storage::RETRY_AFTER,
+            _ => 1,
+        };
+        response.headers_mut().insert("retry-after", seconds.into());
     }
     response
 }

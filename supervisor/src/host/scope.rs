@@ -53,6 +53,9 @@ impl Scope {
                 );
                 Status::internal(format!("the supervisor's store failed: {m}"))
             }
+            StoreError::Storage { fault, message } => {
+                Status::unavailable(format!("{}: {message}", fault.code()))
+            }
         }
     }
 }
@@ -124,6 +127,13 @@ mod tests {
                 tonic::Code::FailedPrecondition,
             ),
             (StoreError::Internal("x".into()), tonic::Code::Internal),
+            (
+                StoreError::Storage {
+                    fault: crate::store::StorageFault::Full,
+                    message: "x".into(),
+                },
+                tonic::Code::Unavailable,
+            ),
         ];
         for (error, code) in cases {
             assert_eq!(scope.status(error, &fields).code(), code);

@@ -55,6 +55,10 @@ fn store_error(error: StoreError) -> ApiError {
             tracing::error!("store error: {m}");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", m).retryable(true)
         }
+        StoreError::Storage { fault, message } => {
+            tracing::warn!("store error: {message}");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, fault.code(), message).retryable(true)
+        }
     }
 }
 

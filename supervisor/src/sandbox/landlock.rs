@@ -24,7 +24,13 @@
 //! Landlock is applied on a best-effort basis: the ruleset asks for every filesystem right the
 //! `landlock` crate knows (ABI 9), and the running kernel enforces those it supports; the
 //! returned [`LandlockStatus`] says which case applied. Network rights are not handled here
-//! (the network namespace isolates the module), nor are Landlock scopes.
+//! (the network namespace isolates the module). One scope is: abstract Unix sockets
+//! (`LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET`, ABI 6). A module may connect only to abstract
+//! sockets created inside its own Landlock domain; abstract sockets belong to the network
+//! namespace, so under `relaxed` (the host's network namespace) this is what keeps the module
+//! away from the host's abstract sockets (D-Bus, X11, systemd...). Under `strict` its own
+//! network namespace has none. On a kernel older than ABI 6 the scope is not enforced (status
+//! "partially enforced", and `doctor` says so: [`ABSTRACT_UNIX_SCOPE_ABI`]).
 //!
 //! [`probe`] and [`abi_version`] tell whether the running kernel offers Landlock, without
 //! restricting anything, for `doctor`.
@@ -37,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use landlock::{
     Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr,
-    RulesetCreated, RulesetCreatedAttr, RulesetStatus, ABI,
+    RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 use serde::Serialize;
 
@@ -47,6 +53,9 @@ const REQUESTED_ABI: ABI = ABI::V9;
 
 /// [`REQUESTED_ABI`] as a number: a kernel with at least this ABI enforces the whole ruleset.
 pub const REQUESTED_ABI_VERSION: i32 = 9;
+
+/// The first Landlock ABI with the abstract Unix socket scope (Linux 6.12).
+pub const ABSTRACT_UNIX_SCOPE_ABI: i32 = 6;
 
 /// `LANDLOCK_CREATE_RULESET_VERSION`: makes `landlock_create_ruleset` return the ABI version.
 const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1 << 0;
@@ -266,6 +275,8 @@ pub fn restrict(
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(handled_access())
         .map_err(|e| format!("landlock: handled rights: {e}"))?
+        .scope(Scope::AbstractUnixSocket)
+        .map_err(|e| format!("landlock: abstract Unix socket scope: {e}"))?
         .create()
         .map_err(|e| format!("landlock: creating the ruleset: {e}"))?;
     let ruleset = add_rules(ruleset, read_exec, read_exec_access(), "read-exec")?;
@@ -303,6 +314,7 @@ mod tests {
     const CHILD_ENV: &str = "CONVOTIC_LANDLOCK_TEST_CHILD";
     /// The directory tree the child works in.
     const DIR_ENV: &str = "CONVOTIC_LANDLOCK_TEST_DIR";
+    const ABSTRACT_ENV: &str = "CONVOTIC_LANDLOCK_TEST_ABSTRACT";
     /// Printed by the child when every check held.
     const CHILD_OK: &str = "landlock-child: ok";
 
@@ -393,10 +405,17 @@ mod tests {
         }
         std::fs::write(root.join("ro/file.txt"), b"readable").unwrap();
         std::fs::write(root.join("forbidden/secret.txt"), b"secret").unwrap();
+        // An abstract Unix socket outside the child's Landlock domain.
+        let name = format!("convotic-landlock-test-{}", std::process::id());
+        let _listener = abstract_listener(&name).unwrap();
 
         let (status, stdout, stderr) = run_child_test(
             "landlock_child",
-            &[(CHILD_ENV, "1".as_ref()), (DIR_ENV, root.as_os_str())],
+            &[
+                (CHILD_ENV, "1".as_ref()),
+                (DIR_ENV, root.as_os_str()),
+                (ABSTRACT_ENV, name.as_ref()),
+            ],
         );
         assert!(
             status.success() && stderr.contains(CHILD_OK),
@@ -593,6 +612,26 @@ mod tests {
             other => failures.push(format!("rename out of rw: expected EACCES, got {other:?}")),
         }
 
+        // Abstract Unix sockets: the host's (the test's) are out of reach from ABI 6; one the
+        // child creates itself stays reachable.
+        let host_socket = std::env::var(ABSTRACT_ENV).expect("abstract socket name");
+        let connected = abstract_connect(&host_socket);
+        if abi >= ABSTRACT_UNIX_SCOPE_ABI {
+            match connected {
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+                other => failures.push(format!(
+                    "connect to the host's abstract socket: expected EPERM, got {other:?}"
+                )),
+            }
+            let own = format!("{host_socket}-own");
+            match abstract_listener(&own).and_then(|_l| abstract_connect(&own)) {
+                Ok(_) => {}
+                Err(e) => failures.push(format!("connect to its own abstract socket: {e}")),
+            }
+        } else {
+            eprintln!("landlock-child: ABI {abi} has no abstract Unix socket scope");
+        }
+
         // Execution.
         if let Some(bin) = &true_bin {
             match Command::new(bin).status() {
@@ -611,6 +650,21 @@ mod tests {
         } else {
             Err(failures)
         }
+    }
+
+    fn abstract_address(name: &str) -> io::Result<std::os::unix::net::SocketAddr> {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+    }
+
+    /// A listening Unix socket at abstract address `name`.
+    fn abstract_listener(name: &str) -> io::Result<std::os::unix::net::UnixListener> {
+        std::os::unix::net::UnixListener::bind_addr(&abstract_address(name)?)
+    }
+
+    /// Connects to abstract address `name`.
+    fn abstract_connect(name: &str) -> io::Result<std::os::unix::net::UnixStream> {
+        std::os::unix::net::UnixStream::connect_addr(&abstract_address(name)?)
     }
 
     /// `mknod` of a character device (1:3, like `/dev/null`).

@@ -119,6 +119,23 @@ pub fn probe() -> Vec<Layer> {
         },
         false,
     ));
+    let scoped = landlock.is_some_and(|abi| abi >= super::landlock::ABSTRACT_UNIX_SCOPE_ABI);
+    layers.push(layer(
+        "abstract unix socket scope (relaxed)",
+        scoped,
+        if scoped {
+            "Landlock scope: relaxed modules cannot connect to the host's abstract Unix sockets"
+                .into()
+        } else {
+            format!(
+                "needs Landlock ABI v{} (Linux 6.12): relaxed modules share the host's network \
+                 namespace and CAN connect to its abstract Unix sockets (D-Bus, X11...); strict \
+                 modules are not affected",
+                super::landlock::ABSTRACT_UNIX_SCOPE_ABI
+            )
+        },
+        false,
+    ));
     let seccomp = super::seccomp::available();
     layers.push(layer(
         "seccomp filter",

@@ -34,6 +34,18 @@
 //! * **Terminal input injection** (`ioctl` with `TIOCSTI` or `TIOCLINUX`): pushing keystrokes
 //!   into a terminal shared with the supervisor.
 //! * **Obsolete calls** (`uselib`, `nfsservctl`).
+//! * **io_uring** (`io_uring_setup`, `io_uring_enter`, `io_uring_register`): the kernel performs
+//!   the operations of a ring without the system calls this filter sees (a denied `socket` or
+//!   `openat` could be submitted through a ring), and it is a frequent exploit target.
+//! * **Socket families** (`socket` and `socketpair`): only `AF_UNIX`, `AF_INET`, `AF_INET6`
+//!   and `AF_NETLINK` with protocol `NETLINK_ROUTE` (which the C library's resolver uses to list
+//!   addresses) may be created; `socketpair` only with `AF_UNIX`. Everything else fails with
+//!   `EPERM`: above all `AF_VSOCK`, which no network namespace isolates (on a virtual machine it
+//!   reaches the hypervisor and the host's services), and raw packet, `AF_ALG` (the kernel's
+//!   crypto API), Bluetooth, TIPC, RDS, XDP and the other netlink protocols (`NETLINK_SOCK_DIAG`
+//!   lists the sockets of the whole network namespace, the host's under `relaxed`). Which
+//!   network the allowed families reach depends on the profile: under `strict` its own network
+//!   namespace (its own loopback only), under `relaxed` the host's.
 //!
 //! Syscalls that do not exist on an architecture (`iopl`, `ioperm` and `uselib` on aarch64)
 //! are skipped. Only the native ABI is allowed: a call through another ABI of the same CPU
@@ -96,6 +108,11 @@ pub enum When {
     PersonalityChange,
     /// Calls whose request (second argument) is `TIOCSTI` or `TIOCLINUX`.
     TerminalInjection,
+    /// `socket` calls whose family (first argument) is not in [`ALLOWED_SOCKET_FAMILIES`], or
+    /// is `AF_NETLINK` with a protocol (third argument) other than `NETLINK_ROUTE`.
+    SocketFamily,
+    /// `socketpair` calls whose family is not `AF_UNIX`.
+    SocketPairFamily,
 }
 
 impl fmt::Display for When {
@@ -105,6 +122,8 @@ impl fmt::Display for When {
             When::NamespaceFlags => "with a CLONE_NEW* flag",
             When::PersonalityChange => "other than 0 and 0xffffffff",
             When::TerminalInjection => "with TIOCSTI or TIOCLINUX",
+            When::SocketFamily => "of a family other than AF_UNIX, AF_INET, AF_INET6, AF_NETLINK",
+            When::SocketPairFamily => "of a family other than AF_UNIX",
         })
     }
 }
@@ -161,6 +180,11 @@ const CLOCK: &str = "changes the system clock, shared by the whole host";
 const PORTS: &str = "raw I/O port access";
 const HANDLES: &str = "opens files by handle, bypassing the module's mount view";
 const OBSOLETE: &str = "obsolete";
+const IO_URING: &str =
+    "performs operations without the system calls this filter checks; frequent exploit target";
+const SOCKET_FAMILIES: &str = "only AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (NETLINK_ROUTE): \
+     AF_VSOCK is not isolated by network namespaces and reaches the hypervisor of a virtual \
+     machine; the other families are kernel attack surface";
 
 /// The deny-list: every system call [`install`] denies, when, with which error and why.
 pub const DENIED: &[Denied] = &[
@@ -238,7 +262,36 @@ pub const DENIED: &[Denied] = &[
     },
     always("uselib", OBSOLETE),
     always("nfsservctl", OBSOLETE),
+    always("io_uring_setup", IO_URING),
+    always("io_uring_enter", IO_URING),
+    always("io_uring_register", IO_URING),
+    Denied {
+        syscall: "socket",
+        when: When::SocketFamily,
+        errno: Errno::Eperm,
+        reason: SOCKET_FAMILIES,
+    },
+    Denied {
+        syscall: "socketpair",
+        when: When::SocketPairFamily,
+        errno: Errno::Eperm,
+        reason: "only AF_UNIX socket pairs",
+    },
 ];
+
+/// The socket families a module may create (`socket`): Unix sockets, IPv4 and IPv6 (which
+/// network they reach is the profile's network namespace), and netlink for the routing
+/// protocol only (see [`NETLINK_ROUTE`]).
+pub const ALLOWED_SOCKET_FAMILIES: [libc::c_int; 4] = [
+    libc::AF_UNIX,
+    libc::AF_INET,
+    libc::AF_INET6,
+    libc::AF_NETLINK,
+];
+
+/// `NETLINK_ROUTE`: the one netlink protocol allowed (address and route listings, as the C
+/// library's `getaddrinfo` and `getifaddrs` use).
+const NETLINK_ROUTE: u64 = 0;
 
 /// The namespace flags `clone` may not be called with.
 const CLONE_NAMESPACE_FLAGS: [libc::c_int; 7] = [
@@ -313,6 +366,11 @@ fn syscall_number(name: &str) -> Option<i64> {
         #[cfg(target_arch = "x86_64")]
         "uselib" => libc::SYS_uselib,
         "nfsservctl" => libc::SYS_nfsservctl,
+        "io_uring_setup" => libc::SYS_io_uring_setup,
+        "io_uring_enter" => libc::SYS_io_uring_enter,
+        "io_uring_register" => libc::SYS_io_uring_register,
+        "socket" => libc::SYS_socket,
+        "socketpair" => libc::SYS_socketpair,
         _ => return None,
     };
     Some(number)
@@ -362,6 +420,22 @@ fn rules(when: When) -> Result<Vec<SeccompRule>, String> {
             rule(vec![condition(1, SeccompCmpOp::Eq, TIOCSTI)?])?,
             rule(vec![condition(1, SeccompCmpOp::Eq, TIOCLINUX)?])?,
         ]),
+        When::SocketFamily => {
+            let not_allowed = ALLOWED_SOCKET_FAMILIES
+                .iter()
+                .map(|&family| condition(0, SeccompCmpOp::Ne, family as u64))
+                .collect::<Result<Vec<_>, _>>()?;
+            let netlink_other_protocol = vec![
+                condition(0, SeccompCmpOp::Eq, libc::AF_NETLINK as u64)?,
+                condition(2, SeccompCmpOp::Ne, NETLINK_ROUTE)?,
+            ];
+            Ok(vec![rule(not_allowed)?, rule(netlink_other_protocol)?])
+        }
+        When::SocketPairFamily => Ok(vec![rule(vec![condition(
+            0,
+            SeccompCmpOp::Ne,
+            libc::AF_UNIX as u64,
+        )?])?]),
     }
 }
 
@@ -644,6 +718,77 @@ mod tests {
         }
     }
 
+    /// Creates a socket (or a pair) and closes it, returning `(rc, errno)`.
+    fn try_socket(pair: bool, family: i32, kind: i32, protocol: i32) -> (libc::c_long, i32) {
+        let mut fds = [-1; 2];
+        let r = call(|| {
+            // SAFETY: socket/socketpair take plain values; fds is a live array of two ints.
+            let rc = unsafe {
+                if pair {
+                    libc::socketpair(family, kind, protocol, fds.as_mut_ptr())
+                } else {
+                    libc::socket(family, kind, protocol)
+                }
+            };
+            rc.into()
+        });
+        let opened = if pair { fds.to_vec() } else { vec![r.0 as i32] };
+        for fd in opened.into_iter().filter(|&fd| fd >= 0) {
+            // SAFETY: closes a descriptor this function just created.
+            unsafe { libc::close(fd) };
+        }
+        r
+    }
+
+    /// The socket families the filter denies and those it keeps (run with the filter
+    /// installed).
+    fn check_socket_families() -> Vec<String> {
+        let mut failures = Vec::new();
+        let stream = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+        let dgram = libc::SOCK_DGRAM | libc::SOCK_CLOEXEC;
+        let raw = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
+        for (what, pair, family, kind, protocol) in [
+            ("socket(AF_VSOCK, STREAM)", false, libc::AF_VSOCK, stream, 0),
+            ("socket(AF_VSOCK, DGRAM)", false, libc::AF_VSOCK, dgram, 0),
+            ("socket(AF_PACKET)", false, libc::AF_PACKET, raw, 0),
+            (
+                "socket(AF_ALG)",
+                false,
+                libc::AF_ALG,
+                libc::SOCK_SEQPACKET,
+                0,
+            ),
+            (
+                "socket(AF_NETLINK, SOCK_DIAG)",
+                false,
+                libc::AF_NETLINK,
+                raw,
+                4,
+            ),
+            ("socketpair(AF_VSOCK)", true, libc::AF_VSOCK, stream, 0),
+            ("socketpair(AF_INET)", true, libc::AF_INET, stream, 0),
+        ] {
+            let r = try_socket(pair, family, kind, protocol);
+            expect_errno(&mut failures, what, r, libc::EPERM);
+        }
+        for (what, pair, family, kind, protocol) in [
+            ("socket(AF_UNIX)", false, libc::AF_UNIX, stream, 0),
+            ("socket(AF_INET)", false, libc::AF_INET, stream, 0),
+            ("socket(AF_INET6, DGRAM)", false, libc::AF_INET6, dgram, 0),
+            ("socket(AF_NETLINK, ROUTE)", false, libc::AF_NETLINK, raw, 0),
+            ("socketpair(AF_UNIX)", true, libc::AF_UNIX, stream, 0),
+        ] {
+            let r = try_socket(pair, family, kind, protocol);
+            if r.0 < 0 {
+                failures.push(format!(
+                    "{what} should be allowed: {}",
+                    io::Error::from_raw_os_error(r.1)
+                ));
+            }
+        }
+        failures
+    }
+
     fn run_child() -> Vec<String> {
         let mut failures = Vec::new();
         let true_bin = ["/usr/bin/true", "/bin/true"]
@@ -791,6 +936,22 @@ mod tests {
             });
             expect_errno(&mut failures, "x32 getpid", r, libc::EPERM);
         }
+
+        // io_uring: a ring of 0 entries with no parameters (EFAULT/EINVAL without the filter).
+        for (name, number) in [
+            ("io_uring_setup", libc::SYS_io_uring_setup),
+            ("io_uring_enter", libc::SYS_io_uring_enter),
+            ("io_uring_register", libc::SYS_io_uring_register),
+        ] {
+            // SAFETY: invalid descriptor / zero sizes and NULL pointers: nothing is read or
+            // created without the filter either.
+            let r =
+                call(|| unsafe { libc::syscall(number, 0, std::ptr::null::<u8>(), 0, 0, 0, 0) });
+            expect_errno(&mut failures, name, r, libc::EPERM);
+        }
+
+        // Socket families.
+        failures.extend(check_socket_families());
 
         // What must keep working.
         match fork_and_wait(|| 7) {

@@ -2,7 +2,13 @@
 //! keys, the platform data modules reach through their `ctx` (contacts, conversations, outbound
 //! messages, workflow runs) and module storage.
 //!
-//! * WAL mode; `busy_timeout`, `synchronous=NORMAL` and `foreign_keys` on every connection.
+//! * WAL mode; `busy_timeout`, `synchronous=FULL` and `foreign_keys` on every connection.
+//! * **An acknowledgement means on disk.** Every write that is answered as done (a queue
+//!   publish's 202, a contact or storage write's 2xx, an API key printed by the CLI) has been
+//!   committed with `synchronous=FULL`: the WAL is fsynced at each commit, before the answer, so
+//!   a power cut or an OS crash cannot take back what was acknowledged. The queue groups its
+//!   writes (many publishes, claims and acks in one transaction, see `queue.rs`), so one fsync
+//!   covers a whole batch; other writes pay one fsync each.
 //! * Migrations are versioned in code ([`schema`]) and applied in transactions when the file is
 //!   opened; a file written by a newer supervisor is refused.
 //! * Every write runs on one dedicated writer thread ([`writer`]); reads use a small pool of
@@ -16,6 +22,7 @@ mod connections;
 mod contacts;
 mod conversations;
 mod cron_runs;
+mod health;
 mod keys;
 mod kv;
 mod messages;
@@ -39,6 +46,7 @@ pub use connections::{new_connection_id, StoredConnection, MAX_CONNECTIONS_PER_B
 pub use contacts::{Contact, ContactPatch, NewContact};
 pub use conversations::{Conversation, ConversationPatch, NewConversation};
 pub use cron_runs::{CronOutcome, CronRun, INTERRUPTED_MESSAGE};
+pub use health::{StorageFault, StorageHealth, StorageStatus};
 pub use keys::ApiKey;
 pub use kv::StorageEntry;
 pub use messages::{NewMessage, OutboundMessage};
@@ -74,11 +82,25 @@ pub enum StoreError {
     /// The database failed.
     #[error("{0}")]
     Internal(String),
+    /// The storage cannot take writes (full, read-only): retry once it is fixed.
+    #[error("{message}")]
+    Storage {
+        /// The cause.
+        fault: StorageFault,
+        /// What failed.
+        message: String,
+    },
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Internal(format!("database error: {e}"))
+        match health::fault_of(&e) {
+            Some(fault) => StoreError::Storage {
+                fault,
+                message: format!("database error: {e}"),
+            },
+            None => StoreError::Internal(format!("database error: {e}")),
+        }
     }
 }
 
@@ -104,6 +126,7 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    health: Arc<StorageHealth>,
     writer: writer::Writer,
     readers: pool::ReadPool,
     auth_cache: keys::AuthCache,
@@ -123,8 +146,19 @@ impl Store {
     ///
     /// Fails when the file cannot be opened or was written by a newer supervisor.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let fail = |e: &dyn std::fmt::Display| {
-            StoreError::Internal(format!("cannot open {}: {e}", path.display()))
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let health = Arc::new(StorageHealth::new(dir.to_path_buf()));
+        // SQLite reports a full or read-only disk met while opening as "disk I/O error": name
+        // the cause when the filesystem shows it.
+        let fail = |e: &dyn std::fmt::Display| match health.diagnose() {
+            Some(fault) => StoreError::Storage {
+                fault,
+                message: format!("cannot open {}: {} ({e})", path.display(), fault.describe()),
+            },
+            None => StoreError::Internal(format!("cannot open {}: {e}", path.display())),
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::DirBuilder::new()
@@ -149,13 +183,14 @@ impl Store {
             )));
         }
         schema::migrate(&mut conn).map_err(|e| match e {
-            StoreError::Internal(m) => fail(&m),
+            StoreError::Internal(m) | StoreError::Storage { message: m, .. } => fail(&m),
             other => other,
         })?;
-        let writer = writer::Writer::start(conn).map_err(|e| fail(&e))?;
+        let writer = writer::Writer::start(conn, Arc::clone(&health)).map_err(|e| fail(&e))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                health,
                 writer,
                 readers: pool::ReadPool::new(path.to_path_buf()),
                 auth_cache: keys::AuthCache::default(),
@@ -173,6 +208,11 @@ impl Store {
         &self.inner.path
     }
 
+    /// Whether the storage can take writes now (full, read-only), for `/readyz` and metrics.
+    pub fn storage_status(&self) -> StorageStatus {
+        self.inner.health.status()
+    }
+
     /// Runs `f` on the writer thread (all writes go through it, one at a time).
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
@@ -180,6 +220,11 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.writer.run(f).await
+    }
+
+    /// The storage health, for the queue's batches (refines their errors).
+    fn health(&self) -> Arc<StorageHealth> {
+        Arc::clone(&self.inner.health)
     }
 
     /// Runs `f` on a pooled read connection, on a blocking thread.
@@ -223,9 +268,25 @@ impl Store {
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_millis(5000))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // FULL in WAL mode: the WAL is fsynced at every commit (NORMAL syncs only at checkpoints,
+    // and a power cut loses the commits since the last one). See the module documentation.
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+#[cfg(test)]
+mod durability_tests {
+    /// Every connection commits with `synchronous=FULL` (2): acknowledged writes are fsynced.
+    #[test]
+    fn connections_commit_synchronously() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::open_connection(&dir.path().join("x.db")).unwrap();
+        let level: i64 = conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(level, 2, "synchronous must be FULL (2)");
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::util::{
     decode_page_token, into_page, new_id, now_ms, page_query, page_size, signed, unsigned,
 };
-use super::{Page, Store, StoreError};
+use super::{Page, StorageHealth, Store, StoreError};
 
 /// A consumer of the queue: one per (workspace, module, handler).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,10 +256,11 @@ impl Store {
     where
         F: FnOnce() -> Vec<(QueueOp, QueueReply)> + Send + 'static,
     {
+        let health = self.health();
         self.inner.writer.submit(Box::new(move |conn| {
             let batch = take();
             if !batch.is_empty() {
-                run_batch(conn, batch, dedup_window_ms);
+                run_batch(conn, batch, dedup_window_ms, &health);
             }
         }))
     }
@@ -307,13 +308,19 @@ impl Store {
     }
 }
 
-/// Runs `batch` in one transaction and answers every operation.
-fn run_batch(conn: &mut Connection, batch: Vec<(QueueOp, QueueReply)>, window_ms: u64) {
+/// Runs `batch` in one transaction (one commit, so one fsync for the whole batch: group
+/// commit) and answers every operation after the commit.
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<(QueueOp, QueueReply)>,
+    window_ms: u64,
+    health: &StorageHealth,
+) {
     let (ops, replies): (Vec<QueueOp>, Vec<QueueReply>) = batch.into_iter().unzip();
-    match apply_all(conn, ops, now_ms(), window_ms) {
+    match health.observe(apply_all(conn, ops, now_ms(), window_ms)) {
         Ok(results) => {
             for (reply, result) in replies.into_iter().zip(results) {
-                reply(result);
+                reply(result.map_err(|e| health.refine(e)));
             }
         }
         Err(e) => {

@@ -6,12 +6,12 @@
 //! CLI, are covered by `busy_timeout`).
 
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use super::{StorageHealth, StoreError};
 
 /// A closure run on the writer thread.
 pub(super) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -19,11 +19,16 @@ pub(super) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// Handle to the writer thread; the thread ends when the last handle is dropped.
 pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
+    health: Arc<StorageHealth>,
 }
 
 impl Writer {
-    /// Starts the writer thread owning `conn`.
-    pub(super) fn start(mut conn: Connection) -> std::io::Result<Writer> {
+    /// Starts the writer thread owning `conn`; the outcome of every [`Writer::run`] is noted in
+    /// `health` (a full or read-only disk is named in the error).
+    pub(super) fn start(
+        mut conn: Connection,
+        health: Arc<StorageHealth>,
+    ) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("convotic-store-writer".into())
@@ -36,7 +41,7 @@ impl Writer {
                     }
                 }
             })?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, health })
     }
 
     /// Queues `job` on the writer thread without waiting for it (it answers through whatever it
@@ -54,8 +59,9 @@ impl Writer {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let health = Arc::clone(&self.health);
         let job: Job = Box::new(move |conn| {
-            let _ = reply.send(f(conn));
+            let _ = reply.send(health.observe(f(conn)));
         });
         self.jobs
             .send(job)

@@ -89,6 +89,7 @@ fn bus_error(e: StoreError) -> BusError {
         // that one is gone.
         StoreError::Conflict(m) | StoreError::FailedPrecondition(m) => BusError::Unavailable(m),
         StoreError::Internal(m) => BusError::Internal(m),
+        StoreError::Storage { fault, message } => BusError::Storage { fault, message },
     }
 }
 
