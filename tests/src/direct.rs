@@ -52,7 +52,18 @@ impl DirectModule {
         }
         let child = command.spawn().expect("spawn module");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let channel = protocol::connect(&socket, deadline).await.expect("connect");
+        let module_socket = protocol::ModuleSocket {
+            dir: std::sync::Arc::new(std::os::fd::OwnedFd::from(
+                std::fs::File::open(dir.path()).expect("open the socket dir"),
+            )),
+            name: "plugin.sock".into(),
+            display: socket.clone(),
+            // The test started the module itself: any peer in this test's socket dir is it.
+            check: std::sync::Arc::new(|_| Ok(())),
+        };
+        let channel = protocol::connect(&module_socket, deadline)
+            .await
+            .expect("connect");
         protocol::wait_serving(channel.clone(), deadline)
             .await
             .expect("serving");

@@ -5,15 +5,21 @@
 //! work). It:
 //!
 //! 1. re-arms `PR_SET_PDEATHSIG=SIGKILL` and checks its parent is still the supervisor;
-//! 2. closes inherited file descriptors above stderr and resets signal dispositions;
+//! 2. closes inherited file descriptors above its control socket (fd 3, see [`super::control`]),
+//!    reads the sandbox spec from that socket (never from argv, which `ps` shows to every
+//!    user) and resets signal dispositions;
 //! 3. enters a new PID namespace (or, unprivileged, a user + PID namespace);
 //! 4. forks PID 1 of that namespace, which forks and execs the module, reaps every zombie and
 //!    forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to every process of the namespace.
 //!
 //! With a sandbox (profiles `strict` and `relaxed`), step 3 and 4 are those of
 //! [`super::sandboxed`]: cgroups joined, user/mount/PID/IPC/UTS(/net) namespaces, a private root,
-//! privileges dropped, Landlock and seccomp. Its arguments: `<parent pid> <sandbox JSON or ->
-//! <command> [args...]`.
+//! privileges dropped, Landlock and seccomp. Its arguments: `<parent pid> <command> [args...]`.
+//!
+//! Every descriptor the helper creates is close-on-exec, and right before `exec` the module
+//! process marks every descriptor above stderr close-on-exec too: the module starts with
+//! stdin, stdout and stderr only (nothing of the helper, such as the status pipe of its PID 1,
+//! through which it could forge its own exit status).
 //!
 //! When the supervisor dies, the helper gets SIGKILL (PDEATHSIG), PID 1 gets SIGKILL in turn
 //! (its own PDEATHSIG), and the kernel kills every process of the namespace: no module process
@@ -27,15 +33,16 @@
 //! supervisor sees the module's own status.
 
 use std::ffi::{CString, OsString};
-use std::os::fd::OwnedFd;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
+use nix::fcntl::OFlag;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{
     kill, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
 };
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{execvp, fork, getppid, pipe, ForkResult, Pid};
+use nix::unistd::{execvp, fork, getppid, pipe2, ForkResult, Pid};
 
 use crate::sandbox::spec::SandboxSpec;
 
@@ -62,7 +69,8 @@ pub(super) enum Containment {
 }
 
 /// Entry point of helper mode. `args` are the arguments after [`HELPER_ARG`]:
-/// `<expected parent pid> <command> [args...]`. Never returns.
+/// `<expected parent pid> <command> [args...]`; the sandbox spec arrives on the control
+/// socket. Never returns.
 pub fn main(args: Vec<OsString>) -> ! {
     match run(args) {
         Ok(never) => match never {},
@@ -81,15 +89,6 @@ fn run(args: Vec<OsString>) -> Result<Never, String> {
         .next()
         .and_then(|a| a.to_str().and_then(|s| s.parse().ok()))
         .ok_or("missing parent pid argument")?;
-    let spec_arg = args.next().ok_or("missing sandbox argument")?;
-    let spec: Option<SandboxSpec> = if spec_arg == "-" {
-        None
-    } else {
-        Some(
-            serde_json::from_slice(spec_arg.as_bytes())
-                .map_err(|e| format!("bad sandbox argument: {e}"))?,
-        )
-    };
     let argv: Vec<CString> = args
         .map(|a| CString::new(a.as_bytes()).map_err(|_| "argument contains a NUL byte"))
         .collect::<Result<_, _>>()?;
@@ -102,13 +101,28 @@ fn run(args: Vec<OsString>) -> Result<Never, String> {
         return Err("the supervisor exited before the module started".into());
     }
     close_inherited_fds();
+    let control = take_control_socket()?;
+    let spec: Option<SandboxSpec> = {
+        let mut reader = std::os::unix::net::UnixStream::from(
+            control
+                .try_clone()
+                .map_err(|e| format!("control socket: {e}"))?,
+        );
+        let _ = reader.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let frame =
+            super::control::read_frame_blocking(&mut reader, super::control::MAX_SPEC_BYTES)
+                .map_err(|e| format!("reading the sandbox spec: {e}"))?;
+        serde_json::from_slice(&frame).map_err(|e| format!("bad sandbox spec: {e}"))?
+    };
     reset_signals()?;
     let handled = handled_signals();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), None).map_err(|e| e.to_string())?;
 
     if let Some(spec) = spec {
-        return super::sandboxed::run(&spec, &argv, &handled);
+        return super::sandboxed::run(&spec, &argv, &handled, control);
     }
+    // Without a sandbox there is no report: the supervisor sees end of file.
+    drop(control);
     let containment = enter_pid_namespace();
     if containment == Containment::Subreaper {
         eprintln!(
@@ -120,7 +134,7 @@ fn run(args: Vec<OsString>) -> Result<Never, String> {
         let status = reap_until_exit(module, Containment::Subreaper, &handled);
         reflect(status)
     } else {
-        let (status_read, status_write) = pipe().map_err(|e| e.to_string())?;
+        let (status_read, status_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         // SAFETY: the helper is single-threaded (it runs before any runtime or thread is
         // started), so the child may run arbitrary code after fork.
         match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
@@ -209,6 +223,7 @@ pub(super) fn spawn_module(argv: &[CString]) -> Result<Pid, String> {
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+            cloexec_above_stderr();
             let error = match execvp(&argv[0], argv) {
                 Ok(never) => match never {},
                 Err(e) => e,
@@ -378,11 +393,54 @@ fn reset_signals() -> Result<(), String> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(|e| e.to_string())
 }
 
-/// Closes every descriptor above stderr, so nothing of the supervisor leaks into the module.
+/// Takes the control socket the spawner placed at [`super::control::CONTROL_FD`], marking it
+/// close-on-exec so no `exec` ever passes it on.
+fn take_control_socket() -> Result<OwnedFd, String> {
+    let fd = super::control::CONTROL_FD;
+    // SAFETY: F_SETFD only changes the flags of the descriptor (it fails with EBADF when fd 3
+    // is not open, and then nothing is taken).
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+        return Err(format!(
+            "no control socket at fd {fd}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: fd 3 is open (checked above) and nothing else in the helper owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Marks every descriptor above stderr close-on-exec: called right before the module's
+/// `exec`, so it starts with stdin, stdout and stderr only, whatever a layer below opened.
+pub(super) fn cloexec_above_stderr() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on open descriptors.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if result == 0 {
+        return;
+    }
+    // Kernels before 5.11: one by one, up to the soft limit of open files.
+    let max = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft.min(65_536) as i32)
+        .unwrap_or(4096);
+    for fd in 3..max {
+        // SAFETY: F_SETFD only changes flags; an fd that is not open just fails with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// Closes every descriptor above the control socket, so nothing of the supervisor leaks into
+/// the module.
 fn close_inherited_fds() {
-    // SAFETY: close_range only closes descriptors; no Rust object owns fds >= 3 at this point
+    let first = super::control::CONTROL_FD as u32 + 1;
+    // SAFETY: close_range only closes descriptors; no Rust object owns fds > 3 at this point
     // of the helper (it has opened nothing yet).
-    let result = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let result = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
     if result != 0 {
         // Older kernels: close one by one.
         let max = std::fs::read_dir("/proc/self/fd")
@@ -392,7 +450,7 @@ fn close_inherited_fds() {
                     .unwrap_or(0)
             })
             .unwrap_or(1024);
-        for fd in 3..=max {
+        for fd in first as i32..=max {
             // SAFETY: see above; closing an fd that is not open just fails with EBADF.
             unsafe { libc::close(fd) };
         }

@@ -1,6 +1,7 @@
 //! Module processes: spawning through the single-threaded spawn helper, capturing output,
 //! runtime directories, killing whole process trees, and reading the process tree.
 
+pub mod control;
 pub mod helper;
 pub mod logs;
 pub mod runtime_dir;
@@ -10,4 +11,4 @@ pub mod tree;
 
 pub use logs::{LogBuffer, LogLine, LogSink, Stream};
 pub use runtime_dir::{InstanceDir, RuntimeRoot};
-pub use spawner::{SpawnRequest, Spawner};
+pub use spawner::{SpawnRequest, Spawned, Spawner};

@@ -8,7 +8,8 @@
 //!    hostname, brings up loopback, and forks the module;
 //! 4. the module process starts its own session, applies its rlimits, drops every privilege
 //!    (bounding set, ambient, securebits, uid/gid, capabilities, `no_new_privs`), applies
-//!    Landlock, writes the sandbox report, installs seccomp last and execs the module.
+//!    Landlock, sends the sandbox report on the control socket (then closes it), marks every
+//!    descriptor above stderr close-on-exec, installs seccomp last and execs the module.
 //!
 //! A sandbox that cannot be built is not silently weakened: the module exits with code 78 (not
 //! restarted) and the failing step on stderr, which the supervisor shows as the last error.
@@ -17,8 +18,9 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::unistd::{execvp, fork, pipe, ForkResult, Pid};
+use nix::unistd::{execvp, fork, pipe2, ForkResult, Pid};
 
 use super::helper::{namespace_init, reflect, wait_for_init, Never};
 use crate::sandbox::privileges::{self, INSIDE_ID};
@@ -27,7 +29,14 @@ use crate::sandbox::spec::{Profile, SandboxSpec};
 use crate::sandbox::{cgroup, landlock, seccomp};
 
 /// Runs the module in the sandbox of `spec`; returns only on failure before the clone.
-pub(super) fn run(spec: &SandboxSpec, argv: &[CString], handled: &SigSet) -> Result<Never, String> {
+/// `control` is the helper's control socket, where the module process sends the sandbox
+/// report.
+pub(super) fn run(
+    spec: &SandboxSpec,
+    argv: &[CString],
+    handled: &SigSet,
+    control: OwnedFd,
+) -> Result<Never, String> {
     if !spec.cgroup_procs.is_empty() {
         cgroup::join(&spec.cgroup_procs, std::process::id())
             .map_err(|e| format!("sandbox: joining the module's cgroups: {e}"))?;
@@ -41,8 +50,8 @@ pub(super) fn run(spec: &SandboxSpec, argv: &[CString], handled: &SigSet) -> Res
     if spec.profile.isolates_network() {
         flags |= libc::CLONE_NEWNET;
     }
-    let (go_read, go_write) = pipe().map_err(|e| e.to_string())?;
-    let (status_read, status_write) = pipe().map_err(|e| e.to_string())?;
+    let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+    let (status_read, status_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
     // SAFETY: the helper is single-threaded, so a raw clone without a new stack behaves like
     // fork (the child runs on a copy of this stack) and may run arbitrary code.
     let pid = unsafe {
@@ -71,9 +80,10 @@ pub(super) fn run(spec: &SandboxSpec, argv: &[CString], handled: &SigSet) -> Res
             std::process::exit(126);
         }
         drop(go_read);
-        sandbox_init(spec, argv, status_write, handled, as_root)
+        sandbox_init(spec, argv, status_write, handled, as_root, control)
     }
     let init = Pid::from_raw(pid as i32);
+    drop(control);
     drop(go_read);
     drop(status_write);
     if let Err(e) = privileges::write_id_maps(init.as_raw(), spec, as_root) {
@@ -94,8 +104,9 @@ fn sandbox_init(
     status_write: OwnedFd,
     handled: &SigSet,
     as_root: bool,
+    control: OwnedFd,
 ) -> ! {
-    namespace_init(status_write, handled, || {
+    namespace_init(status_write, handled, move || {
         crate::sandbox::mounts::enter_root(spec).map_err(|e| format!("sandbox: {e}"))?;
         privileges::set_hostname(&spec.hostname).map_err(|e| format!("sandbox: {e}"))?;
         if spec.profile.isolates_network() {
@@ -105,14 +116,17 @@ fn sandbox_init(
         }
         // SAFETY: PID 1 is single-threaded, so the child may run arbitrary code.
         match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-            ForkResult::Child => become_module(spec, argv, as_root),
-            ForkResult::Parent { child } => Ok(child),
+            ForkResult::Child => become_module(spec, argv, as_root, control),
+            ForkResult::Parent { child } => {
+                drop(control);
+                Ok(child)
+            }
         }
     })
 }
 
 /// The module process: last layers, then exec. Never returns.
-fn become_module(spec: &SandboxSpec, argv: &[CString], as_root: bool) -> ! {
+fn become_module(spec: &SandboxSpec, argv: &[CString], as_root: bool, control: OwnedFd) -> ! {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let fail = |step: &str, e: String| -> ! {
         eprintln!("convotic spawn helper: sandbox: {step}: {e}");
@@ -166,9 +180,13 @@ fn become_module(spec: &SandboxSpec, argv: &[CString], as_root: bool) -> ! {
             "not available in this kernel".into()
         },
     };
-    if let Ok(text) = serde_json::to_string(&report) {
-        let _ = std::fs::write(&spec.report_file, text);
+    if let Ok(text) = serde_json::to_vec(&report) {
+        if let Err(e) = super::control::send_frame(control.as_fd(), &text) {
+            eprintln!("convotic spawn helper: sandbox: warning: sending the sandbox report: {e}");
+        }
     }
+    drop(control);
+    super::helper::cloexec_above_stderr();
     if seccomp_available {
         seccomp::install().unwrap_or_else(|e| fail("seccomp", e));
     }

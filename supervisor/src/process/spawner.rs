@@ -5,8 +5,13 @@
 //! thread, which lives as long as the supervisor. The child runs the supervisor binary again in
 //! spawn-helper mode (`/proc/self/exe __spawn-helper ...`, see [`super::helper`]); the only code
 //! that runs between fork and exec is the allocation-free `pre_exec` below.
+//!
+//! The sandbox spec is not an argument (every host user can read argv in `ps -ef`): it travels
+//! on the helper's control socket ([`super::control`]), which the supervisor keeps to receive
+//! the sandbox report.
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -14,7 +19,11 @@ use std::sync::mpsc;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
+use super::control::{send_frame, CONTROL_FD, MAX_SPEC_BYTES};
 use super::helper::HELPER_ARG;
+
+/// How long the spawner thread waits for the helper to take the sandbox spec.
+const SPEC_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -31,9 +40,17 @@ pub struct SpawnRequest {
     pub sandbox: Option<crate::sandbox::spec::SandboxSpec>,
 }
 
+/// A started spawn helper.
+pub struct Spawned {
+    /// The helper process.
+    pub child: Child,
+    /// The supervisor's end of the helper's control socket, where the sandbox report arrives.
+    pub control: std::os::unix::net::UnixStream,
+}
+
 struct Job {
     request: SpawnRequest,
-    reply: oneshot::Sender<io::Result<Child>>,
+    reply: oneshot::Sender<io::Result<Spawned>>,
 }
 
 /// Handle to the spawner thread.
@@ -59,7 +76,7 @@ impl Spawner {
 
     /// Starts the module through the spawn helper. The child's stdout and stderr are piped,
     /// stdin is /dev/null, and it is SIGKILLed if the returned `Child` is dropped.
-    pub async fn spawn(&self, request: SpawnRequest) -> io::Result<Child> {
+    pub async fn spawn(&self, request: SpawnRequest) -> io::Result<Spawned> {
         let (reply, result) = oneshot::channel();
         self.jobs
             .send(Job { request, reply })
@@ -70,17 +87,31 @@ impl Spawner {
     }
 }
 
-fn spawn_now(request: &SpawnRequest) -> io::Result<Child> {
+fn spawn_now(request: &SpawnRequest) -> io::Result<Spawned> {
     let parent = std::process::id() as libc::pid_t;
-    let sandbox = match &request.sandbox {
-        Some(spec) => serde_json::to_string(spec).map_err(io::Error::other)?,
-        None => "-".to_string(),
-    };
+    let spec = serde_json::to_vec(&request.sandbox).map_err(io::Error::other)?;
+    if spec.len() > MAX_SPEC_BYTES {
+        return Err(io::Error::other(format!(
+            "the sandbox spec is {} bytes, over the limit of {MAX_SPEC_BYTES}",
+            spec.len()
+        )));
+    }
+    let (control, pair_end) = std::os::unix::net::UnixStream::pair()?;
+    // A descriptor number well above the standard streams (and not CONTROL_FD itself), so the
+    // dup2 below always makes a new, inheritable descriptor; close-on-exec in this process.
+    // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor we own; the result is owned below.
+    let raw = unsafe { libc::fcntl(pair_end.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    drop(pair_end);
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor returned by fcntl, owned by nobody else.
+    let helper_end = unsafe { OwnedFd::from_raw_fd(raw) };
+    let inherited = helper_end.as_raw_fd();
     let mut command = Command::new("/proc/self/exe");
     command
         .arg(HELPER_ARG)
         .arg(parent.to_string())
-        .arg(sandbox)
         .arg(&request.command)
         .args(&request.args)
         .env_clear()
@@ -91,8 +122,8 @@ fn spawn_now(request: &SpawnRequest) -> io::Result<Child> {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     // SAFETY: the closure runs between fork and exec in the child. It only makes raw system
-    // calls (prctl, getppid, setsid) and builds errors with `last_os_error`/`from_raw_os_error`,
-    // none of which allocate or take locks.
+    // calls (prctl, getppid, setsid, dup2) and builds errors with
+    // `last_os_error`/`from_raw_os_error`, none of which allocate or take locks.
     unsafe {
         command.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
@@ -106,8 +137,18 @@ fn spawn_now(request: &SpawnRequest) -> io::Result<Child> {
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
+            // The control socket at its fixed number; dup2 clears close-on-exec on the copy.
+            if libc::dup2(inherited, CONTROL_FD) < 0 {
+                return Err(io::Error::last_os_error());
+            }
             Ok(())
         });
     }
-    command.spawn()
+    let child = command.spawn()?;
+    drop(helper_end);
+    // The helper reads the spec first thing; never wait on it for long.
+    control.set_write_timeout(Some(SPEC_WRITE_TIMEOUT))?;
+    send_frame(control.as_fd(), &spec)
+        .map_err(|e| io::Error::other(format!("sending the sandbox spec to the helper: {e}")))?;
+    Ok(Spawned { child, control })
 }

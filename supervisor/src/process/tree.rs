@@ -39,6 +39,36 @@ fn descendants_in(proc_root: &Path, pid: i32) -> Vec<i32> {
     out
 }
 
+/// Whether `pid` is `ancestor` or one of its descendants (following parent links up).
+pub fn is_within_tree(pid: i32, ancestor: i32) -> bool {
+    is_within_tree_in(Path::new("/proc"), pid, ancestor)
+}
+
+fn is_within_tree_in(proc_root: &Path, pid: i32, ancestor: i32) -> bool {
+    let mut current = pid;
+    // Bounded: a parent chain is never longer than the pid space allows, and a loop in a
+    // (fake) tree must not hang.
+    for _ in 0..4096 {
+        if current == ancestor {
+            return true;
+        }
+        if current <= 1 {
+            return false;
+        }
+        match stat_fields(proc_root, current) {
+            Some((_, parent)) => current = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The command name of `pid` (`/proc/<pid>/comm`), as the process set it.
+pub fn command_name(pid: i32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_string())
+}
+
 /// Whether `pid` exists and is not a zombie.
 pub fn is_alive(pid: i32) -> bool {
     stat_fields(Path::new("/proc"), pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
@@ -129,6 +159,11 @@ mod tests {
         found.sort();
         assert_eq!(found, vec![11, 12, 13]);
         assert_eq!(stat_fields(root, 12), Some(('S', 11)));
+        assert!(is_within_tree_in(root, 13, 11));
+        assert!(is_within_tree_in(root, 11, 11));
+        assert!(!is_within_tree_in(root, 20, 11));
+        assert!(!is_within_tree_in(root, 10, 11));
+        assert!(!is_within_tree_in(root, 99, 11));
     }
 
     #[test]

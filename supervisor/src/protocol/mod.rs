@@ -6,7 +6,7 @@ pub mod handshake;
 pub mod validate;
 pub mod work;
 
-pub use connect::connect;
+pub use connect::{connect, ConnectError, ModuleSocket, PeerCheck, PeerCredentials};
 pub use handshake::{describe, probe, wait_serving, HandshakeError};
 /// The channel type of a connection to a module.
 pub use tonic::transport::Channel;

@@ -1,13 +1,11 @@
-//! What the sandbox of a running instance actually consists of: written by the spawn helper
-//! just before `exec` into the instance's runtime dir, read by the supervisor for `ps`, the
-//! admin API and `doctor`.
+//! What the sandbox of a running instance actually consists of: sent by the spawn helper's code
+//! in the module process just before `exec`, on the helper's control socket
+//! (`crate::process::control`), and shown by the supervisor in `ps` and the admin API. It is
+//! never a file: the runtime dir is writable by the module, and nothing there is trusted.
 
 use serde::{Deserialize, Serialize};
 
 use super::spec::Profile;
-
-/// File name of the report in the instance's runtime dir.
-pub const REPORT_FILE: &str = "sandbox.json";
 
 /// The layers one module instance got.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,12 +30,4 @@ pub struct SandboxReport {
     pub landlock: String,
     /// Seccomp: `enforced` or why not.
     pub seccomp: String,
-}
-
-impl SandboxReport {
-    /// Reads the report of an instance, if the helper wrote one.
-    pub fn read(dir: &std::path::Path) -> Option<Self> {
-        let text = std::fs::read_to_string(dir.join(REPORT_FILE)).ok()?;
-        serde_json::from_str(&text).ok()
-    }
 }

@@ -1,6 +1,7 @@
 //! What the spawn helper is asked to build for one module instance: the profile, the paths the
 //! module may see (and how), its limits and the host uid it runs as. The supervisor computes a
-//! [`SandboxSpec`] and passes it to the helper as one JSON argument.
+//! [`SandboxSpec`] and sends it to the helper as JSON on the helper's control socket
+//! (`crate::process::control`), never on its command line.
 
 use std::path::{Path, PathBuf};
 
@@ -95,8 +96,6 @@ pub struct SandboxSpec {
     pub cgroup_pids: bool,
     /// The limits.
     pub limits: ResourceLimits,
-    /// Where the helper writes what it applied (`SandboxReport` as JSON).
-    pub report_file: PathBuf,
 }
 
 /// System directories every sandboxed module can read and execute (those that exist; on a

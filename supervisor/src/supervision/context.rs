@@ -4,7 +4,6 @@
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::ModuleSpec;
 use crate::process::{RuntimeRoot, Spawner};
@@ -22,7 +21,6 @@ pub struct Context {
     pub store: Store,
     /// Where module cgroups are created (detected at start).
     pub cgroups: crate::sandbox::cgroup::Backend,
-    next_instance: AtomicU64,
 }
 
 impl Context {
@@ -41,7 +39,6 @@ impl Context {
             cgroups: crate::sandbox::cgroup::Backend::None {
                 reason: "not detected yet".into(),
             },
-            next_instance: AtomicU64::new(1),
         })
     }
 
@@ -52,9 +49,10 @@ impl Context {
         self
     }
 
-    /// A new instance id (`i1`, `i2`, ...), unique within this supervisor run.
+    /// A new instance id: `i` and 10 random lowercase letters and digits (51 bits), so no
+    /// module can guess another instance's runtime dir, and short enough for socket paths.
     pub fn next_instance_id(&self) -> String {
-        format!("i{}", self.next_instance.fetch_add(1, Ordering::Relaxed))
+        random_instance_id()
     }
 
     /// `<data_dir>/modules/<workspace>/<module>`, created 0700: the module's persistent data.
@@ -69,5 +67,37 @@ impl Context {
             .mode(0o700)
             .create(&dir)?;
         Ok(dir)
+    }
+}
+
+/// `i` followed by 10 random characters of `[0-9a-z]`.
+fn random_instance_id() -> String {
+    const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut value = rand::random::<u64>();
+    let mut id = String::with_capacity(11);
+    id.push('i');
+    for _ in 0..10 {
+        id.push(ALPHABET[(value % 36) as usize] as char);
+        value /= 36;
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::random_instance_id;
+
+    #[test]
+    fn instance_ids_are_short_and_unguessable() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| random_instance_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert_eq!(id.len(), 11);
+            assert!(id.starts_with('i'));
+            assert!(id[1..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()));
+        }
     }
 }

@@ -42,6 +42,9 @@ pub enum StartError {
     Manifest(ManifestError),
     /// The handshake failed (Describe error, protocol version).
     Handshake(HandshakeError),
+    /// What stood at the module's socket, or what answered there, is not the module: a link,
+    /// a FIFO, or a process outside the instance.
+    Socket(String),
 }
 
 impl StartError {
@@ -73,6 +76,7 @@ impl std::fmt::Display for StartError {
             }
             StartError::Manifest(e) => write!(f, "{e}"),
             StartError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            StartError::Socket(why) => write!(f, "{why}"),
         }
     }
 }
@@ -93,7 +97,7 @@ pub struct Ready {
 
 /// A started module process.
 pub struct Instance {
-    /// Instance id, e.g. `i12`.
+    /// Instance id, e.g. `i3k9x0q2m7a` (random).
     pub id: String,
     /// Pid of the spawn helper (leader of the instance's process group).
     pub helper_pid: i32,
@@ -110,7 +114,16 @@ pub struct Instance {
     cgroup: Option<crate::sandbox::cgroup::InstanceCgroup>,
     /// A memory limit no cgroup enforces: the supervisor polls the tree's RSS against it.
     polled_memory_limit: Option<u64>,
+    /// The module's host uid under a sandbox (`None` for profile `none`).
+    sandbox_uid: Option<u32>,
+    /// The supervisor's end of the helper's control socket, where the sandbox report arrives
+    /// (`None` without a sandbox, or once read).
+    control: Option<tokio::net::UnixStream>,
 }
+
+/// How long, after readiness, the sandbox report may take to arrive (it is sent before the
+/// module's `exec`, so it is normally there already).
+const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long to wait, after an exit, for the output readers to reach end of file.
 const DRAIN_OUTPUT: Duration = Duration::from_millis(500);
@@ -160,8 +173,9 @@ impl Instance {
             Some(sandbox) if !sandbox.cgroup_memory => sandbox.limits.memory_bytes,
             _ => None,
         };
+        let sandbox_uid = prepared.spec.as_ref().map(|s| s.uid);
         let env = super::env::module_env(spec, &dir, &token, &id, &data_dir);
-        let mut child = ctx
+        let spawned = ctx
             .spawner
             .spawn(SpawnRequest {
                 command: spec.command.clone(),
@@ -172,6 +186,17 @@ impl Instance {
             })
             .await
             .map_err(|e| StartError::Spawn(format!("{}: {e}", spec.command.display())))?;
+        let mut child = spawned.child;
+        let control = if sandbox_uid.is_some() {
+            spawned
+                .control
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::UnixStream::from_std(spawned.control))
+                .map_err(spawn_error)
+                .map(Some)?
+        } else {
+            None
+        };
         let helper_pid = child.id().map(|p| p as i32).unwrap_or(0);
         let mut pumps = Vec::with_capacity(2);
         if let Some(stdout) = child.stdout.take() {
@@ -201,6 +226,8 @@ impl Instance {
             pumps,
             cgroup: prepared.cgroup,
             polled_memory_limit,
+            sandbox_uid,
+            control,
         })
     }
 
@@ -213,12 +240,20 @@ impl Instance {
             "the module never listened on its socket (CONVOTIC_PLUGIN_SOCKET)",
         ));
         let set_stage = |s: &str| *stage.lock().unwrap_or_else(|e| e.into_inner()) = s.to_string();
-        let socket = self.dir.plugin_socket.clone();
+        let socket = protocol::ModuleSocket {
+            dir: std::sync::Arc::clone(&self.dir.dir_fd),
+            name: crate::process::runtime_dir::PLUGIN_SOCKET_NAME.to_string(),
+            display: self.dir.plugin_socket.clone(),
+            check: super::peer::instance_peer(self.helper_pid, self.sandbox_uid),
+        };
         let name = spec.name.clone();
         let handshake = async {
             let channel = protocol::connect(&socket, deadline)
                 .await
-                .map_err(|_| None::<StartError>)?;
+                .map_err(|e| match e {
+                    protocol::ConnectError::Refused(why) => Some(StartError::Socket(why)),
+                    protocol::ConnectError::NotListening(_) => None,
+                })?;
             set_stage("connected, but health never reported SERVING");
             protocol::wait_serving(channel.clone(), deadline)
                 .await
@@ -342,9 +377,25 @@ impl Instance {
             .sum()
     }
 
-    /// What the sandbox of this instance consists of, as the spawn helper reported it.
-    pub fn sandbox_report(&self) -> Option<crate::sandbox::report::SandboxReport> {
-        crate::sandbox::report::SandboxReport::read(&self.dir.path)
+    /// What the sandbox of this instance consists of, as the spawn helper reported it on its
+    /// control socket (read once, without blocking a thread, capped and time-limited; never a
+    /// file of the module-writable runtime dir). `None` without a sandbox.
+    pub async fn sandbox_report(&mut self) -> Option<crate::sandbox::report::SandboxReport> {
+        let mut control = self.control.take()?;
+        let result = crate::process::control::read_frame(
+            &mut control,
+            crate::process::control::MAX_REPORT_BYTES,
+            REPORT_TIMEOUT,
+        )
+        .await
+        .and_then(|frame| serde_json::from_slice(&frame).map_err(|e| e.to_string()));
+        match result {
+            Ok(report) => Some(report),
+            Err(e) => {
+                tracing::warn!(instance = %self.id, "no sandbox report from the spawn helper: {e}");
+                None
+            }
+        }
     }
 
     /// Waits (briefly) until the output readers have read everything the process wrote, so

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod context;
 mod env;
 pub mod instance;
+mod peer;
 pub mod runner;
 mod sandboxing;
 pub mod status;

@@ -284,6 +284,8 @@ async fn run_instance(
         }
     };
     let pid = instance.module_pid();
+    // Read before taking the status lock: no I/O ever happens while it is held.
+    let sandbox = instance.sandbox_report().await;
     let ready_at = Instant::now();
     module.set_routes(crate::registry::RouteTable::new(&ready.manifest.routes));
     module.set_manifest(ready.manifest.clone());
@@ -296,7 +298,7 @@ async fn run_instance(
         s.protocol_version = Some(ready.protocol_version);
         s.features = ready.features.clone();
         s.manifest = Some(manifest_summary(&ready.manifest));
-        s.sandbox = instance.sandbox_report();
+        s.sandbox = sandbox;
     });
     module.event(format!(
         "instance {} ready in {:.1} ms (pid {}, {} v{}, protocol v{})",

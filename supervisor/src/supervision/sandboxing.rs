@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use crate::config::ModuleSpec;
 use crate::process::InstanceDir;
 use crate::sandbox::cgroup::{self, InstanceCgroup};
-use crate::sandbox::report::REPORT_FILE;
 use crate::sandbox::spec::{
     module_paths, sandbox_uid, Profile, SandboxSpec, NETWORK_READ_PATHS, SYSTEM_EXEC_PATHS,
     SYSTEM_READ_PATHS,
@@ -119,7 +118,6 @@ pub fn prepare(
             cgroup_memory,
             cgroup_pids,
             limits: spec.limits,
-            report_file: dir.path.join(REPORT_FILE),
         }),
         cgroup,
     })
