@@ -62,18 +62,24 @@ fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The payload length a frame header announces, refused over `max`.
+fn frame_length(header: [u8; 4], max: usize) -> Result<usize, String> {
+    let length = u32::from_le_bytes(header) as usize;
+    if length > max {
+        return Err(format!(
+            "frame of {length} bytes is over the limit of {max}"
+        ));
+    }
+    Ok(length)
+}
+
 /// Reads one frame of at most `max` bytes from a blocking reader (the helper's side).
 pub fn read_frame_blocking(reader: &mut impl Read, max: usize) -> Result<Vec<u8>, String> {
     let mut length = [0u8; 4];
     reader
         .read_exact(&mut length)
         .map_err(|e| format!("reading the frame length: {e}"))?;
-    let length = u32::from_le_bytes(length) as usize;
-    if length > max {
-        return Err(format!(
-            "frame of {length} bytes is over the limit of {max}"
-        ));
-    }
+    let length = frame_length(length, max)?;
     let mut payload = vec![0u8; length];
     reader
         .read_exact(&mut payload)
@@ -94,12 +100,7 @@ pub async fn read_frame(
             .read_exact(&mut length)
             .await
             .map_err(|e| format!("reading the frame length: {e}"))?;
-        let length = u32::from_le_bytes(length) as usize;
-        if length > max {
-            return Err(format!(
-                "frame of {length} bytes is over the limit of {max}"
-            ));
-        }
+        let length = frame_length(length, max)?;
         let mut payload = vec![0u8; length];
         stream
             .read_exact(&mut payload)
