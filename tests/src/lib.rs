@@ -87,7 +87,8 @@ impl ModuleEntry {
     }
 }
 
-/// A running supervisor process with its own temp dir; SIGKILLed on drop.
+/// A running supervisor process with its own temp dir; stopped on drop (SIGTERM, a second
+/// SIGTERM after 5 s, SIGKILL after 3 s more), so it removes its runtime dir.
 pub struct Supervisor {
     /// The process.
     pub child: Child,
@@ -386,7 +387,16 @@ impl Supervisor {
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            if self.wait_exit(Duration::from_secs(5)).is_none() {
+                // A second SIGTERM kills the modules at once.
+                self.signal(nix::sys::signal::Signal::SIGTERM);
+                if self.wait_exit(Duration::from_secs(3)).is_none() {
+                    let _ = self.child.kill();
+                }
+            }
+        }
         let _ = self.child.wait();
     }
 }

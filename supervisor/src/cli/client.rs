@@ -27,6 +27,9 @@ impl Admin {
                 data_dir.display()
             )
         })?;
+        if !endpoint.is_running() {
+            return Err(not_running(&data_dir, &endpoint));
+        }
         let token = admin_token::read(&data_dir)
             .map_err(|e| format!("cannot read the admin token in {}: {e}", data_dir.display()))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -73,13 +76,29 @@ impl Admin {
     }
 }
 
+/// Says that the supervisor recorded in the discovery file is gone, and how to start one.
+fn not_running(data_dir: &std::path::Path, endpoint: &super::Endpoint) -> String {
+    let started = endpoint
+        .started_at_ms
+        .map(|ms| format!(", started {}", format_time(ms)))
+        .unwrap_or_default();
+    format!(
+        "the supervisor recorded in {} (pid {}{started}, listening on {}) is not running: it \
+         stopped without cleaning up (killed or crashed). Start it again with \
+         `convotic-supervisor run --config <file>`",
+        data_dir.join(super::discovery::FILE_NAME).display(),
+        endpoint.pid,
+        endpoint.listen
+    )
+}
+
 /// The data dir `target` names (`--data-dir`, the config's `data_dir`, or `./data`).
 pub(super) fn data_dir(target: &Target) -> Result<PathBuf, String> {
     if let Some(dir) = &target.data_dir {
         return Ok(dir.clone());
     }
     if let Some(config) = &target.config {
-        return crate::config::load(config)
+        return crate::config::load_for_clients(config)
             .map(|c| c.data_dir)
             .map_err(|e| e.to_string());
     }
@@ -134,7 +153,7 @@ fn format_table(modules: &[Value]) -> String {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let mut out = format!(
-        "{:<16} {:<24} {:<9} {:>8} {:>8} {:>9} {:<28} {}\n",
+        "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {}\n",
         "WORKSPACE", "MODULE", "STATE", "PID", "RESTARTS", "UPTIME", "MANIFEST", "LAST ERROR"
     );
     for m in modules {
@@ -159,7 +178,7 @@ fn format_table(modules: &[Value]) -> String {
             ),
         };
         out.push_str(&format!(
-            "{:<16} {:<24} {:<9} {:>8} {:>8} {:>9} {:<28} {}\n",
+            "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {}\n",
             m["workspace"].as_str().unwrap_or(""),
             m["name"].as_str().unwrap_or(""),
             m["state"].as_str().unwrap_or(""),
@@ -170,10 +189,37 @@ fn format_table(modules: &[Value]) -> String {
             m["restarts"].as_u64().unwrap_or(0),
             uptime,
             manifest,
-            m["last_error"].as_str().unwrap_or("")
+            problem(m, now)
         ));
     }
     out
+}
+
+/// The `LAST ERROR` cell: the next attempt of a module waiting to restart, what keeps it down,
+/// or (once it recovered) its last failure with when it happened.
+fn problem(m: &Value, now: u64) -> String {
+    let ago = |at: u64| {
+        humantime::format_duration(Duration::from_secs(now.saturating_sub(at) / 1000)).to_string()
+    };
+    let mut cell = String::new();
+    if let Some(next) = m["next_attempt_ms"].as_u64() {
+        let wait = Duration::from_secs(next.saturating_sub(now).div_ceil(1000));
+        cell.push_str(&format!(
+            "next attempt in {} (at {}); ",
+            humantime::format_duration(wait),
+            format_time(next)
+        ));
+    }
+    if let Some(error) = m["last_error"].as_str() {
+        cell.push_str(error);
+    } else if let Some(failure) = m["last_failure"].as_str() {
+        let when = m["last_failure_at_ms"]
+            .as_u64()
+            .map(|at| format!(" {} ago, at {}", ago(at), format_time(at)))
+            .unwrap_or_default();
+        cell.push_str(&format!("(recovered) last failure{when}: {failure}"));
+    }
+    cell
 }
 
 fn count(v: &Value) -> usize {
@@ -247,5 +293,39 @@ pub fn restart(target: &Target, module: &str, workspace: Option<&str>) -> i32 {
             0
         }
         Err(e) => fail(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ps_shows_the_next_attempt_and_a_recovered_modules_last_failure() {
+        let now = 1_800_000_000_000;
+        let looping = json!({
+            "state": "crash-loop",
+            "last_error": "crash loop (...); last: the module exited with code 3",
+            "next_attempt_ms": now + 90_000,
+        });
+        let cell = problem(&looping, now);
+        assert!(cell.starts_with("next attempt in 1m 30s (at "), "{cell}");
+        assert!(cell.ends_with("exited with code 3"), "{cell}");
+        let recovered = json!({
+            "state": "ready",
+            "last_error": null,
+            "last_failure": "crash loop (...)",
+            "last_failure_at_ms": now - 120_000,
+        });
+        let cell = problem(&recovered, now);
+        assert!(
+            cell.starts_with("(recovered) last failure 2m ago, at "),
+            "{cell}"
+        );
+        assert!(cell.ends_with(": crash loop (...)"), "{cell}");
+        assert_eq!(problem(&json!({"state": "ready"}), now), "");
+        let table = format_table(&[looping]);
+        assert!(table.contains("crash-loop"), "{table}");
     }
 }

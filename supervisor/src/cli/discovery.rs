@@ -1,12 +1,15 @@
 //! How CLI commands find a running supervisor: it writes `<data_dir>/supervisor.json` (its
-//! listen address and pid) when it starts and removes it when it stops; the admin token is
-//! `<data_dir>/admin-token`.
+//! listen address, pid and process start time) when it starts and removes it when it stops;
+//! the admin token is `<data_dir>/admin-token`. A supervisor that was killed leaves the file
+//! behind: [`Endpoint::is_running`] tells it apart from a live one.
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::process::stale_roots::ProcessIdentity;
 
 /// File name of the discovery file.
 pub const FILE_NAME: &str = "supervisor.json";
@@ -18,6 +21,38 @@ pub struct Endpoint {
     pub listen: SocketAddr,
     /// Its pid.
     pub pid: u32,
+    /// Its process start time in clock ticks since boot (absent in files of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
+    /// When it started, in ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+}
+
+impl Endpoint {
+    /// The endpoint of this process listening on `listen`.
+    pub fn current(listen: SocketAddr) -> Self {
+        let me = ProcessIdentity::current();
+        Self {
+            listen,
+            pid: std::process::id(),
+            start_ticks: me.map(|m| m.start_ticks),
+            started_at_ms: me.and_then(|m| m.started_at_ms()),
+        }
+    }
+
+    /// Whether the recorded supervisor process still runs (same pid and, when recorded, same
+    /// start time: a recycled pid is not it).
+    pub fn is_running(&self) -> bool {
+        match self.start_ticks {
+            Some(start_ticks) => ProcessIdentity {
+                pid: self.pid,
+                start_ticks,
+            }
+            .is_running(),
+            None => crate::process::stale_roots::process_start_ticks(self.pid).is_some(),
+        }
+    }
 }
 
 /// Writes the discovery file.

@@ -88,6 +88,8 @@ pub fn run(path: &Path) -> i32 {
 
 async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    // Handled from the start: SIGHUP's default action would kill the supervisor.
+    let mut hangup = signal(SignalKind::hangup())?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -174,20 +176,21 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     let gateway = tokio::spawn(gateway::serve(listener, state, async {
         let _ = gateway_stopped.await;
     }));
-    discovery::write_endpoint(
-        &config.data_dir,
-        &Endpoint {
-            listen,
-            pid: std::process::id(),
-        },
-    )
-    .context("cannot write the discovery file")?;
+    discovery::write_endpoint(&config.data_dir, &Endpoint::current(listen))
+        .context("cannot write the discovery file")?;
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    let which = tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
+    let which = loop {
+        tokio::select! {
+            _ = terminate.recv() => break "SIGTERM",
+            _ = interrupt.recv() => break "SIGINT",
+            _ = hangup.recv() => tracing::warn!(
+                "SIGHUP received: reloading the configuration is not supported yet; \
+                 the supervisor keeps running with the configuration it started with \
+                 (restart it to apply changes)"
+            ),
+        }
     };
     tracing::info!("{which} received: stopping every module (send it again to kill them at once)");
     let shutdown = supervisor.shutdown();

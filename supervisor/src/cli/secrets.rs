@@ -11,7 +11,7 @@ use crate::secrets::{rotate as rotate_key, Keyring};
 /// The key directory and configured active key of `target`.
 fn key_dir(target: &Target) -> Result<(PathBuf, Option<String>), String> {
     if let Some(config) = &target.config {
-        let config = crate::config::load(config).map_err(|e| e.to_string())?;
+        let config = crate::config::load_for_clients(config).map_err(|e| e.to_string())?;
         return Ok((config.key_dir, config.active_key));
     }
     Ok((super::client::data_dir(target)?.join("keys"), None))

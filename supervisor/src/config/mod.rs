@@ -11,4 +11,4 @@ pub use model::{
     Config, Defaults, ModuleConfig, NatsConfig, RestartPolicy, SecretsConfig, ServerConfig,
     SupervisorConfig, WorkersConfig,
 };
-pub use resolve::{load, parse, ConfigError, ModuleSpec, ResolvedConfig};
+pub use resolve::{load, load_for_clients, parse, ConfigError, ModuleSpec, ResolvedConfig};

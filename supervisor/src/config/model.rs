@@ -254,6 +254,14 @@ pub struct Defaults {
     /// outside /usr, shared libraries).
     #[serde(default)]
     pub read_only_paths: Vec<PathBuf>,
+    /// Longest delay between restarts of a module in a crash loop (more than 5 crashes within
+    /// 60 s); it keeps being restarted at this pace until it stays up. Default `5m`.
+    #[serde(default = "default_crash_loop_backoff", with = "humantime_serde")]
+    pub crash_loop_backoff: Duration,
+}
+
+fn default_crash_loop_backoff() -> Duration {
+    Duration::from_secs(300)
 }
 
 impl Default for Defaults {
@@ -273,6 +281,7 @@ impl Default for Defaults {
             cpu: None,
             open_files: default_open_files(),
             read_only_paths: Vec::new(),
+            crash_loop_backoff: default_crash_loop_backoff(),
         }
     }
 }
@@ -370,6 +379,9 @@ pub struct ModuleConfig {
     /// Extra host paths this module may read and execute, added to `[defaults]`'s.
     #[serde(default)]
     pub read_only_paths: Vec<PathBuf>,
+    /// Longest delay between restarts in a crash loop.
+    #[serde(default, with = "humantime_serde")]
+    pub crash_loop_backoff: Option<Duration>,
 }
 
 fn default_true() -> bool {

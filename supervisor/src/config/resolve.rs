@@ -80,6 +80,8 @@ pub struct ModuleSpec {
     pub read_only_paths: Vec<PathBuf>,
     /// Whether `working_dir` was configured (only then is it exposed to a sandboxed module).
     pub working_dir_configured: bool,
+    /// Longest delay between restarts in a crash loop.
+    pub crash_loop_backoff: Duration,
 }
 
 impl ModuleSpec {
@@ -114,8 +116,27 @@ pub struct ResolvedConfig {
     pub cgroups: bool,
 }
 
-/// Reads and resolves a config file.
+/// Reads and resolves a config file, checking that every module's command, working dir and
+/// read-only paths exist (what `run` and `check-config` need).
 pub fn load(path: &Path) -> Result<ResolvedConfig, ConfigError> {
+    load_checked(path, HostChecks::Modules)
+}
+
+/// Reads and resolves a config file for the CLI commands that only need to find the
+/// supervisor, its data dir and keys (`ps`, `logs`, `restart`...): a module whose binary,
+/// working dir or read-only path is missing on this host is not an error for them.
+pub fn load_for_clients(path: &Path) -> Result<ResolvedConfig, ConfigError> {
+    load_checked(path, HostChecks::Skip)
+}
+
+/// Whether resolving checks that the modules' files exist on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostChecks {
+    Modules,
+    Skip,
+}
+
+fn load_checked(path: &Path, checks: HostChecks) -> Result<ResolvedConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -124,11 +145,20 @@ pub fn load(path: &Path) -> Result<ResolvedConfig, ConfigError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    parse(&text, path, &base)
+    parse_checked(&text, path, &base, checks)
 }
 
 /// Parses and resolves config text; `base` is the directory relative paths are resolved from.
 pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, ConfigError> {
+    parse_checked(text, path, base, HostChecks::Modules)
+}
+
+fn parse_checked(
+    text: &str,
+    path: &Path,
+    base: &Path,
+    checks: HostChecks,
+) -> Result<ResolvedConfig, ConfigError> {
     let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -167,7 +197,9 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, Con
                 "a module with this workspace and name is configured twice".into(),
             ));
         }
-        let spec = resolve_module(module, &config, &base).map_err(|m| invalid(entry, m))?;
+        let spec = resolve_module(module, &config, &base, checks)
+            .map_err(|m| invalid(entry.clone(), m))?;
+        check_working_dir_apart_from_data(&spec, &data_dir).map_err(|m| invalid(entry, m))?;
         modules.push(spec);
     }
     if config.server.max_body_bytes == 0 || config.server.route_timeout.is_zero() {
@@ -202,6 +234,45 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<ResolvedConfig, Con
     })
 }
 
+/// A sandboxed module never sees the supervisor's data dir (other modules' data, keys, the
+/// database), so a configured `working_dir` that holds it (or lies inside it) would not be
+/// mounted and the module could not open its own files: refuse that configuration.
+fn check_working_dir_apart_from_data(spec: &ModuleSpec, data_dir: &Path) -> Result<(), String> {
+    use crate::sandbox::spec::{is_within, Profile};
+    if spec.sandbox == Profile::None || !spec.working_dir_configured {
+        return Ok(());
+    }
+    let module_data = data_dir
+        .join("modules")
+        .join(&spec.workspace)
+        .join(&spec.name);
+    let working_dir = &spec.working_dir;
+    if is_within(data_dir, working_dir) {
+        return Err(format!(
+            "working_dir {} contains the supervisor's data_dir {} (and so the module's data dir {}): \
+             a sandboxed module is never shown the supervisor's data, so this working_dir would not be \
+             mounted and the module could not open its own files. Put the module's files in a \
+             directory of their own and point working_dir there, or move [supervisor] data_dir \
+             out of {}",
+            working_dir.display(),
+            data_dir.display(),
+            module_data.display(),
+            working_dir.display()
+        ));
+    }
+    if is_within(working_dir, data_dir) {
+        return Err(format!(
+            "working_dir {} is inside the supervisor's data_dir {}: a sandboxed module is never \
+             shown the supervisor's data, so this working_dir would not be mounted. Keep the \
+             module's files outside the data dir (its own data dir {} is mounted for it anyway)",
+            working_dir.display(),
+            data_dir.display(),
+            module_data.display()
+        ));
+    }
+    Ok(())
+}
+
 fn check_identity(module: &ModuleConfig) -> Result<(), String> {
     if !is_workspace_id(&module.workspace) {
         return Err(format!(
@@ -233,6 +304,7 @@ fn resolve_module(
     module: &ModuleConfig,
     config: &Config,
     base: &Path,
+    checks: HostChecks,
 ) -> Result<ModuleSpec, String> {
     let d = &config.defaults;
     let working_dir = module
@@ -240,13 +312,19 @@ fn resolve_module(
         .as_ref()
         .map(|w| join(base, w))
         .unwrap_or_else(|| base.to_path_buf());
-    if !working_dir.is_dir() {
+    let check_host = checks == HostChecks::Modules;
+    if check_host && !working_dir.is_dir() {
         return Err(format!(
             "working_dir {} does not exist or is not a directory",
             working_dir.display()
         ));
     }
-    let command = resolve_command(&module.command, base)?;
+    let command = match resolve_command(&module.command, base) {
+        Ok(command) => command,
+        Err(e) if check_host => return Err(e),
+        Err(_) if module.command.contains('/') => join(base, Path::new(&module.command)),
+        Err(_) => PathBuf::from(&module.command),
+    };
     for key in module.env.keys() {
         if key.starts_with("CONVOTIC_") {
             return Err(format!(
@@ -273,7 +351,7 @@ fn resolve_module(
     let mut read_only_paths = Vec::new();
     for path in d.read_only_paths.iter().chain(&module.read_only_paths) {
         let path = join(base, path);
-        if !path.exists() {
+        if check_host && !path.exists() {
             return Err(format!(
                 "read_only_paths: {} does not exist",
                 path.display()
@@ -301,7 +379,14 @@ fn resolve_module(
         log_buffer_lines: d.log_buffer_lines.max(10),
         log_lines_per_second: d.log_lines_per_second,
         enabled: module.enabled,
+        crash_loop_backoff: module.crash_loop_backoff.unwrap_or(d.crash_loop_backoff),
     };
+    if spec.crash_loop_backoff < Duration::from_secs(1) {
+        return Err(format!(
+            "crash_loop_backoff {} is too short: use at least 1s (default 5m)",
+            humantime::format_duration(spec.crash_loop_backoff)
+        ));
+    }
     for (field, value) in [
         ("start_timeout", spec.start_timeout),
         ("health_interval", spec.health_interval),
@@ -455,6 +540,17 @@ mod tests {
         assert_eq!(m.start_timeout, Duration::from_millis(250));
         assert_eq!(m.stop_grace, Duration::from_secs(3));
         assert_eq!(m.health_failures, 3);
+        assert_eq!(m.crash_loop_backoff, Duration::from_secs(300));
+        let text = "[defaults]\ncrash_loop_backoff = \"1m\"\n[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"true\"\n[[modules]]\nworkspace = \"ws_a\"\nname = \"n\"\ncommand = \"true\"\ncrash_loop_backoff = \"2s\"\n";
+        let config = parse_str(text).unwrap();
+        assert_eq!(
+            config.modules[0].crash_loop_backoff,
+            Duration::from_secs(60)
+        );
+        assert_eq!(config.modules[1].crash_loop_backoff, Duration::from_secs(2));
+        let text = "[defaults]\ncrash_loop_backoff = \"10ms\"\n[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"true\"\n";
+        let message = parse_str(text).unwrap_err().to_string();
+        assert!(message.contains("crash_loop_backoff"), "{message}");
         assert!(m.command.is_absolute());
     }
 
@@ -486,12 +582,65 @@ mod tests {
     }
 
     #[test]
+    fn clients_load_a_config_whose_module_binary_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let text = "[supervisor]\ndata_dir = \"d\"\n[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"./gone/bin\"\nworking_dir = \"gone\"\n";
+        std::fs::write(&path, text).unwrap();
+        let message = load(&path).unwrap_err().to_string();
+        assert!(message.contains("does not exist"), "{message}");
+        let config = load_for_clients(&path).unwrap();
+        assert_eq!(config.data_dir, dir.path().join("d"));
+        assert_eq!(config.modules[0].command, dir.path().join("gone/bin"));
+    }
+
+    #[test]
     fn reserved_env_is_rejected() {
         let text = "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"true\"\nenv = { CONVOTIC_PLUGIN_TOKEN = \"x\" }\n";
         assert!(parse_str(text)
             .unwrap_err()
             .to_string()
             .contains("reserved"));
+    }
+
+    #[test]
+    fn a_working_dir_holding_the_data_dir_is_refused_for_sandboxed_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir(base.join("app")).unwrap();
+        let module = "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"/bin/true\"\n";
+        let parse_in = |text: &str| parse(text, &base.join("c.toml"), base);
+        // The data dir (./data) inside working_dir (.): refused, naming module and both paths.
+        let text = format!("{module}working_dir = \".\"\n");
+        let message = parse_in(&text).unwrap_err().to_string();
+        assert!(message.contains("modules[0] (ws_a/m)"), "{message}");
+        assert!(
+            message.contains(&format!("working_dir {} contains", base.display())),
+            "{message}"
+        );
+        assert!(
+            message.contains(&base.join("data").display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("would not be mounted"), "{message}");
+        // working_dir inside the data dir: refused too.
+        std::fs::create_dir_all(base.join("data/m")).unwrap();
+        let text = format!("{module}working_dir = \"data/m\"\n");
+        let message = parse_in(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("is inside the supervisor's data_dir"),
+            "{message}"
+        );
+        // A working_dir of its own, no working_dir, or no sandbox: accepted.
+        parse_in(&format!("{module}working_dir = \"app\"\n")).unwrap();
+        parse_in(module).unwrap();
+        parse_in(&format!(
+            "{module}working_dir = \".\"\nsandbox = \"none\"\n"
+        ))
+        .unwrap();
+        let elsewhere =
+            format!("[supervisor]\ndata_dir = \"/var/lib/x\"\n{module}working_dir = \".\"\n");
+        parse_in(&elsewhere).unwrap();
     }
 
     #[test]

@@ -277,6 +277,7 @@ fn not_ready(module: &ModuleHandle, request_id: &str) -> Response {
         State::Backoff => "is restarting after a failure",
         State::Draining => "is stopping",
         State::Failed => "has failed and stays down until restarted",
+        State::CrashLoop => "is in a crash loop; it is restarted at its next attempt",
         State::Stopped => "is stopped",
         State::Ready => "is not taking work right now",
     };

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod runtime_dir;
 mod sandboxed;
 pub mod spawner;
+pub mod stale_roots;
 pub mod tree;
 
 pub use logs::{LogBuffer, LogLine, LogSink, Stream};

@@ -26,13 +26,20 @@ pub struct RuntimeRoot {
 }
 
 impl RuntimeRoot {
-    /// Creates `<parent>/cvt-<random>` with mode 0700.
+    /// Creates `<parent>/cvt-<random>` with mode 0700, recording this process as its owner,
+    /// after removing the roots of supervisors that are no longer running (see
+    /// [`super::stale_roots`]).
     pub fn create(parent: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(parent)?;
+        super::stale_roots::remove_stale(parent);
         for _ in 0..16 {
             let path = parent.join(format!("cvt-{:06x}", rand::random::<u32>() & 0xff_ffff));
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(Self { path }),
+                Ok(()) => {
+                    let root = Self { path };
+                    super::stale_roots::record_owner(&root.path)?;
+                    return Ok(root);
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }

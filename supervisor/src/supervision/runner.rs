@@ -1,9 +1,11 @@
-//! The per-module supervision loop: start, watch, restart with backoff, fail on crash loops.
+//! The per-module supervision loop: start, watch, restart with backoff, slow down crash loops.
 //!
 //! One task per configured module runs [`run`]. It owns the module's current [`Instance`] and
 //! reacts to three things: the process exiting, health probes failing (or a work lane breaking),
 //! and operator commands (stop, restart). Restart policy, backoff and the crash-loop rule are
-//! those of docs/operations.md.
+//! those of docs/operations.md: like Kubernetes' CrashLoopBackOff, a module crashing more than
+//! 5 times within 60 s is `crash-loop` and keeps being restarted, the delay growing up to its
+//! `crash_loop_backoff`; only what restarting cannot heal is `failed`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::backoff::{Backoff, CrashWindow, HEALTHY_RESET, MAX_CRASHES};
+use super::backoff::{Backoff, CrashWindow, BACKOFF_CAP, HEALTHY_RESET, MAX_CRASHES};
 use super::context::Context;
 use super::instance::{Instance, StartError};
 use super::status::{manifest_summary, State};
@@ -40,7 +42,11 @@ enum Ended {
 /// What to do after an instance ended.
 enum Next {
     Restart,
-    Backoff(String),
+    /// Wait, then start again; `crash_loop` when the module is in a crash loop.
+    Backoff {
+        reason: String,
+        crash_loop: bool,
+    },
     Fail(String),
     Stop(String),
     Exit(Option<tokio::sync::oneshot::Sender<()>>),
@@ -54,6 +60,7 @@ pub async fn run(
 ) {
     let mut backoff = Backoff::default();
     let mut crashes = CrashWindow::default();
+    let mut in_crash_loop = false;
     let mut first = true;
     loop {
         if !first {
@@ -61,7 +68,13 @@ pub async fn run(
         }
         first = false;
         let ended = run_instance(&module, &ctx, &mut control).await;
-        let next = decide(&module, ended, &mut backoff, &mut crashes);
+        let next = decide(
+            &module,
+            ended,
+            &mut backoff,
+            &mut crashes,
+            &mut in_crash_loop,
+        );
         match next {
             Next::Restart => continue,
             Next::Exit(reply) => {
@@ -71,15 +84,16 @@ pub async fn run(
                 }
                 return;
             }
-            Next::Backoff(reason) => {
-                let delay = backoff.next_delay();
-                module.event(format!("{reason}; restarting in {} ms", delay.as_millis()));
-                module.update(|s| {
-                    s.state = State::Backoff;
-                    s.last_error = Some(reason);
-                });
-                match wait_or_command(&mut control, Some(delay)).await {
-                    Waited::Elapsed | Waited::Restart => {}
+            Next::Backoff { reason, crash_loop } => {
+                let waited =
+                    back_off(&module, &mut control, &mut backoff, reason, crash_loop).await;
+                match waited {
+                    Waited::Elapsed => {}
+                    Waited::Restart => {
+                        crashes.clear();
+                        backoff.reset();
+                        in_crash_loop = false;
+                    }
                     Waited::Stop(reply) => return finish(&module, reply),
                 }
             }
@@ -96,6 +110,7 @@ pub async fn run(
                 {
                     return finish(&module, reply);
                 }
+                in_crash_loop = false;
             }
             Next::Stop(reason) => {
                 if let Some(reply) = park(
@@ -110,9 +125,54 @@ pub async fn run(
                 {
                     return finish(&module, reply);
                 }
+                in_crash_loop = false;
             }
         }
     }
+}
+
+/// Waits before the next start in `backoff` (or `crash-loop`), with the reason and the time
+/// of the next attempt in the status; returns what ended the wait.
+async fn back_off(
+    module: &ModuleHandle,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+    backoff: &mut Backoff,
+    reason: String,
+    crash_loop: bool,
+) -> Waited {
+    let loop_cap = module.spec.crash_loop_backoff;
+    let cap = if crash_loop {
+        loop_cap
+    } else {
+        BACKOFF_CAP.min(loop_cap)
+    };
+    let delay = backoff.next_delay(cap);
+    let failed_at = now_ms();
+    let next_attempt = failed_at + delay.as_millis() as u64;
+    let (state, shown) = if crash_loop {
+        let shown = format!(
+            "crash loop (more than {MAX_CRASHES} crashes within 60 s; restarting at most every {}); last: {reason}",
+            humantime::format_duration(loop_cap)
+        );
+        tracing::warn!(
+            workspace = %module.spec.workspace, module = %module.spec.name,
+            "{shown}; next attempt in {} ms", delay.as_millis()
+        );
+        (State::CrashLoop, shown)
+    } else {
+        (State::Backoff, reason)
+    };
+    module.event(format!("{shown}; restarting in {} ms", delay.as_millis()));
+    module.update(|s| {
+        s.state = state;
+        s.last_error = Some(shown.clone());
+        s.last_failure = Some(shown);
+        s.last_failure_at_ms = Some(failed_at);
+        s.next_attempt_ms = Some(next_attempt);
+    });
+    let waited = wait_or_command(control, Some(delay)).await;
+    module.update(|s| s.next_attempt_ms = None);
+    waited
 }
 
 /// Stays in `state` until an operator restarts the module (returns None) or it is stopped
@@ -140,8 +200,13 @@ async fn park(
     } else {
         module.event(reason.clone());
     }
+    let failed = state == State::Failed;
     module.update(|s| {
         s.state = state;
+        if failed {
+            s.last_failure = Some(reason.clone());
+            s.last_failure_at_ms = Some(now_ms());
+        }
         s.last_error = Some(reason);
     });
     loop {
@@ -170,6 +235,7 @@ fn decide(
     ended: Ended,
     backoff: &mut Backoff,
     crashes: &mut CrashWindow,
+    in_crash_loop: &mut bool,
 ) -> Next {
     let policy = module.spec.restart;
     let (reason, ready_for, clean_exit) = match ended {
@@ -177,6 +243,7 @@ fn decide(
         Ended::RestartRequested => {
             crashes.clear();
             backoff.reset();
+            *in_crash_loop = false;
             return Next::Restart;
         }
         Ended::StartFailed(error) => {
@@ -215,14 +282,16 @@ fn decide(
     }
     if ready_for >= HEALTHY_RESET {
         backoff.reset();
+        *in_crash_loop = false;
     }
     let count = crashes.record(std::time::Instant::now());
-    if CrashWindow::is_crash_loop(count) {
-        return Next::Fail(format!(
-            "crash loop: {count} crashes within 60 s (more than {MAX_CRASHES}); last: {reason}"
-        ));
+    // Once in a crash loop, a module stays there (restarted at the crash-loop pace) until it
+    // has been ready long enough to reset its backoff, or an operator restarts it.
+    *in_crash_loop |= CrashWindow::is_crash_loop(count);
+    Next::Backoff {
+        reason,
+        crash_loop: *in_crash_loop,
     }
-    Next::Backoff(reason)
 }
 
 /// Appends the last lines of stderr, which usually say why a module died.
@@ -248,6 +317,9 @@ async fn run_instance(
         s.helper_pid = None;
         s.ready_since_ms = None;
     });
+    if let Err(missing) = super::sandboxing::check_command(spec) {
+        return Ended::StartFailed(StartError::Spawn(missing));
+    }
     let mut instance = match Instance::spawn(module, ctx).await {
         Ok(instance) => instance,
         Err(error) => return Ended::StartFailed(error),
@@ -309,6 +381,11 @@ async fn run_instance(
         ready.manifest.version,
         ready.protocol_version
     ));
+    // Ready: what kept it down is history now (`last_failure` keeps it, with its time).
+    module.update(|s| {
+        s.last_error = None;
+        s.next_attempt_ms = None;
+    });
     let ended = watch_ready(module, &mut instance, &ready, control).await;
     module.set_work(None);
     let ready_for = ready_at.elapsed();

@@ -123,6 +123,27 @@ pub fn prepare(
     })
 }
 
+/// Checks on the supervisor's side that the module's command is still an executable file, so
+/// a binary removed (or not deployed yet) after the config was loaded is reported as missing
+/// rather than as a failure inside the sandbox. Transient: the next attempt checks again.
+pub fn check_command(spec: &ModuleSpec) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let command = &spec.command;
+    match std::fs::metadata(command) {
+        Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(meta) if meta.is_file() => Err(format!(
+            "command {} is not executable (chmod +x it)",
+            command.display()
+        )),
+        Ok(_) => Err(format!("command {} is not a file", command.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "command {} does not exist (removed or not deployed yet? the next attempt looks again)",
+            command.display()
+        )),
+        Err(e) => Err(format!("command {}: {e}", command.display())),
+    }
+}
+
 /// Gives `path` and everything below it to `uid`:`gid`, unless `path` already belongs to
 /// them (the common case after the first start).
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
@@ -146,4 +167,30 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_command_is_reported_as_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"/bin/true\"\n";
+        let mut spec = crate::config::parse(text, Path::new("t.toml"), dir.path())
+            .unwrap()
+            .modules
+            .remove(0);
+        assert_eq!(check_command(&spec), Ok(()));
+        spec.command = dir.path().join("gone");
+        let message = check_command(&spec).unwrap_err();
+        assert!(message.contains("does not exist"), "{message}");
+        assert!(
+            message.contains(&spec.command.display().to_string()),
+            "{message}"
+        );
+        std::fs::write(&spec.command, "").unwrap();
+        let message = check_command(&spec).unwrap_err();
+        assert!(message.contains("not executable"), "{message}");
+    }
 }

@@ -18,8 +18,13 @@ pub enum State {
     Stopped,
     /// Waiting before the next restart.
     Backoff,
-    /// Down until an operator restarts it (crash loop, bad manifest, exit code 78).
+    /// Down until an operator restarts it: what restarting cannot heal (exit code 78, a refused
+    /// manifest, no common protocol version, a failure under restart policy `never`).
     Failed,
+    /// Crashed more than 5 times within 60 s: still restarted by itself, with the delay growing
+    /// up to the module's `crash_loop_backoff` (`next_attempt_ms` says when).
+    #[serde(rename = "crash-loop")]
+    CrashLoop,
 }
 
 /// A snapshot of one module.
@@ -43,8 +48,14 @@ pub struct ModuleStatus {
     pub ready_since_ms: Option<u64>,
     /// Spawn → Ready time of the last start, in milliseconds.
     pub start_ms: Option<f64>,
-    /// Why the module last stopped, failed or restarted.
+    /// What keeps the module from being ready now (cleared when it becomes ready).
     pub last_error: Option<String>,
+    /// The last failure (crash, failed start, failed probes), kept after it recovered.
+    pub last_failure: Option<String>,
+    /// When [`ModuleStatus::last_failure`] happened (ms since the Unix epoch).
+    pub last_failure_at_ms: Option<u64>,
+    /// When the next start is due while in `backoff` or `crash-loop` (ms since the Unix epoch).
+    pub next_attempt_ms: Option<u64>,
     /// The last exit status, e.g. "exited with code 3" or "killed by SIGKILL".
     pub last_exit: Option<String>,
     /// Protocol version negotiated.
@@ -73,6 +84,9 @@ impl ModuleStatus {
             ready_since_ms: None,
             start_ms: None,
             last_error: None,
+            last_failure: None,
+            last_failure_at_ms: None,
+            next_attempt_ms: None,
             last_exit: None,
             protocol_version: None,
             features: Vec::new(),
