@@ -108,8 +108,16 @@ impl RouteRequest {
         self.params.get(name).map(String::as_str)
     }
 
-    /// The JSON body deserialized into `T`; a mismatch is a bad-input error (HTTP 400).
+    /// The JSON body deserialized into `T`; a mismatch, or a body that is not JSON (another
+    /// content type), is a bad-input error (HTTP 422 `rejected_input`) saying so.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
+        if !self.body_is_json && !self.raw_body.is_empty() {
+            let content_type = self.header("content-type").unwrap_or("none");
+            return Err(HandlerError::bad_input(format!(
+                "this route expects a JSON body (content-type application/json), but got a {}-byte body of content-type {content_type} that is not JSON",
+                self.raw_body.len()
+            )));
+        }
         decode(&self.body, "request body")
     }
 }

@@ -1,5 +1,6 @@
 //! `convotic-supervisor doctor`: which sandbox layers this kernel and these privileges allow,
-//! which layers each running module actually got, and how to enable what is missing.
+//! which layers each running module actually got, and how to enable what is missing; then the
+//! gateway's open-file limit and `[server]` limits (`doctor_limits.rs`).
 
 use super::Target;
 use crate::sandbox::probe::{probe, Layer};
@@ -11,11 +12,13 @@ pub fn doctor(target: &Target, json: bool) -> i32 {
         .and_then(|admin| admin.call(reqwest::Method::GET, "/admin/v1/modules"))
         .ok();
     let strict_ok = layers.iter().all(|l| l.available || !l.required);
+    let gateway = super::doctor_limits::gateway_limits(target);
     if json {
         let value = serde_json::json!({
             "layers": layers,
             "strict_available": strict_ok,
             "modules": running.as_ref().map(modules_view),
+            "gateway": gateway,
         });
         println!(
             "{}",
@@ -27,6 +30,7 @@ pub fn doctor(target: &Target, json: bool) -> i32 {
             Some(body) => print_modules(body),
             None => println!("\n(no running supervisor found for this data dir: start one to see what each module got)"),
         }
+        super::doctor_limits::print_gateway_limits(&gateway);
         if strict_ok {
             println!("\nthe strict profile can run here");
         } else {

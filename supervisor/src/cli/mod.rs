@@ -6,10 +6,12 @@ mod client;
 mod crons;
 mod discovery;
 mod doctor;
+mod doctor_limits;
 mod keys;
 mod local;
 mod run;
 mod secrets;
+mod startup;
 mod workspaces;
 
 use std::path::PathBuf;

@@ -59,6 +59,8 @@ pub fn check_config(path: &Path) -> i32 {
 /// Runs the supervisor until SIGTERM or SIGINT.
 pub fn run(path: &Path) -> i32 {
     init_tracing();
+    super::startup::install_panic_hook();
+    super::startup::raise_open_file_limit();
     let config = match config::load(path) {
         Ok(config) => config,
         Err(e) => {

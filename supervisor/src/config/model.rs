@@ -136,6 +136,34 @@ pub struct ServerConfig {
     /// Deadline of a route call when the route sets none. Default `30s`.
     #[serde(default = "default_route_timeout", with = "humantime_serde")]
     pub route_timeout: Duration,
+    /// Most time a client may take to send a request head (from its first byte). Default `10s`.
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress is closed after this long; also the longest a
+    /// client may read nothing of a response. Default `60s`.
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most time a client may take to send a request body. Default `30s`.
+    #[serde(default = "default_body_read_timeout", with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Most open client connections; beyond it a new connection gets a 503 and is closed.
+    /// Default 4096 (lowered to fit the open-file limit).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most concurrent streams per HTTP/2 connection. Default 100.
+    #[serde(default = "default_http2_max_concurrent_streams")]
+    pub http2_max_concurrent_streams: u32,
+    /// Largest response body a module may answer a route call with; over it: 502. Default 8 MiB.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+    /// Most bytes of module responses held in memory at once across all requests (until
+    /// written to the client); beyond it: 503. Default 256 MiB.
+    #[serde(default = "default_response_buffer_bytes")]
+    pub response_buffer_bytes: u64,
+    /// Whether `/metrics` and the details of `/readyz` are served without the admin token.
+    /// Default `false`.
+    #[serde(default)]
+    pub public_metrics: bool,
 }
 
 impl Default for ServerConfig {
@@ -145,8 +173,38 @@ impl Default for ServerConfig {
             max_body_bytes: default_max_body_bytes(),
             max_header_bytes: default_max_header_bytes(),
             route_timeout: default_route_timeout(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout(),
+            body_read_timeout: default_body_read_timeout(),
+            max_connections: default_max_connections(),
+            http2_max_concurrent_streams: default_http2_max_concurrent_streams(),
+            max_response_bytes: default_max_response_bytes(),
+            response_buffer_bytes: default_response_buffer_bytes(),
+            public_metrics: false,
         }
     }
+}
+
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_body_read_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_http2_max_concurrent_streams() -> u32 {
+    100
+}
+fn default_max_response_bytes() -> u64 {
+    8 * 1024 * 1024
+}
+fn default_response_buffer_bytes() -> u64 {
+    256 * 1024 * 1024
 }
 
 fn default_max_body_bytes() -> u64 {

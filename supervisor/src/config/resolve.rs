@@ -208,6 +208,7 @@ fn parse_checked(
             "max_body_bytes and route_timeout must be greater than 0".into(),
         ));
     }
+    check_listener_limits(&config.server).map_err(|m| invalid("server".into(), m))?;
     let key_dir = match &config.secrets.key_dir {
         Some(dir) => join(&base, dir),
         None => data_dir.join("keys"),
@@ -499,6 +500,39 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The listener's timeouts and limits must all be positive, and one response must fit in the
+/// response buffer.
+fn check_listener_limits(server: &super::model::ServerConfig) -> Result<(), String> {
+    let timeouts = [
+        ("header_read_timeout", server.header_read_timeout),
+        ("idle_timeout", server.idle_timeout),
+        ("body_read_timeout", server.body_read_timeout),
+    ];
+    if let Some((name, _)) = timeouts.iter().find(|(_, t)| t.is_zero()) {
+        return Err(format!("{name} must be greater than 0"));
+    }
+    if server.max_connections == 0 || server.http2_max_concurrent_streams == 0 {
+        return Err(
+            "max_connections and http2_max_concurrent_streams must be greater than 0".into(),
+        );
+    }
+    if server.max_response_bytes == 0
+        || server.max_response_bytes > crate::protocol::MAX_MESSAGE_BYTES as u64
+    {
+        return Err(format!(
+            "max_response_bytes must be between 1 and {} (the protocol's message limit)",
+            crate::protocol::MAX_MESSAGE_BYTES
+        ));
+    }
+    if server.response_buffer_bytes < server.max_response_bytes {
+        return Err(format!(
+            "response_buffer_bytes ({}) must be at least max_response_bytes ({})",
+            server.response_buffer_bytes, server.max_response_bytes
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,12 +11,7 @@ use crate::supervision::FindError;
 /// Handles every `/admin/v1...` request.
 pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
     if !authorized(state, &request) {
-        return error_response(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong admin token: send `Authorization: Bearer <token>` with the token from <data_dir>/admin-token",
-            &request.request_id,
-        );
+        return unauthorized(&request);
     }
     let rest = request
         .path
@@ -96,7 +91,18 @@ pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
     }
 }
 
-fn authorized(state: &GatewayState, request: &Incoming) -> bool {
+/// 401: the admin token is missing or wrong.
+pub(super) fn unauthorized(request: &Incoming) -> Response {
+    error_response(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or wrong admin token: send `Authorization: Bearer <token>` with the token from <data_dir>/admin-token",
+        &request.request_id,
+    )
+}
+
+/// Whether the request carries the admin token.
+pub(super) fn authorized(state: &GatewayState, request: &Incoming) -> bool {
     let presented = request
         .headers
         .get("authorization")

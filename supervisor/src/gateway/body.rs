@@ -9,13 +9,57 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 
 /// The request body as a stream of chunks.
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BodyReadError>> + Send>>;
+
+/// Why the next chunk of a body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyReadError {
+    /// The client did not finish sending within the body-read timeout.
+    TimedOut(Duration),
+    /// The connection failed or the framing was broken.
+    Failed(String),
+}
+
+impl std::fmt::Display for BodyReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TimedOut(limit) => write!(
+                f,
+                "the body was not received within {}",
+                humantime::format_duration(*limit)
+            ),
+            Self::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+/// The body of a hyper request as a [`BodyStream`] that fails with
+/// [`BodyReadError::TimedOut`] once `timeout` has passed since this call (the whole body,
+/// not each chunk, so a client trickling bytes cannot hold the request open).
+pub fn from_incoming(body: hyper::body::Incoming, timeout: Duration) -> BodyStream {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let chunks = http_body_util::BodyDataStream::new(body);
+    Box::pin(futures::stream::unfold(
+        Some(chunks),
+        move |chunks| async move {
+            let mut chunks = chunks?;
+            match tokio::time::timeout_at(deadline, chunks.next()).await {
+                Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(chunks))),
+                Ok(Some(Err(e))) => Some((Err(BodyReadError::Failed(e.to_string())), None)),
+                Ok(None) => None,
+                Err(_) => Some((Err(BodyReadError::TimedOut(timeout)), None)),
+            }
+        },
+    ))
+}
 
 /// Why a body could not be read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
     /// Over the limit (the limit, in bytes).
     TooLarge(u64),
+    /// Not received within the body-read timeout.
+    TimedOut(Duration),
     /// The client stopped sending or the connection failed.
     Broken(String),
 }
@@ -38,7 +82,10 @@ pub async fn read_limited(
     }
     let mut buffer = BytesMut::with_capacity(content_length.unwrap_or(0).min(limit) as usize);
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
+        let chunk = chunk.map_err(|e| match e {
+            BodyReadError::TimedOut(limit) => BodyError::TimedOut(limit),
+            BodyReadError::Failed(message) => BodyError::Broken(message),
+        })?;
         if buffer.len() as u64 + chunk.len() as u64 > limit {
             drain(body, buffer.len() as u64 + chunk.len() as u64).await;
             return Err(BodyError::TooLarge(limit));
@@ -75,7 +122,25 @@ pub async fn read_request_body(
                 &format!("could not read the body: {e}"),
                 &request.request_id,
             ),
+            BodyError::TimedOut(limit) => body_timeout(limit, &request.request_id),
         })
+}
+
+/// 408 `body_timeout`: the client did not send the whole body within `limit`.
+pub fn body_timeout(limit: Duration, request_id: &str) -> warp::reply::Response {
+    let mut response = super::error_response(
+        warp::http::StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        &format!(
+            "the request body was not received within {} ([server] body_read_timeout)",
+            humantime::format_duration(limit)
+        ),
+        request_id,
+    );
+    response
+        .headers_mut()
+        .insert("connection", warp::http::HeaderValue::from_static("close"));
+    response
 }
 
 /// Reads and drops the rest of a refused body (bounded in size and time). Answering while the

@@ -60,7 +60,8 @@ pub struct RequestParts<'a> {
 }
 
 /// Builds the `RouteRequest`; a JSON body that does not parse is a 400 (415 for a non-UTF-8
-/// charset), so the module only ever sees valid JSON marked as JSON.
+/// charset), so the module only ever sees valid JSON marked as JSON. A body without a
+/// content type is marked as JSON when it parses as JSON.
 pub fn build_request(parts: RequestParts<'_>) -> Result<RouteRequest, Box<Response>> {
     let request = parts.request;
     let id = &request.request_id;
@@ -88,6 +89,15 @@ pub fn build_request(parts: RequestParts<'_>) -> Result<RouteRequest, Box<Respon
                 ))
             }
             ContentType::Other => BodyKind::Bytes,
+            // Webhook senders often leave the content type out: a body that parses as JSON
+            // is passed as JSON, anything else as bytes.
+            ContentType::Missing => {
+                if serde_json::from_slice::<serde::de::IgnoredAny>(&parts.body).is_ok() {
+                    BodyKind::Json
+                } else {
+                    BodyKind::Bytes
+                }
+            }
         }
     };
     let mut headers: HashMap<String, String> = HashMap::new();
@@ -131,6 +141,7 @@ enum ContentType {
     Json,
     JsonWrongCharset(String),
     Other,
+    Missing,
 }
 
 /// `application/json` and `application/*+json`, with an optional UTF-8 charset.
@@ -140,7 +151,11 @@ fn json_content_type(request: &Incoming) -> ContentType {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
     else {
-        return ContentType::Other;
+        return if request.headers.contains_key("content-type") {
+            ContentType::Other
+        } else {
+            ContentType::Missing
+        };
     };
     let mut parts = value.split(';');
     let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();

@@ -8,22 +8,27 @@ mod admin;
 pub mod admin_token;
 mod auth;
 mod body;
+mod client_errors;
 mod crons;
 mod data;
 mod error;
 mod forward;
 mod integrations;
+mod listener;
 mod modules;
+mod request_target;
+mod response_budget;
 mod storage;
 mod topics;
+mod tracked_body;
 
 use std::sync::Arc;
 
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
-use warp::Filter;
 
 pub use error::{error_response, new_request_id};
+pub use listener::connections_that_fit;
 
 use crate::store::Store;
 use crate::supervision::Supervisor;
@@ -56,6 +61,22 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Default route deadline.
     pub route_timeout: std::time::Duration,
+    /// Most time for a request head, from its first byte.
+    pub header_read_timeout: std::time::Duration,
+    /// Most time a connection stays open without a request (or without the client reading).
+    pub idle_timeout: std::time::Duration,
+    /// Most time for a request body.
+    pub body_read_timeout: std::time::Duration,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Most concurrent streams per HTTP/2 connection.
+    pub http2_max_concurrent_streams: u32,
+    /// Largest module response body.
+    pub max_response_bytes: u64,
+    /// Module response bytes held in memory across all requests.
+    pub response_budget: response_budget::ResponseBudget,
+    /// Whether `/metrics` and `/readyz` details are open without the admin token.
+    pub public_metrics: bool,
 }
 
 impl From<&crate::config::ServerConfig> for Limits {
@@ -64,6 +85,14 @@ impl From<&crate::config::ServerConfig> for Limits {
             max_body_bytes: server.max_body_bytes,
             max_header_bytes: server.max_header_bytes,
             route_timeout: server.route_timeout,
+            header_read_timeout: server.header_read_timeout,
+            idle_timeout: server.idle_timeout,
+            body_read_timeout: server.body_read_timeout,
+            max_connections: server.max_connections,
+            http2_max_concurrent_streams: server.http2_max_concurrent_streams,
+            max_response_bytes: server.max_response_bytes,
+            response_budget: response_budget::ResponseBudget::new(server.response_buffer_bytes),
+            public_metrics: server.public_metrics,
         }
     }
 }
@@ -84,63 +113,53 @@ pub struct Incoming {
     pub remote: Option<std::net::SocketAddr>,
 }
 
-/// Serves the gateway on `listener` until `shutdown` resolves.
+/// Serves the gateway on `listener` until `shutdown` resolves (see [`listener`] for the
+/// connection limits and timeouts).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<GatewayState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let routes = warp::method()
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
-        .and(warp::body::stream())
-        .then(
-            move |method: Method,
-                  path: warp::path::FullPath,
-                  query: String,
-                  headers: HeaderMap,
-                  remote: Option<std::net::SocketAddr>,
-                  stream| {
-                let state = Arc::clone(&state);
-                let body: BodyStream = Box::pin(futures::StreamExt::map(
-                    stream,
-                    |chunk: Result<_, warp::Error>| {
-                        chunk.map(|mut buf| {
-                            let len = bytes::Buf::remaining(&buf);
-                            bytes::Buf::copy_to_bytes(&mut buf, len)
-                        })
-                    },
-                ));
-                async move {
-                    let request_id = headers
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .filter(|v| !v.is_empty() && v.len() <= 128)
-                        .map(str::to_string)
-                        .unwrap_or_else(new_request_id);
-                    let incoming = Incoming {
-                        method,
-                        path: path.as_str().to_string(),
-                        query,
-                        headers,
-                        request_id: request_id.clone(),
-                        remote,
-                    };
-                    let mut response = dispatch(&state, incoming, body).await;
-                    if let Ok(value) = request_id.parse() {
-                        response.headers_mut().insert("x-request-id", value);
-                    }
-                    response
-                }
-            },
-        );
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    listener::serve(listener, state, shutdown).await;
+}
+
+/// Answers one HTTP request: targets without a path are refused before anything else, then
+/// the request is dispatched on (method, path). Every answer carries `X-Request-Id`.
+async fn respond(
+    state: &GatewayState,
+    request: warp::http::Request<hyper::body::Incoming>,
+    remote: Option<std::net::SocketAddr>,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(new_request_id);
+    let mut response = match request_target::check(&parts.method, &parts.uri, &request_id) {
+        Some(answer) => {
+            client_errors::record(remote, &format!("request target {}", parts.uri));
+            answer
+        }
+        None => {
+            let incoming = Incoming {
+                method: parts.method,
+                path: parts.uri.path().to_string(),
+                query: parts.uri.query().unwrap_or_default().to_string(),
+                headers: parts.headers,
+                request_id: request_id.clone(),
+                remote,
+            };
+            let body = body::from_incoming(body, state.limits.body_read_timeout);
+            dispatch(state, incoming, body).await
+        }
+    };
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }
 
 async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> Response {
@@ -180,8 +199,14 @@ async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> 
         "/healthz" => only_get(&request, || {
             json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
         }),
-        "/readyz" => only_get(&request, || readyz(state)),
-        "/metrics" => only_get(&request, || metrics(state)),
+        "/readyz" => only_get(&request, || readyz(state, &request)),
+        "/metrics" => only_get(&request, || {
+            if state.limits.public_metrics || admin::authorized(state, &request) {
+                metrics(state)
+            } else {
+                admin::unauthorized(&request)
+            }
+        }),
         p if p == "/admin/v1" || p.starts_with("/admin/v1/") => admin::handle(state, request).await,
         _ => error_response(
             StatusCode::NOT_FOUND,
@@ -217,7 +242,9 @@ pub(crate) fn method_not_allowed(request: &Incoming, allow: &str) -> Response {
     response
 }
 
-fn readyz(state: &GatewayState) -> Response {
+/// 200 when every enabled module is ready, else 503. Which modules are not ready is shown
+/// only with the admin token (or `[server] public_metrics = true`).
+fn readyz(state: &GatewayState, request: &Incoming) -> Response {
     let not_ready: Vec<serde_json::Value> = state
         .supervisor
         .modules()
@@ -234,9 +261,12 @@ fn readyz(state: &GatewayState) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut body = serde_json::json!({"ready": ready, "not_ready": not_ready});
+    let mut body = serde_json::json!({"ready": ready});
     if let Some(storage) = storage {
         body["storage"] = storage;
+    }
+    if state.limits.public_metrics || admin::authorized(state, request) {
+        body["not_ready"] = serde_json::Value::Array(not_ready);
     }
     json(status, &body)
 }

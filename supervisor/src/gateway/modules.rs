@@ -9,14 +9,15 @@
 
 use std::sync::Arc;
 
-use convotic_proto::plugin::v1::invocation;
+use convotic_proto::plugin::v1::{invocation, outcome};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::auth::{caller_workspace, missing_key};
-use super::body::{read_limited, BodyError, BodyStream};
+use super::body::{body_timeout, read_limited, BodyError, BodyStream};
 use super::error::rejection;
 use super::forward::{build_request, route_response, RequestParts};
+use super::response_budget::check_size;
 use super::{error_response, method_not_allowed, GatewayState, Incoming};
 use crate::outcomes::{http_answer, Failure, Point};
 use crate::protocol::InvokeOptions;
@@ -177,6 +178,7 @@ async fn forward(
                 &id,
             )
         }
+        Err(BodyError::TimedOut(limit)) => return body_timeout(limit, &id),
     };
     let payload_bytes = bytes.len();
     let route_request = match build_request(RequestParts {
@@ -204,7 +206,21 @@ async fn forward(
             },
         )
         .await;
-    route_response(result, &module.spec.name, &id)
+    let body_bytes = match &result {
+        Ok(outcome::Result::Route(answer)) => Some(answer.body.len() as u64),
+        _ => None,
+    };
+    if let Some(bytes) = body_bytes {
+        let limit = state.limits.max_response_bytes;
+        if let Some(refused) = check_size(bytes, limit, &module.spec.name, &id) {
+            return refused;
+        }
+    }
+    let response = route_response(result, &module.spec.name, &id);
+    match body_bytes {
+        Some(bytes) => state.limits.response_budget.hold(response, bytes, &id),
+        None => response,
+    }
 }
 
 /// Finds the module for the caller: by the URL's workspace, the key's workspace, or — for a
