@@ -261,6 +261,15 @@ async fn put_record(req: RouteRequest, ctx: Context) -> Result<RouteResponse, Ha
         Ok(email) => email,
         Err(reason) => return Ok(error(400, reason)),
     };
+    if !req.body_is_json && !req.raw_body.is_empty() {
+        let content_type = req.header("content-type").unwrap_or("none");
+        return Ok(error(
+            415,
+            format!(
+                "the body must be JSON, sent with Content-Type: application/json (got {content_type})"
+            ),
+        ));
+    }
     let record = match parse_record(&req.body) {
         Ok(record) => record,
         Err(reason) => return Ok(error(400, reason)),
