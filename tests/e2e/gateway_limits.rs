@@ -235,6 +235,80 @@ fn connections_over_the_cap_get_a_503_and_freed_slots_serve_again() {
     assert_no_panic(&sup);
 }
 
+/// Opens an HTTP/2 (prior knowledge) connection: sends the preface and an empty SETTINGS
+/// frame, returns the stream and the server's SETTINGS as (identifier, value) pairs.
+fn http2_connect(sup: &Supervisor) -> (TcpStream, Vec<(u16, u32)>) {
+    let mut stream = TcpStream::connect(address(sup)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .expect("preface");
+    let mut header = [0u8; 9];
+    stream.read_exact(&mut header).expect("server frame header");
+    assert_eq!(header[3], 0x4, "the server's first frame is SETTINGS");
+    let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+    let mut payload = vec![0u8; length];
+    stream.read_exact(&mut payload).expect("settings payload");
+    let settings = payload
+        .chunks_exact(6)
+        .map(|c| {
+            (
+                u16::from_be_bytes([c[0], c[1]]),
+                u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+            )
+        })
+        .collect();
+    (stream, settings)
+}
+
+#[test]
+fn http2_connections_get_a_stream_limit_and_are_closed_when_idle() {
+    let sup = Supervisor::start_with(
+        &[],
+        &[],
+        &[
+            "http2_max_concurrent_streams = 7",
+            "header_read_timeout = \"2s\"",
+            "idle_timeout = \"2s\"",
+        ],
+    );
+    const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    let started = Instant::now();
+    let mut held: Vec<TcpStream> = Vec::new();
+    for _ in 0..50 {
+        let (stream, settings) = http2_connect(&sup);
+        assert!(
+            settings.contains(&(MAX_CONCURRENT_STREAMS, 7)),
+            "SETTINGS_MAX_CONCURRENT_STREAMS 7 advertised: {settings:?}"
+        );
+        held.push(stream);
+    }
+    assert_eq!(sup.get("/healthz").0, 200);
+    // Connections that never send a request are closed by the server (GOAWAY, then EOF).
+    for mut stream in held {
+        let mut sink = [0u8; 1024];
+        loop {
+            match stream.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!(
+                    "an idle HTTP/2 connection still open after {:?}: {e}",
+                    started.elapsed()
+                ),
+            }
+        }
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "closed before the timeout"
+    );
+    assert_eq!(sup.get("/healthz").0, 200);
+    assert_no_panic(&sup);
+}
+
 fn fixture_supervisor(server: &[&str]) -> (Supervisor, String) {
     let sup = Supervisor::start_with(&[ModuleEntry::fixture("fixture", "ok")], &[], server);
     sup.wait_state("fixture", "ready", LONG);
