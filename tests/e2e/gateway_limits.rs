@@ -206,6 +206,29 @@ fn a_slowloris_beyond_the_default_file_limit_leaves_health_and_admin_answering()
 }
 
 #[test]
+fn modules_get_the_open_file_limit_the_supervisor_started_with() {
+    let hard = set_open_file_limit(Some(1024));
+    let sup = Supervisor::start_with(
+        &[ModuleEntry::fixture("fixture", "ok").with("sandbox = \"none\"")],
+        &[],
+        &[],
+    );
+    set_open_file_limit(None);
+    sup.wait_state("fixture", "ready", LONG);
+    assert_eq!(
+        open_file_limits(sup.pid()),
+        (hard.to_string(), hard.to_string()),
+        "the supervisor raised its own soft limit"
+    );
+    let module = sup.module("fixture")["pid"].as_i64().expect("module pid") as i32;
+    let (soft, _) = open_file_limits(module);
+    assert_eq!(
+        soft, "1024",
+        "the module (profile none) got the starting soft limit back"
+    );
+}
+
+#[test]
 fn connections_over_the_cap_get_a_503_and_freed_slots_serve_again() {
     let sup = Supervisor::start_with(&[], &[], &["max_connections = 20"]);
     let held: Vec<TcpStream> = (0..20)

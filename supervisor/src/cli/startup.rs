@@ -25,8 +25,9 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit, so client connections and modules do not
-/// run out of file descriptors at the common default of 1024; returns the new soft limit.
+/// Raises the soft RLIMIT_NOFILE to the hard limit, so client connections do not run out of
+/// file descriptors at the common default of 1024 (modules get the starting limit back, see
+/// `process::spawner`); returns the new soft limit.
 pub fn raise_open_file_limit() -> Option<u64> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
@@ -35,6 +36,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
     }
     match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
         Ok(()) => {
+            crate::process::spawner::remember_starting_open_file_limit(soft);
             tracing::debug!(from = soft, to = hard, "open-file limit raised");
             Some(hard)
         }

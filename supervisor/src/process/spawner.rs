@@ -14,6 +14,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use tokio::process::{Child, Command};
@@ -108,6 +109,7 @@ fn spawn_now(request: &SpawnRequest) -> io::Result<Spawned> {
     // SAFETY: `raw` is a fresh descriptor returned by fcntl, owned by nobody else.
     let helper_end = unsafe { OwnedFd::from_raw_fd(raw) };
     let inherited = helper_end.as_raw_fd();
+    let open_files = module_open_file_limit();
     let mut command = Command::new("/proc/self/exe");
     command
         .arg(HELPER_ARG)
@@ -122,7 +124,7 @@ fn spawn_now(request: &SpawnRequest) -> io::Result<Spawned> {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     // SAFETY: the closure runs between fork and exec in the child. It only makes raw system
-    // calls (prctl, getppid, setsid, dup2) and builds errors with
+    // calls (prctl, getppid, setsid, dup2, setrlimit) and builds errors with
     // `last_os_error`/`from_raw_os_error`, none of which allocate or take locks.
     unsafe {
         command.pre_exec(move || {
@@ -141,6 +143,13 @@ fn spawn_now(request: &SpawnRequest) -> io::Result<Spawned> {
             if libc::dup2(inherited, CONTROL_FD) < 0 {
                 return Err(io::Error::last_os_error());
             }
+            // The open-file limit the supervisor started with, not the one it raised for its
+            // own connections (a sandbox then sets the module's own `open_files`).
+            if let Some(limit) = &open_files {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, limit) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
@@ -151,4 +160,27 @@ fn spawn_now(request: &SpawnRequest) -> io::Result<Spawned> {
     send_frame(control.as_fd(), &spec)
         .map_err(|e| io::Error::other(format!("sending the sandbox spec to the helper: {e}")))?;
     Ok(Spawned { child, control })
+}
+
+/// The soft open-file limit the supervisor started with, when it raised its own (0: unchanged).
+static STARTING_OPEN_FILES: AtomicU64 = AtomicU64::new(0);
+
+/// Records the soft `RLIMIT_NOFILE` the supervisor started with before it raised its own, so
+/// module processes get that one back (a module using `select(2)` breaks above 1024).
+pub fn remember_starting_open_file_limit(soft: u64) {
+    STARTING_OPEN_FILES.store(soft, Ordering::Relaxed);
+}
+
+/// The open-file limit to give a module process, if the supervisor raised its own.
+fn module_open_file_limit() -> Option<libc::rlimit> {
+    let soft = STARTING_OPEN_FILES.load(Ordering::Relaxed);
+    if soft == 0 {
+        return None;
+    }
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok()?;
+    Some(libc::rlimit {
+        rlim_cur: soft.min(hard),
+        rlim_max: hard,
+    })
 }
