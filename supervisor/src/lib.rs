@@ -2,12 +2,15 @@
 //! speaks the versioned plugin protocol to it over a Unix socket, keeps it running, and
 //! forwards work to it.
 //!
+//! * [`names`] and [`json_schema`]: the naming rules and compiled JSON Schemas every layer
+//!   shares (the lowest layer).
 //! * [`config`]: the TOML configuration.
 //! * [`process`]: spawning (through the single-threaded spawn helper), output capture,
 //!   runtime directories, process trees.
 //! * [`protocol`]: connect, handshake, manifest validation, the multiplexed work stream.
 //! * [`supervision`]: the per-module lifecycle (states, restarts, backoff, health, stop).
-//! * [`registry`]: what ready modules offer (route tables), from their manifests.
+//! * [`registry`]: what ready modules offer (route tables, node and block schemas), from their
+//!   manifests.
 //! * [`bus`]: workers' message bus (NATS JetStream or the embedded queue) and dispatcher.
 //! * [`cron`]: cron schedules in their time zones (fire times across daylight-saving changes).
 //! * [`host`]: the Host services modules call (their `ctx`).
@@ -25,7 +28,9 @@ pub mod cron;
 pub mod gateway;
 pub mod host;
 pub mod integrations;
+pub mod json_schema;
 pub mod metrics;
+pub mod names;
 pub mod outcomes;
 pub mod process;
 pub mod protocol;

@@ -259,18 +259,6 @@ pub async fn open(
     })
 }
 
-/// Whether `topic` is a valid topic name (the manifest's rule).
-pub fn is_topic(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 128
-        && topic.split('.').all(|segment| {
-            !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,7 +281,5 @@ mod tests {
             ..spec.clone()
         };
         assert_ne!(other.durable_name(), name);
-        assert!(is_topic("orders.created"));
-        assert!(!is_topic("orders.>"));
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::model::{Config, ModuleConfig, RestartPolicy};
-pub use crate::store::is_workspace_id;
+pub use crate::names::{is_module_name, is_workspace_id};
 
 /// Why a configuration could not be used. Messages name the file, entry and field.
 #[derive(Debug, thiserror::Error)]
@@ -288,17 +288,6 @@ fn check_identity(module: &ModuleConfig) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Whether `s` is a module name (`[a-z][a-z0-9-]{0,63}`).
-pub fn is_module_name(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 64
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 fn resolve_module(

@@ -11,10 +11,7 @@ pub fn error_response(status: StatusCode, code: &str, message: &str, request_id:
     super::json(status, &body)
 }
 
-/// A new request id: `req_` and 16 hex digits.
-pub fn new_request_id() -> String {
-    format!("req_{:016x}", rand::random::<u64>())
-}
+pub use crate::names::new_request_id;
 
 /// An error response, boxed for `Result<_, Box<Response>>` (error paths are rare; the
 /// success value stays small).

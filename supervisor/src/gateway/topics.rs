@@ -11,7 +11,8 @@ use warp::reply::Response;
 use super::auth::require_workspace;
 use super::body::{read_request_body, BodyStream};
 use super::{error_response, json, method_not_allowed, GatewayState, Incoming};
-use crate::bus::{is_topic, BusError, Outgoing};
+use crate::bus::{BusError, Outgoing};
+use crate::names::is_topic;
 
 /// Whether `path` belongs here.
 pub fn is_topics_path(path: &str) -> bool {

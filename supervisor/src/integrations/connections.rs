@@ -15,6 +15,7 @@ use warp::http::StatusCode;
 
 use super::catalog::{list_blocks, resolve_block, BlockTarget};
 use super::failure::{bad_answer, Callee};
+use super::schema::CheckInput;
 use super::{parse_body, Answer, ApiError, CallInfo, Integrations};
 use crate::secrets::{Keyring, Sealed, SecretsError};
 use crate::store::{new_connection_id, Store, StoreError, StoredConnection};

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::catalog::{node_branches, resolve_node};
 use super::failure::{bad_answer, Callee};
+use super::schema::CheckInput;
 use super::{parse_body, Answer, ApiError, CallInfo, Integrations};
 
 /// The expected request body, for error messages.

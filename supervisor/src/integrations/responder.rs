@@ -117,7 +117,7 @@ async fn serve(
                 .and_then(|h| h.get(REQUEST_ID_HEADER))
                 .map(|v| v.as_str().to_string())
                 .filter(|v| !v.is_empty() && v.len() <= 128)
-                .unwrap_or_else(crate::gateway::new_request_id);
+                .unwrap_or_else(crate::names::new_request_id);
             let call = CallInfo {
                 request_id: request_id.clone(),
                 traceparent: message

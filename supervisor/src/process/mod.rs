@@ -4,6 +4,7 @@
 pub mod control;
 pub mod helper;
 pub mod logs;
+mod pid1;
 pub mod runtime_dir;
 mod sandboxed;
 pub mod spawner;

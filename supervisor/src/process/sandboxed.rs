@@ -22,7 +22,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::{execvp, fork, pipe2, ForkResult, Pid};
 
-use super::helper::{namespace_init, reflect, wait_for_init, Never};
+use super::pid1::{namespace_init, reflect, wait_for_init, Never};
 use crate::sandbox::privileges::{self, INSIDE_ID};
 use crate::sandbox::report::SandboxReport;
 use crate::sandbox::spec::{Profile, SandboxSpec};
@@ -186,7 +186,7 @@ fn become_module(spec: &SandboxSpec, argv: &[CString], as_root: bool, control: O
         }
     }
     drop(control);
-    super::helper::cloexec_above_stderr();
+    super::pid1::cloexec_above_stderr();
     if seccomp_available {
         seccomp::install().unwrap_or_else(|e| fail("seccomp", e));
     }

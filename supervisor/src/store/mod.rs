@@ -42,6 +42,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use serde::Serialize;
 
+pub use crate::names::is_workspace_id;
 pub use connections::{new_connection_id, StoredConnection, MAX_CONNECTIONS_PER_BLOCK};
 pub use contacts::{Contact, ContactPatch, NewContact};
 pub use conversations::{Conversation, ConversationPatch, NewConversation};
@@ -56,7 +57,7 @@ pub use queue::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use workflows::{NewWorkflowRun, WorkflowRun};
-pub use workspaces::{is_workspace_id, Workspace};
+pub use workspaces::Workspace;
 
 /// File name of the database inside the data dir.
 pub const DB_FILE: &str = "convotic.db";

@@ -1,5 +1,6 @@
 //! Workspaces: the tenants every other record belongs to.
 
+use crate::names::is_workspace_id;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 
@@ -15,17 +16,6 @@ pub struct Workspace {
     pub name: String,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: u64,
-}
-
-/// Whether `s` is a workspace id (`ws_` + 1-60 of `[a-z0-9_]`).
-pub fn is_workspace_id(s: &str) -> bool {
-    s.strip_prefix("ws_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest.len() <= 60
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    })
 }
 
 fn check_workspace_id(id: &str) -> Result<(), StoreError> {

@@ -19,9 +19,9 @@ pub use context::Context;
 pub use status::{ModuleStatus, State};
 
 use crate::config::ModuleSpec;
-use crate::integrations::schema::ModuleSchemas;
 use crate::process::{LogBuffer, Stream};
 use crate::protocol::WorkClient;
+use crate::registry::ModuleSchemas;
 use crate::registry::RouteTable;
 use convotic_proto::plugin::v1::Manifest;
 

@@ -36,9 +36,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bus::{
-    is_topic, Backend, BusError, DeadLetter, DeadLetterPage, Outgoing, Published, Subscription,
+    Backend, BusError, DeadLetter, DeadLetterPage, Outgoing, Published, Subscription,
     SubscriptionSpec,
 };
+use crate::names::is_topic;
 use crate::store::{QueueDeadLetter, QueueMessage, QueueOp, QueueOutcome, QueueSubscription};
 use crate::store::{Store, StoreError};
 

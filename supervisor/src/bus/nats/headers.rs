@@ -99,7 +99,7 @@ pub(crate) fn check_workspace(workspace: &str) -> Result<(), BusError> {
 
 /// Checks that `topic` is a valid topic name.
 pub(crate) fn check_topic(topic: &str) -> Result<(), BusError> {
-    if crate::bus::is_topic(topic) {
+    if crate::names::is_topic(topic) {
         Ok(())
     } else {
         Err(BusError::InvalidArgument(format!(

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use convotic_proto::plugin::v1::{BlockDef, CronDef, NodeDef, WorkerDef};
 use croner::parser::{CronParser, Seconds, Year};
 
-use super::{check_schema, check_timeout, is_identifier};
-use crate::bus::is_topic;
+use super::{check_schema, check_timeout};
+use crate::names::{is_identifier, is_topic};
 
 pub(super) fn check_workers(workers: &[WorkerDef], problems: &mut Vec<String>) {
     let mut names: HashMap<String, usize> = HashMap::new();

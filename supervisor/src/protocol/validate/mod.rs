@@ -53,15 +53,6 @@ pub fn validate_manifest(manifest: &Manifest, expected_name: &str) -> Result<(),
     }
 }
 
-/// `[a-z0-9_.-]{1,64}`: node types, block ids, action and cron names.
-pub(crate) fn is_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
-        })
-}
-
 pub(crate) fn check_timeout(entry: &str, field: &str, value: u32, problems: &mut Vec<String>) {
     if value > MAX_TIMEOUT_MS {
         problems.push(format!(
@@ -72,7 +63,7 @@ pub(crate) fn check_timeout(entry: &str, field: &str, value: u32, problems: &mut
 
 /// Checks that `text` is empty or a JSON Schema document that compiles (no remote `$ref`s).
 pub(crate) fn check_schema(entry: &str, field: &str, text: &str, problems: &mut Vec<String>) {
-    if let Err(e) = crate::integrations::schema::Schema::compile(text) {
+    if let Err(e) = crate::json_schema::Schema::compile(text) {
         problems.push(format!("{entry}: {field} {e}"));
     }
 }
