@@ -69,6 +69,28 @@ impl ModuleEntry {
         }
     }
 
+    /// The `[[modules]]` table of this entry.
+    pub fn toml(&self) -> String {
+        let mut text = format!(
+            "[[modules]]\nworkspace = \"{}\"\nname = \"{}\"\ncommand = \"{}\"\n",
+            self.workspace,
+            self.name,
+            self.command.display()
+        );
+        for line in &self.extra {
+            let _ = writeln!(text, "{line}");
+        }
+        if !self.env.is_empty() {
+            let env: Vec<String> = self
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k} = {v:?}"))
+                .collect();
+            let _ = writeln!(text, "env = {{ {} }}", env.join(", "));
+        }
+        text
+    }
+
     /// The misbehaving fixture in `mode`.
     pub fn fixture(name: &str, mode: &str) -> Self {
         Self::new(name, "misbehaving-module").env("MISBEHAVE", mode)
@@ -153,20 +175,7 @@ impl Supervisor {
         }
         let _ = writeln!(config, "{tables}");
         for m in modules {
-            let _ = write!(
-                config,
-                "[[modules]]\nworkspace = \"{}\"\nname = \"{}\"\ncommand = \"{}\"\n",
-                m.workspace,
-                m.name,
-                m.command.display()
-            );
-            for line in &m.extra {
-                let _ = writeln!(config, "{line}");
-            }
-            if !m.env.is_empty() {
-                let env: Vec<String> = m.env.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
-                let _ = writeln!(config, "env = {{ {} }}", env.join(", "));
-            }
+            config.push_str(&m.toml());
         }
         let config_path = dir.path().join("convotic.toml");
         std::fs::write(&config_path, &config).expect("write config");

@@ -35,16 +35,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause before subscribing again after a bus error.
 const RESUBSCRIBE_PAUSE: Duration = Duration::from_secs(1);
 
-/// Starts one watcher per module; each runs the module's consumers while it is ready.
+/// Starts one watcher per module, for the modules of the set now and those added later; each
+/// runs the module's consumers while it is ready and ends when the module is removed.
 pub fn start(supervisor: &Supervisor, bus: Arc<dyn Backend>, config: WorkersConfig) {
     let config = Arc::new(config);
-    for module in supervisor.modules() {
-        tokio::spawn(watch_module(
-            Arc::clone(module),
-            Arc::clone(&bus),
-            Arc::clone(&config),
-        ));
-    }
+    supervisor.follow(move |module| {
+        tokio::spawn(watch_module(module, Arc::clone(&bus), Arc::clone(&config)));
+    });
 }
 
 /// Runs the consumers of each ready instance of `module`, stopping them when it is not ready.
@@ -53,23 +50,27 @@ async fn watch_module(
     bus: Arc<dyn Backend>,
     config: Arc<WorkersConfig>,
 ) {
-    let mut ready = module.watch_work();
+    let mut ready = module.watch_serving();
     loop {
-        let work = ready.borrow_and_update().clone();
+        let serving = ready.borrow_and_update().clone();
         let stop = CancellationToken::new();
-        if let (Some(work), Some(manifest)) = (work, module.manifest()) {
-            start_consumers(&module, &manifest, &work, &bus, &config, &stop);
+        if let Some(serving) = serving {
+            let manifest = &serving.declared.manifest;
+            start_consumers(&module, manifest, &serving.work, &bus, &config, &stop);
         }
-        if ready.changed().await.is_err() {
-            stop.cancel();
+        let changed = tokio::select! {
+            changed = ready.changed() => changed.is_ok(),
+            _ = module.retired() => false,
+        };
+        stop.cancel();
+        if !changed {
             return;
         }
-        stop.cancel();
     }
 }
 
 fn start_consumers(
-    module: &ModuleHandle,
+    module: &Arc<ModuleHandle>,
     manifest: &Manifest,
     work: &WorkClient,
     bus: &Arc<dyn Backend>,
@@ -80,6 +81,7 @@ fn start_consumers(
         let handler = Handler::new(module, worker, config);
         tokio::spawn(consume(
             handler,
+            Arc::clone(module),
             work.clone(),
             Arc::clone(bus),
             Arc::clone(config),
@@ -110,8 +112,8 @@ impl Handler {
         };
         Self {
             spec: SubscriptionSpec {
-                workspace: module.spec.workspace.clone(),
-                module: module.spec.name.clone(),
+                workspace: module.workspace.clone(),
+                module: module.name.clone(),
                 handler: name,
                 topic: worker.topic.clone(),
                 max_attempts: nonzero(worker.max_attempts, DEFAULT_MAX_ATTEMPTS),
@@ -131,6 +133,7 @@ impl Handler {
 /// instead of one each).
 async fn consume(
     handler: Handler,
+    module: Arc<ModuleHandle>,
     work: WorkClient,
     bus: Arc<dyn Backend>,
     config: Arc<WorkersConfig>,
@@ -184,7 +187,7 @@ async fn consume(
             match delivery {
                 Ok(delivery) => {
                     idle = Some(subscription);
-                    in_flight.push(settle(&handler, &work, &config, delivery));
+                    in_flight.push(settle(&handler, &module, &work, &config, delivery));
                 }
                 Err(e) => {
                     tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, "subscription to {} failed: {e}; subscribing again", spec.topic);
@@ -228,8 +231,15 @@ enum Settlement {
     DeadLetter(String),
 }
 
-/// Calls the module for one delivery and settles it.
-async fn settle(handler: &Handler, work: &WorkClient, config: &WorkersConfig, delivery: Delivery) {
+/// Calls the module for one delivery and settles it (on the instance that replaced `work`'s,
+/// if one took over since the delivery was pulled).
+async fn settle(
+    handler: &Handler,
+    module: &ModuleHandle,
+    work: &WorkClient,
+    config: &WorkersConfig,
+    delivery: Delivery,
+) {
     let spec = &handler.spec;
     let Delivery {
         message_id,
@@ -255,7 +265,8 @@ async fn settle(handler: &Handler, work: &WorkClient, config: &WorkersConfig, de
             attempt,
             published_at_ms,
         };
-        let call = work.invoke(
+        let call = module.invoke(
+            work,
             invocation::Kind::Message(message),
             InvokeOptions {
                 timeout: Some(handler.timeout),

@@ -50,11 +50,22 @@ impl Admin {
 
     /// Calls `path`; the JSON answer, or the error message of a failed request.
     pub(super) fn call(&self, method: reqwest::Method, path: &str) -> Result<Value, String> {
+        self.call_within(method, path, Duration::from_secs(10))
+    }
+
+    /// Like [`Self::call`], waiting up to `timeout` for the answer.
+    pub(super) fn call_within(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         self.runtime.block_on(async {
             let response = self
                 .http
                 .request(method, &url)
+                .timeout(timeout)
                 .bearer_auth(&self.token)
                 .send()
                 .await

@@ -9,6 +9,7 @@ mod doctor;
 mod doctor_limits;
 mod keys;
 mod local;
+mod reload;
 mod run;
 mod secrets;
 mod startup;
@@ -65,6 +66,15 @@ enum Command {
         follow: bool,
         #[command(flatten)]
         target: Target,
+    },
+    /// Re-read the config file of the running supervisor and apply what changed (added modules
+    /// start, removed ones stop, changed ones are replaced without downtime); like SIGHUP.
+    Reload {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Restart a module (also brings a failed module back).
     Restart {
@@ -260,6 +270,7 @@ pub fn main() -> i32 {
             follow,
             target,
         } => client::logs(&target, &module, workspace.as_deref(), lines, follow),
+        Command::Reload { target, json } => reload::reload(&target, json),
         Command::Restart {
             module,
             workspace,

@@ -1,5 +1,6 @@
 //! `convotic-supervisor run` and `check-config`.
 
+use crate::supervision::reload::Reloader;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -78,7 +79,7 @@ pub fn run(path: &Path) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, path)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -88,7 +89,7 @@ pub fn run(path: &Path) -> i32 {
     }
 }
 
-async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
+async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
     // Handled from the start: SIGHUP's default action would kill the supervisor.
     let mut hangup = signal(SignalKind::hangup())?;
@@ -165,6 +166,12 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     if let Some(client) = bus.nats_client() {
         crate::integrations::responder::start(Arc::clone(&integrations), client);
     }
+    let reloader = Arc::new(Reloader::new(
+        config_path.to_path_buf(),
+        config.clone(),
+        Arc::clone(&supervisor),
+        store.clone(),
+    ));
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,
@@ -173,6 +180,7 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
         crons,
         integrations,
         limits: gateway::Limits::from(&config.server),
+        reloader: Arc::clone(&reloader),
     });
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
     let gateway = tokio::spawn(gateway::serve(listener, state, async {
@@ -187,11 +195,10 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
         tokio::select! {
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
-            _ = hangup.recv() => tracing::warn!(
-                "SIGHUP received: reloading the configuration is not supported yet; \
-                 the supervisor keeps running with the configuration it started with \
-                 (restart it to apply changes)"
-            ),
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP received: reloading {}", config_path.display());
+                tokio::spawn(reload_and_log(Arc::clone(&reloader)));
+            }
         }
     };
     tracing::info!("{which} received: stopping every module (send it again to kill them at once)");
@@ -211,6 +218,21 @@ async fn serve(config: config::ResolvedConfig) -> anyhow::Result<()> {
     sweeper.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reloads the config (SIGHUP) and logs the outcome.
+async fn reload_and_log(reloader: Arc<Reloader>) {
+    match reloader.reload().await {
+        Ok(report) => tracing::info!(
+            added = ?report.added,
+            removed = ?report.removed,
+            changed = ?report.changed,
+            needs_restart = ?report.needs_restart,
+            unchanged = report.unchanged.len(),
+            "configuration reloaded"
+        ),
+        Err(e) => tracing::error!("reload refused, nothing was changed: {e}"),
+    }
 }
 
 /// Opens `<data_dir>/convotic.db` (creating and migrating it) and makes sure every workspace

@@ -121,7 +121,7 @@ fn default_ack_wait() -> Duration {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address of the HTTP listener (routes, admin API, health). Default `127.0.0.1:8080`.

@@ -40,7 +40,7 @@ pub enum ConfigError {
 }
 
 /// A module ready to run: every default applied and every path absolute.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModuleSpec {
     /// Workspace id.
     pub workspace: String,

@@ -106,7 +106,8 @@ type CronKey = (String, String, String);
 
 /// The scheduler: started once per supervisor, shared with the HTTP API.
 pub struct Scheduler {
-    modules: Vec<Arc<ModuleHandle>>,
+    /// The live module set.
+    supervisor: Arc<Supervisor>,
     store: Store,
     /// Claims each tick cluster-wide (NATS) so one supervisor runs it.
     bus: Arc<dyn Backend>,
@@ -152,18 +153,20 @@ impl Target {
     }
 }
 
-/// Starts the scheduler: one watcher per module, running its crons while it is ready.
-pub fn start(supervisor: &Supervisor, store: Store, bus: Arc<dyn Backend>) -> Arc<Scheduler> {
+/// Starts the scheduler: one watcher per module (of the set now and added later), running its
+/// crons while it is ready and ending when the module is removed.
+pub fn start(supervisor: &Arc<Supervisor>, store: Store, bus: Arc<dyn Backend>) -> Arc<Scheduler> {
     let scheduler = Arc::new(Scheduler {
-        modules: supervisor.modules().to_vec(),
+        supervisor: Arc::clone(supervisor),
         store,
         bus,
         supervisor_id: supervisor_id(),
         running: Mutex::new(HashMap::new()),
     });
-    for module in supervisor.modules() {
-        tokio::spawn(Arc::clone(&scheduler).watch_module(Arc::clone(module)));
-    }
+    let follower = Arc::clone(&scheduler);
+    supervisor.follow(move |module| {
+        tokio::spawn(Arc::clone(&follower).watch_module(module));
+    });
     scheduler
 }
 
@@ -198,7 +201,7 @@ impl Scheduler {
     /// Marks the runs a previous process left `running` as failed, then runs the module's
     /// crons while it is ready.
     async fn watch_module(self: Arc<Self>, module: Arc<ModuleHandle>) {
-        let (ws, name) = (&module.spec.workspace, &module.spec.name);
+        let (ws, name) = (&module.workspace, &module.name);
         // Once per supervisor start: no run of this process exists yet. A module restart does
         // not mark anything: its outstanding runs end on their own (lane closed).
         match self.store.cron_runs_mark_interrupted(ws, name).await {
@@ -210,12 +213,13 @@ impl Scheduler {
                 tracing::warn!(workspace = %ws, module = %name, "cannot mark interrupted cron runs: {e}")
             }
         }
-        let mut ready = module.watch_work();
+        let mut ready = module.watch_serving();
         loop {
-            let work = ready.borrow_and_update().clone();
+            let serving = ready.borrow_and_update().clone();
             let stop = CancellationToken::new();
-            if let (Some(work), Some(manifest)) = (work, module.manifest()) {
-                for def in &manifest.crons {
+            if let Some(serving) = serving {
+                let work = &serving.work;
+                for def in &serving.declared.manifest.crons {
                     match Schedule::parse(&def.schedule, &def.timezone) {
                         Ok(schedule) => {
                             let target = Target {
@@ -235,9 +239,12 @@ impl Scheduler {
                     }
                 }
             }
-            let changed = ready.changed().await;
+            let changed = tokio::select! {
+                changed = ready.changed() => changed.is_ok(),
+                _ = module.retired() => false,
+            };
             stop.cancel();
-            if changed.is_err() {
+            if !changed {
                 return;
             }
         }
@@ -450,10 +457,10 @@ impl Scheduler {
 
     /// Finds a module by name (within `workspace` when given).
     fn find(&self, workspace: Option<&str>, name: &str) -> Result<Arc<ModuleHandle>, RunNowError> {
-        let matches: Vec<&Arc<ModuleHandle>> = self
-            .modules
+        let modules = self.supervisor.modules();
+        let matches: Vec<&Arc<ModuleHandle>> = modules
             .iter()
-            .filter(|m| m.spec.name == name && workspace.is_none_or(|w| m.spec.workspace == w))
+            .filter(|m| m.name == name && workspace.is_none_or(|w| m.workspace == w))
             .collect();
         match matches.as_slice() {
             [] => Err(RunNowError::UnknownModule(
@@ -465,7 +472,7 @@ impl Scheduler {
                     name: name.to_string(),
                     workspaces: many
                         .iter()
-                        .map(|m| m.spec.workspace.as_str())
+                        .map(|m| m.workspace.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
                 }
@@ -483,8 +490,8 @@ impl Scheduler {
     ) -> Result<(Arc<ModuleHandle>, CronDef), RunNowError> {
         let handle = self.find(workspace, module)?;
         let def = handle
-            .manifest()
-            .and_then(|m| m.crons.iter().find(|c| c.name == cron).cloned())
+            .declared()
+            .and_then(|d| d.manifest.crons.iter().find(|c| c.name == cron).cloned())
             .ok_or_else(|| RunNowError::UnknownCron {
                 module: module.to_string(),
                 cron: cron.to_string(),
@@ -497,20 +504,21 @@ impl Scheduler {
     pub async fn list(&self, workspace: Option<&str>) -> Result<Vec<CronInfo>, StoreError> {
         let now = Utc::now();
         let mut crons = Vec::new();
-        for module in &self.modules {
-            if workspace.is_some_and(|w| module.spec.workspace != w) {
+        for module in self.supervisor.modules().iter() {
+            if workspace.is_some_and(|w| module.workspace != w) {
                 continue;
             }
-            let Some(manifest) = module.manifest() else {
+            let Some(declared) = module.declared() else {
                 continue;
             };
+            let manifest = &declared.manifest;
             let ready = module.work().is_some();
             let state = module.status().state;
             for def in &manifest.crons {
                 let schedule = Schedule::parse(&def.schedule, &def.timezone).ok();
                 let key = (
-                    module.spec.workspace.clone(),
-                    module.spec.name.clone(),
+                    module.workspace.clone(),
+                    module.name.clone(),
                     def.name.clone(),
                 );
                 let running = self
@@ -573,8 +581,8 @@ impl Scheduler {
         Ok(self
             .store
             .cron_runs(
-                &handle.spec.workspace,
-                &handle.spec.name,
+                &handle.workspace,
+                &handle.name,
                 &def.name,
                 page_size,
                 page_token,
@@ -596,8 +604,8 @@ impl Scheduler {
             .ok_or_else(|| RunNowError::NotReady(module.to_string()))?;
         let target = Target {
             key: (
-                handle.spec.workspace.clone(),
-                handle.spec.name.clone(),
+                handle.workspace.clone(),
+                handle.name.clone(),
                 def.name.clone(),
             ),
             work,

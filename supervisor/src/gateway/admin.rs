@@ -1,4 +1,4 @@
-//! `/admin/v1`: modules, their status, logs and restarts, and crons (`/admin/v1/crons`, the
+//! `/admin/v1`: modules, their status, logs and restarts, config reload, and crons (`/admin/v1/crons`, the
 //! answers of `/v1/crons` for any workspace or `?workspace=`). Guarded by the admin token
 //! (`Authorization: Bearer <token>`).
 
@@ -65,7 +65,7 @@ pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
                 return method_not_allowed(&request, "POST");
             }
             match state.supervisor.find(workspace, name) {
-                Ok(module) if !module.spec.enabled => error_response(
+                Ok(module) if !module.spec().enabled => error_response(
                     StatusCode::CONFLICT,
                     "module_disabled",
                     &format!("module {name} is disabled in the configuration (enabled = false)"),
@@ -75,10 +75,27 @@ pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
                     module.restart();
                     json(
                         StatusCode::ACCEPTED,
-                        &serde_json::json!({"restarting": true, "workspace": module.spec.workspace, "module": module.spec.name}),
+                        &serde_json::json!({"restarting": true, "workspace": module.workspace, "module": module.name}),
                     )
                 }
                 Err(e) => find_error(&request, e),
+            }
+        }
+        ["reload"] => {
+            if request.method != Method::POST {
+                return method_not_allowed(&request, "POST");
+            }
+            match state.reloader.reload().await {
+                Ok(report) => json(
+                    StatusCode::OK,
+                    &serde_json::to_value(&report).unwrap_or_default(),
+                ),
+                Err(e) => error_response(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_config",
+                    &format!("{e}; nothing was changed"),
+                    &request.request_id,
+                ),
             }
         }
         ["crons", rest @ ..] => super::crons::route(state, &request, workspace, rest).await,

@@ -50,6 +50,8 @@ pub struct GatewayState {
     pub integrations: Arc<crate::integrations::Integrations>,
     /// Sizes and timeouts.
     pub limits: Limits,
+    /// Applies changes of the config file (`POST /admin/v1/reload`).
+    pub reloader: Arc<crate::supervision::reload::Reloader>,
 }
 
 /// The gateway's limits (`[server]` in the config).
@@ -249,7 +251,7 @@ fn readyz(state: &GatewayState, request: &Incoming) -> Response {
         .supervisor
         .modules()
         .iter()
-        .filter(|m| m.spec.enabled)
+        .filter(|m| m.spec().enabled)
         .map(|m| m.status())
         .filter(|s| s.state != crate::supervision::State::Ready)
         .map(|s| serde_json::json!({"workspace": s.workspace, "module": s.name, "state": s.state}))
@@ -274,9 +276,9 @@ fn readyz(state: &GatewayState, request: &Incoming) -> Response {
 /// The Prometheus exposition.
 fn metrics(state: &GatewayState) -> Response {
     let mut out = String::from(crate::metrics::HEADER);
-    for module in state.supervisor.modules() {
+    for module in state.supervisor.modules().iter() {
         let status = module.status();
-        let labels = crate::metrics::labels(&module.spec.workspace, &module.spec.name);
+        let labels = crate::metrics::labels(&module.workspace, &module.name);
         let up = u8::from(status.state == crate::supervision::State::Ready);
         out.push_str(&format!("convotic_module_up{{{labels}}} {up}\n"));
         out.push_str(&format!(

@@ -79,7 +79,7 @@ pub async fn handle(
     }
     tracing::debug!(
         request_id = %request_id,
-        module = module.as_ref().map(|m| m.spec.name.as_str()).unwrap_or("-"),
+        module = module.as_ref().map(|m| m.name.as_str()).unwrap_or("-"),
         %method,
         status,
         micros = elapsed.as_micros() as u64,
@@ -121,9 +121,17 @@ async fn forward(
         Ok(path) => path,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "bad_path", &message, &id),
     };
-    let Some(routes) = module.routes() else {
+    // One snapshot: the route matched is the one of the instance the call goes to. While no
+    // instance is ready, the last one's routes still tell a 404 or 405 from a 503.
+    let serving = module.serving();
+    let Some(declared) = serving
+        .as_ref()
+        .map(|s| Arc::clone(&s.declared))
+        .or_else(|| module.declared())
+    else {
         return not_ready(module, &id);
     };
+    let routes = &declared.routes;
     let authenticated = key_workspace.is_some();
     let (entry, params) = match routes.lookup(request.method.as_str(), &target.rest) {
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "bad_path", &message, &id),
@@ -138,7 +146,7 @@ async fn forward(
                 "route_not_found",
                 &format!(
                     "module {} has no route for {} {}",
-                    module.spec.name, request.method, decoded_path
+                    module.name, request.method, decoded_path
                 ),
                 &id,
             )
@@ -147,7 +155,7 @@ async fn forward(
     if entry.requires_key && !authenticated {
         return missing_key(&request);
     }
-    let Some(work) = module.work() else {
+    let Some(work) = serving.map(|s| s.work) else {
         return not_ready(module, &id);
     };
     let limit = entry
@@ -187,15 +195,16 @@ async fn forward(
         pattern: &entry.pattern,
         params,
         body: bytes,
-        workspace: &module.spec.workspace,
+        workspace: &module.workspace,
         authenticated,
     }) {
         Ok(route_request) => route_request,
         Err(response) => return *response,
     };
     let timeout = entry.timeout.unwrap_or(state.limits.route_timeout);
-    let result = work
+    let result = module
         .invoke(
+            &work,
             invocation::Kind::Route(route_request),
             InvokeOptions {
                 timeout: Some(timeout),
@@ -212,11 +221,11 @@ async fn forward(
     };
     if let Some(bytes) = body_bytes {
         let limit = state.limits.max_response_bytes;
-        if let Some(refused) = check_size(bytes, limit, &module.spec.name, &id) {
+        if let Some(refused) = check_size(bytes, limit, &module.name, &id) {
             return refused;
         }
     }
-    let response = route_response(result, &module.spec.name, &id);
+    let response = route_response(result, &module.name, &id);
     match body_bytes {
         Some(bytes) => state.limits.response_budget.hold(response, bytes, &id),
         None => response,
@@ -268,7 +277,7 @@ fn resolve_module(
             }
         }
     };
-    match all.iter().find(|m| m.spec.workspace == workspace) {
+    match all.iter().find(|m| m.workspace == workspace) {
         Some(module) => Ok(Arc::clone(module)),
         None if key_workspace.is_some() && target.workspace.is_none() && !all.is_empty() => {
             Err(rejection(
@@ -301,7 +310,7 @@ fn not_ready(module: &ModuleHandle, request_id: &str) -> Response {
     let mut response = error_response(
         answer.status,
         answer.code,
-        &format!("module {} {what}; retry shortly", module.spec.name),
+        &format!("module {} {what}; retry shortly", module.name),
         request_id,
     );
     response

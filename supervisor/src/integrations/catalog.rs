@@ -16,7 +16,7 @@ use super::schema::ModuleSchemas;
 use super::ApiError;
 use crate::outcomes::{http_answer, Failure, Point};
 use crate::protocol::WorkClient;
-use crate::supervision::{ModuleHandle, Supervisor};
+use crate::supervision::{Declared, ModuleHandle, Supervisor};
 
 /// A module that is Ready, with what its current instance declared.
 #[derive(Clone)]
@@ -25,16 +25,24 @@ pub struct ReadyModule {
     pub handle: Arc<ModuleHandle>,
     /// Its work client.
     pub work: WorkClient,
-    /// Its manifest.
-    pub manifest: Arc<Manifest>,
-    /// Its compiled schemas.
-    pub schemas: Arc<ModuleSchemas>,
+    /// What the same instance declared (manifest, schemas).
+    pub declared: Arc<Declared>,
 }
 
 impl ReadyModule {
+    /// The ready instance's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.declared.manifest
+    }
+
+    /// The ready instance's compiled schemas.
+    pub fn schemas(&self) -> &ModuleSchemas {
+        &self.declared.schemas
+    }
+
     /// The module's name.
     pub fn name(&self) -> &str {
-        &self.handle.spec.name
+        &self.handle.name
     }
 }
 
@@ -43,12 +51,12 @@ pub fn ready_modules(supervisor: &Supervisor, workspace: &str) -> Vec<ReadyModul
     supervisor
         .modules()
         .iter()
-        .filter(|m| m.spec.workspace == workspace)
+        .filter(|m| m.workspace == workspace)
         .filter_map(|handle| {
+            let serving = handle.serving()?;
             Some(ReadyModule {
-                work: handle.work()?,
-                manifest: handle.manifest()?,
-                schemas: handle.schemas()?,
+                work: serving.work,
+                declared: serving.declared,
                 handle: Arc::clone(handle),
             })
         })
@@ -65,11 +73,11 @@ fn unready_providers(
     supervisor
         .modules()
         .iter()
-        .filter(|m| m.spec.workspace == workspace && m.work().is_none())
-        .filter(|m| m.manifest().is_some_and(|manifest| declares(&manifest)))
+        .filter(|m| m.workspace == workspace && m.work().is_none())
+        .filter(|m| m.declared().is_some_and(|d| declares(&d.manifest)))
         .map(|m| {
             (
-                m.spec.name.clone(),
+                m.name.clone(),
                 format!("{:?}", m.status().state).to_lowercase(),
             )
         })
@@ -126,7 +134,7 @@ fn node_view(module: &ReadyModule, node: &NodeDef, latest: bool) -> Value {
         "connection_block": if node.connection_block.is_empty() { Value::Null } else { json!(node.connection_block) },
         "timeout_ms": effective_timeout_ms(node.timeout_ms),
         "module": module.name(),
-        "module_version": module.manifest.version,
+        "module_version": module.manifest().version,
     })
 }
 
@@ -138,7 +146,7 @@ fn effective_timeout_ms(timeout_ms: u32) -> u64 {
 fn all_nodes(modules: &[ReadyModule]) -> Vec<(&ReadyModule, &NodeDef)> {
     let mut nodes: Vec<(&ReadyModule, &NodeDef)> = modules
         .iter()
-        .flat_map(|m| m.manifest.nodes.iter().map(move |n| (m, n)))
+        .flat_map(|m| m.manifest().nodes.iter().map(move |n| (m, n)))
         .collect();
     nodes.sort_by(|(ma, a), (mb, b)| {
         a.r#type
@@ -295,7 +303,7 @@ fn block_view(module: &ReadyModule, block: &BlockDef) -> Value {
         "actions": actions,
         "test_timeout_ms": effective_timeout_ms(block.test_timeout_ms),
         "module": module.name(),
-        "module_version": module.manifest.version,
+        "module_version": module.manifest().version,
     })
 }
 
@@ -304,7 +312,7 @@ pub fn list_blocks(supervisor: &Supervisor, workspace: &str) -> Value {
     let modules = ready_modules(supervisor, workspace);
     let mut blocks: Vec<(&ReadyModule, &BlockDef)> = modules
         .iter()
-        .flat_map(|m| m.manifest.blocks.iter().map(move |b| (m, b)))
+        .flat_map(|m| m.manifest().blocks.iter().map(move |b| (m, b)))
         .collect();
     blocks.sort_by(|(ma, a), (mb, b)| a.id.cmp(&b.id).then_with(|| ma.name().cmp(mb.name())));
     let views: Vec<Value> = blocks.iter().map(|(m, b)| block_view(m, b)).collect();
@@ -335,7 +343,7 @@ pub fn resolve_block(
     let modules = ready_modules(supervisor, workspace);
     let matching: Vec<(&ReadyModule, &BlockDef)> = modules
         .iter()
-        .flat_map(|m| m.manifest.blocks.iter().map(move |b| (m, b)))
+        .flat_map(|m| m.manifest().blocks.iter().map(move |b| (m, b)))
         .filter(|(_, b)| b.id == id)
         .collect();
     match matching.as_slice() {

@@ -124,9 +124,10 @@ impl Integrations {
         self.supervisor
             .modules()
             .iter()
-            .filter(|m| m.spec.workspace == workspace)
-            .filter_map(|m| m.manifest())
-            .flat_map(|manifest| {
+            .filter(|m| m.workspace == workspace)
+            .filter_map(|m| m.declared())
+            .flat_map(|declared| {
+                let manifest = &declared.manifest;
                 manifest
                     .blocks
                     .iter()
@@ -161,7 +162,7 @@ impl Integrations {
                     block.name.clone()
                 }
             });
-        let Some(schema) = target.module.schemas.connection(&block.id) else {
+        let Some(schema) = target.module.schemas().connection(&block.id) else {
             return Err(bad_answer(
                 &format!("block {}", block.id),
                 target.module.name(),
@@ -359,7 +360,7 @@ impl Integrations {
         };
         let label = format!("action {block_id}.{action_name}");
         let Some((input_schema, output_schema)) =
-            target.module.schemas.action(block_id, action_name)
+            target.module.schemas().action(block_id, action_name)
         else {
             return Err(bad_answer(
                 &label,
@@ -382,7 +383,11 @@ impl Integrations {
             module: &module,
             point: crate::outcomes::Point::Action,
         };
-        let result = target.module.work.invoke(kind, options).await;
+        let result = target
+            .module
+            .handle
+            .invoke(&target.module.work, kind, options)
+            .await;
         let answer = callee.expect(result, |r| match r {
             outcome::Result::BlockAction(answer) => Some(answer),
             _ => None,
@@ -450,7 +455,11 @@ impl Integrations {
             module: &module,
             point: crate::outcomes::Point::BlockTest,
         };
-        let result = target.module.work.invoke(kind, options).await;
+        let result = target
+            .module
+            .handle
+            .invoke(&target.module.work, kind, options)
+            .await;
         callee.expect(result, |r| match r {
             outcome::Result::BlockTest(result) => Some(result),
             _ => None,

@@ -77,7 +77,7 @@ impl Integrations {
         let module = target.module.name().to_string();
         let label = format!("node {}@{}", node.r#type, node.version);
         let Some((input_schema, output_schema)) =
-            target.module.schemas.node(&node.r#type, &node.version)
+            target.module.schemas().node(&node.r#type, &node.version)
         else {
             return Err(bad_answer(
                 &label,
@@ -114,7 +114,11 @@ impl Integrations {
             connection,
         });
         let started = Instant::now();
-        let result = target.module.work.invoke(kind, options).await;
+        let result = target
+            .module
+            .handle
+            .invoke(&target.module.work, kind, options)
+            .await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let callee = Callee {
             label: &label,

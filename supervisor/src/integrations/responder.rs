@@ -80,12 +80,12 @@ pub fn start(integrations: Arc<Integrations>, client: Client) -> JoinHandle<()> 
 /// Subject → (workspace, type) for every node of every Ready module.
 fn wanted_subjects(integrations: &Integrations) -> HashMap<String, (String, String)> {
     let mut wanted = HashMap::new();
-    for module in integrations.supervisor.modules() {
-        let workspace = &module.spec.workspace;
-        let Some(manifest) = module.manifest().filter(|_| module.work().is_some()) else {
+    for module in integrations.supervisor.modules().iter() {
+        let workspace = &module.workspace;
+        let Some(serving) = module.serving() else {
             continue;
         };
-        for node in &manifest.nodes {
+        for node in &serving.declared.manifest.nodes {
             wanted.insert(
                 subject(workspace, &node.r#type),
                 (workspace.clone(), node.r#type.clone()),

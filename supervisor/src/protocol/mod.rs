@@ -11,7 +11,7 @@ pub use handshake::{describe, probe, wait_serving, HandshakeError};
 /// The channel type of a connection to a module.
 pub use tonic::transport::Channel;
 pub use validate::{validate_manifest, ManifestError};
-pub use work::{CancelStats, InvokeOptions, WorkClient, WorkError};
+pub use work::{CancelStats, InvokeOptions, Refused, WorkClient, WorkError};
 
 /// Largest gRPC message the supervisor sends or accepts from a module.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;

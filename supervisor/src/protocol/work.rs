@@ -51,6 +51,11 @@ pub enum WorkError {
     EmptyOutcome,
 }
 
+/// An invocation a client no longer accepts, handed back unsent (see
+/// [`WorkClient::try_invoke`]).
+#[derive(Debug)]
+pub struct Refused(pub invocation::Kind);
+
 /// Per-call options.
 #[derive(Debug, Clone, Default)]
 pub struct InvokeOptions {
@@ -190,13 +195,32 @@ impl WorkClient {
         kind: invocation::Kind,
         options: InvokeOptions,
     ) -> Result<outcome::Result, WorkError> {
+        match self.try_invoke(kind, options).await {
+            Ok(result) => result,
+            Err(Refused(_)) => Err(WorkError::NotAccepting),
+        }
+    }
+
+    /// Like [`Self::invoke`], but an invocation this client no longer accepts (its instance is
+    /// being replaced or stopped) is handed back unsent, for the caller to send to the
+    /// instance that replaced it. Once this returns anything else, the invocation was sent and
+    /// the instance's stop waits for its outcome.
+    pub async fn try_invoke(
+        &self,
+        kind: invocation::Kind,
+        options: InvokeOptions,
+    ) -> Result<Result<outcome::Result, WorkError>, Refused> {
         let inner = &self.inner;
-        if !inner.accepting.load(Ordering::Acquire) {
-            return Err(WorkError::NotAccepting);
+        if !inner.accepting.load(Ordering::SeqCst) {
+            return Err(Refused(kind));
         }
         let started = Instant::now();
         let deadline = options.timeout.map(|t| started + t);
-        let credit = self.take_credit(&options, deadline).await?;
+        let credit = match self.take_credit(&options, deadline).await {
+            Ok(credit) => credit,
+            Err(WorkError::NotAccepting) => return Err(Refused(kind)),
+            Err(e) => return Ok(Err(e)),
+        };
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let lane = if options.payload_bytes > LARGE_PAYLOAD_BYTES && inner.lane_count > 1 {
             1
@@ -204,7 +228,7 @@ impl WorkClient {
             0
         };
         let Some(sender) = inner.lane(lane) else {
-            return Err(WorkError::NotAccepting);
+            return Err(Refused(kind));
         };
         let (reply, outcome) = oneshot::channel();
         lock(&inner.pending).insert(
@@ -215,6 +239,13 @@ impl WorkClient {
                 _credit: credit,
             },
         );
+        // Registered first, checked second (the stopping side does the reverse: stops
+        // accepting, then waits for `pending` to empty): an invocation is either refused here
+        // unsent or waited for by the stop.
+        if !inner.accepting.load(Ordering::SeqCst) {
+            lock(&inner.pending).remove(&id);
+            return Err(Refused(kind));
+        }
         let timeout_ms = deadline
             .map(|d| {
                 d.saturating_duration_since(Instant::now())
@@ -240,14 +271,14 @@ impl WorkClient {
         if sender.send(frame).await.is_err() {
             guard.armed = false;
             lock(&inner.pending).remove(&id);
-            return Err(WorkError::LaneClosed("the lane is closed".into()));
+            return Ok(Err(WorkError::LaneClosed("the lane is closed".into())));
         }
         // A lane that broke while this invocation was being registered has already failed
         // every pending entry it saw; make sure this one does not wait for its deadline.
         if let Some(reason) = inner.broken.borrow().clone() {
             guard.armed = false;
             lock(&inner.pending).remove(&id);
-            return Err(WorkError::LaneClosed(reason));
+            return Ok(Err(WorkError::LaneClosed(reason)));
         }
         let result = match deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline, outcome).await {
@@ -255,13 +286,13 @@ impl WorkClient {
                 Err(_) => {
                     guard.armed = false;
                     inner.cancel(id, "deadline exceeded");
-                    return Err(WorkError::DeadlineExceeded(started.elapsed()));
+                    return Ok(Err(WorkError::DeadlineExceeded(started.elapsed())));
                 }
             },
             None => outcome.await,
         };
         guard.armed = false;
-        result.unwrap_or_else(|_| Err(WorkError::LaneClosed("the lane closed".into())))
+        Ok(result.unwrap_or_else(|_| Err(WorkError::LaneClosed("the lane closed".into()))))
     }
 
     async fn take_credit(
@@ -285,9 +316,20 @@ impl WorkClient {
         permit.map_err(|_| WorkError::NotAccepting)
     }
 
-    /// Stops taking new invocations (outstanding ones still complete).
+    /// Stops taking new invocations (outstanding ones still complete): from now on
+    /// [`Self::try_invoke`] hands invocations back unsent.
     pub fn stop_accepting(&self) {
-        self.inner.accepting.store(false, Ordering::Release);
+        self.inner.accepting.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether both are clients of the same work stream.
+    pub fn same_as(&self, other: &WorkClient) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Whether invocations are still taken.
+    pub fn is_accepting(&self) -> bool {
+        self.inner.accepting.load(Ordering::SeqCst)
     }
 
     /// Half-closes every lane: the module sees the end of its request streams, sends the
@@ -400,7 +442,7 @@ impl Inner {
     fn fail_lane(&self, lane: usize, reason: &str) {
         // A broken instance takes no new work (the runner restarts it). Publish the break
         // before failing the pending entries, so `invoke` sees it for entries added meanwhile.
-        self.accepting.store(false, Ordering::Release);
+        self.accepting.store(false, Ordering::SeqCst);
         self.broken
             .send_replace(Some(format!("lane {lane}: {reason}")));
         let failed: Vec<Pending> = {

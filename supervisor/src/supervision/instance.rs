@@ -19,6 +19,7 @@ use tonic::transport::Channel;
 
 use super::context::Context;
 use super::ModuleHandle;
+use crate::config::ModuleSpec;
 use crate::host::{HostIdentity, HostServer};
 use crate::process::{logs, InstanceDir, LogSink, SpawnRequest, Stream};
 use crate::protocol::{self, HandshakeError, ManifestError, WorkClient};
@@ -125,14 +126,20 @@ pub struct Instance {
 /// module's `exec`, so it is normally there already).
 const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How often a stopping instance checks whether its in-flight work has finished.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
+
 /// How long to wait, after an exit, for the output readers to reach end of file.
 const DRAIN_OUTPUT: Duration = Duration::from_millis(500);
 
 impl Instance {
     /// Spawns the module (through the spawn helper) with its runtime dir and Host server.
-    pub async fn spawn(module: &ModuleHandle, ctx: &Context) -> Result<Self, StartError> {
+    pub async fn spawn(
+        module: &ModuleHandle,
+        spec: &ModuleSpec,
+        ctx: &Context,
+    ) -> Result<Self, StartError> {
         let spawned_at = Instant::now();
-        let spec = &module.spec;
         let id = ctx.next_instance_id();
         let spawn_error = |e: std::io::Error| StartError::Spawn(e.to_string());
         let dir = ctx.runtime.instance_dir(&id).map_err(spawn_error)?;
@@ -233,8 +240,7 @@ impl Instance {
 
     /// Connects, waits for health SERVING, calls Describe, validates the manifest and opens
     /// the work lanes, all within the start timeout; fails early if the process exits.
-    pub async fn handshake(&mut self, module: &ModuleHandle) -> Result<Ready, StartError> {
-        let spec = &module.spec;
+    pub async fn handshake(&mut self, spec: &ModuleSpec) -> Result<Ready, StartError> {
         let deadline = self.spawned_at + spec.start_timeout;
         let stage = std::sync::Mutex::new(String::from(
             "the module never listened on its socket (CONVOTIC_PLUGIN_SOCKET)",
@@ -413,7 +419,8 @@ impl Instance {
         }
     }
 
-    /// Stops the instance within `grace`: no new work, `Shutdown` RPC (in-flight work drains),
+    /// Stops the instance within `grace`: no new work, the work already taken finishes,
+    /// `Shutdown` RPC,
     /// SIGTERM to the process tree, and SIGKILL to the whole tree when the grace period ends.
     /// Returns how it ended, for the log.
     pub async fn stop(&mut self, grace: Duration, reason: &str) -> String {
@@ -424,8 +431,22 @@ impl Instance {
         // Keep part of the grace period for SIGTERM when Shutdown hangs.
         let reserve = (grace / 4).min(Duration::from_secs(2));
         let shutdown_deadline = deadline - reserve;
-        if let Some(work) = &self.work {
+        if let Some(work) = self.work.clone() {
             work.stop_accepting();
+            // What was already taken finishes before Shutdown, so nothing reaches the module
+            // after it (new work goes to the instance that replaced this one, if any).
+            let drained = async {
+                while work.in_flight() > 0 {
+                    tokio::time::sleep(DRAIN_POLL).await;
+                }
+            };
+            tokio::select! {
+                status = self.child.wait() => {
+                    self.exit = status.ok();
+                    return "exited while draining".into();
+                }
+                _ = tokio::time::timeout_at(shutdown_deadline, drained) => {}
+            }
         }
         if let Some(channel) = self.channel.clone() {
             let mut client = PluginClient::new(channel);

@@ -10,13 +10,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::backoff::{Backoff, CrashWindow, BACKOFF_CAP, HEALTHY_RESET, MAX_CRASHES};
 use super::context::Context;
-use super::instance::{Instance, StartError};
+use super::instance::{Instance, Ready, StartError};
 use super::status::{manifest_summary, State};
+use super::switch::Candidate;
 use super::{Control, ModuleHandle};
 use crate::config::RestartPolicy;
 
@@ -62,12 +63,14 @@ pub async fn run(
     let mut crashes = CrashWindow::default();
     let mut in_crash_loop = false;
     let mut first = true;
+    // Replaced instances still draining; a stop waits for them.
+    let mut drains = tokio::task::JoinSet::new();
     loop {
         if !first {
             module.update(|s| s.restarts += 1);
         }
         first = false;
-        let ended = run_instance(&module, &ctx, &mut control).await;
+        let ended = run_instance(&module, &ctx, &mut control, &mut drains).await;
         let next = decide(
             &module,
             ended,
@@ -78,6 +81,7 @@ pub async fn run(
         match next {
             Next::Restart => continue,
             Next::Exit(reply) => {
+                while drains.join_next().await.is_some() {}
                 module.update(|s| s.state = State::Stopped);
                 if let Some(reply) = reply {
                     let _ = reply.send(());
@@ -94,7 +98,10 @@ pub async fn run(
                         backoff.reset();
                         in_crash_loop = false;
                     }
-                    Waited::Stop(reply) => return finish(&module, reply),
+                    Waited::Stop(reply) => {
+                        while drains.join_next().await.is_some() {}
+                        return finish(&module, reply);
+                    }
                 }
             }
             Next::Fail(reason) => {
@@ -108,7 +115,10 @@ pub async fn run(
                 )
                 .await
                 {
-                    return finish(&module, reply);
+                    {
+                        while drains.join_next().await.is_some() {}
+                        return finish(&module, reply);
+                    }
                 }
                 in_crash_loop = false;
             }
@@ -123,7 +133,10 @@ pub async fn run(
                 )
                 .await
                 {
-                    return finish(&module, reply);
+                    {
+                        while drains.join_next().await.is_some() {}
+                        return finish(&module, reply);
+                    }
                 }
                 in_crash_loop = false;
             }
@@ -140,7 +153,7 @@ async fn back_off(
     reason: String,
     crash_loop: bool,
 ) -> Waited {
-    let loop_cap = module.spec.crash_loop_backoff;
+    let loop_cap = module.spec().crash_loop_backoff;
     let cap = if crash_loop {
         loop_cap
     } else {
@@ -155,7 +168,7 @@ async fn back_off(
             humantime::format_duration(loop_cap)
         );
         tracing::warn!(
-            workspace = %module.spec.workspace, module = %module.spec.name,
+            workspace = %module.workspace, module = %module.name,
             "{shown}; next attempt in {} ms", delay.as_millis()
         );
         (State::CrashLoop, shown)
@@ -170,7 +183,7 @@ async fn back_off(
         s.last_failure_at_ms = Some(failed_at);
         s.next_attempt_ms = Some(next_attempt);
     });
-    let waited = wait_or_command(control, Some(delay)).await;
+    let waited = wait_or_command(module, control, Some(delay)).await;
     module.update(|s| s.next_attempt_ms = None);
     waited
 }
@@ -187,9 +200,9 @@ async fn park(
 ) -> Option<Option<tokio::sync::oneshot::Sender<()>>> {
     if state == State::Failed {
         tracing::error!(
-            workspace = %module.spec.workspace, module = %module.spec.name,
+            workspace = %module.workspace, module = %module.name,
             "module failed: {reason}; it stays down until restarted (`convotic-supervisor restart {}`)",
-            module.spec.name
+            module.name
         );
         let instance = module.status().instance.unwrap_or_default();
         module.logs.push(
@@ -210,7 +223,7 @@ async fn park(
         s.last_error = Some(reason);
     });
     loop {
-        match wait_or_command(control, None).await {
+        match wait_or_command(module, control, None).await {
             Waited::Restart => {
                 crashes.clear();
                 backoff.reset();
@@ -237,7 +250,7 @@ fn decide(
     crashes: &mut CrashWindow,
     in_crash_loop: &mut bool,
 ) -> Next {
-    let policy = module.spec.restart;
+    let policy = module.spec().restart;
     let (reason, ready_for, clean_exit) = match ended {
         Ended::StopRequested(reply) => return Next::Exit(reply),
         Ended::RestartRequested => {
@@ -304,23 +317,26 @@ fn with_stderr(module: &ModuleHandle, reason: String) -> String {
     }
 }
 
-/// Starts one instance and watches it until it ends.
+/// Starts one instance and watches it until it ends. While it is ready, a restart or a new
+/// spec goes through the zero-downtime switch ([`super::switch`]): the candidate takes over
+/// and this keeps watching it; replaced instances drain in `drains`.
 async fn run_instance(
     module: &Arc<ModuleHandle>,
     ctx: &Context,
     control: &mut mpsc::UnboundedReceiver<Control>,
+    drains: &mut tokio::task::JoinSet<()>,
 ) -> Ended {
-    let spec = &module.spec;
+    let spec = module.spec();
     module.update(|s| {
         s.state = State::Starting;
         s.pid = None;
         s.helper_pid = None;
         s.ready_since_ms = None;
     });
-    if let Err(missing) = super::sandboxing::check_command(spec) {
+    if let Err(missing) = super::sandboxing::check_command(&spec) {
         return Ended::StartFailed(StartError::Spawn(missing));
     }
-    let mut instance = match Instance::spawn(module, ctx).await {
+    let mut instance = match Instance::spawn(module, &spec, ctx).await {
         Ok(instance) => instance,
         Err(error) => return Ended::StartFailed(error),
     };
@@ -334,12 +350,16 @@ async fn run_instance(
     ));
 
     let handshake = tokio::select! {
-        ready = instance.handshake(module) => ready,
+        ready = instance.handshake(&spec) => ready,
         command = control.recv() => {
             let reply = match command {
                 Some(Control::Stop(reply)) => Some(reply),
-                Some(Control::Restart) => None,
-                None => None,
+                Some(Control::Restart) | None => None,
+                Some(Control::Replace(next, reply)) => {
+                    module.set_spec(next);
+                    let _ = reply.send(Ok("it was starting: started again with the new settings".into()));
+                    None
+                }
             };
             instance.stop(spec.stop_grace, "stopped while starting").await;
             return match reply {
@@ -348,22 +368,92 @@ async fn run_instance(
             };
         }
     };
-    let ready = match handshake {
+    let mut ready = match handshake {
         Ok(ready) => ready,
         Err(error) => {
             instance.kill().await;
             return Ended::StartFailed(error);
         }
     };
+    let mut ready_at = became_ready(module, &mut instance, &ready).await;
+    loop {
+        let ended = watch_ready(module, &mut instance, &ready, control).await;
+        let (next, reply) = match ended {
+            Watch::Command(Control::Restart) => (module.spec(), None),
+            Watch::Command(Control::Replace(next, reply)) => (next, Some(reply)),
+            other => {
+                module.publish(None);
+                return ended_by(module, &mut instance, other, ready_at.elapsed()).await;
+            }
+        };
+        match super::switch::start_candidate(module, ctx, control, &mut instance, &next).await {
+            Candidate::Ready(candidate, candidate_ready) => {
+                module.set_spec(next);
+                module.update(|s| s.restarts += 1);
+                let old = std::mem::replace(&mut instance, *candidate);
+                ready = *candidate_ready;
+                ready_at = became_ready(module, &mut instance, &ready).await;
+                let how = format!(
+                    "instance {} took over from {} (which now drains)",
+                    instance.id, old.id
+                );
+                module.event(how.clone());
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(how));
+                }
+                drains.spawn(super::switch::drain(Arc::clone(module), old));
+            }
+            Candidate::Failed {
+                reason,
+                serving_exited,
+            } => {
+                module.event(format!("{reason}; instance {} keeps serving", instance.id));
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(reason));
+                }
+                if let Some(status) = serving_exited {
+                    return ended_by(
+                        module,
+                        &mut instance,
+                        Watch::Exited(status),
+                        ready_at.elapsed(),
+                    )
+                    .await;
+                }
+            }
+            Candidate::Stopped(stop) => {
+                module.publish(None);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err("the module is being stopped".into()));
+                }
+                let stop = Control::Stop(stop.unwrap_or_else(|| oneshot::channel().0));
+                return ended_by(
+                    module,
+                    &mut instance,
+                    Watch::Command(stop),
+                    ready_at.elapsed(),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Publishes a ready instance and records it in the status; returns when it became ready.
+async fn became_ready(module: &ModuleHandle, instance: &mut Instance, ready: &Ready) -> Instant {
     let pid = instance.module_pid();
     // Read before taking the status lock: no I/O ever happens while it is held.
     let sandbox = instance.sandbox_report().await;
     let ready_at = Instant::now();
-    module.set_routes(crate::registry::RouteTable::new(&ready.manifest.routes));
-    module.set_manifest(ready.manifest.clone());
-    module.set_work(Some(ready.work.clone()));
+    module.publish(Some(super::Serving {
+        instance: instance.id.clone(),
+        work: ready.work.clone(),
+        declared: Arc::new(super::Declared::new(ready.manifest.clone())),
+    }));
     module.update(|s| {
         s.state = State::Ready;
+        s.instance = Some(instance.id.clone());
+        s.helper_pid = Some(instance.helper_pid);
         s.pid = pid;
         s.ready_since_ms = Some(now_ms());
         s.start_ms = Some(ready.elapsed.as_secs_f64() * 1000.0);
@@ -386,9 +476,17 @@ async fn run_instance(
         s.last_error = None;
         s.next_attempt_ms = None;
     });
-    let ended = watch_ready(module, &mut instance, &ready, control).await;
-    module.set_work(None);
-    let ready_for = ready_at.elapsed();
+    ready_at
+}
+
+/// Ends a ready instance's life the way `ended` says.
+async fn ended_by(
+    module: &ModuleHandle,
+    instance: &mut Instance,
+    ended: Watch,
+    ready_for: Duration,
+) -> Ended {
+    let spec = module.spec();
     match ended {
         Watch::Exited(status) => Ended::Exited {
             status,
@@ -414,7 +512,7 @@ async fn run_instance(
             module.update(|s| s.state = State::Draining);
             let (why, reply, restart) = match command {
                 Control::Stop(reply) => ("supervisor stopping", Some(reply), false),
-                Control::Restart => ("restart requested", None, true),
+                Control::Restart | Control::Replace(..) => ("restart requested", None, true),
             };
             let how = instance.stop(spec.stop_grace, why).await;
             module.event(format!("instance {} {how} ({why})", instance.id));
@@ -446,7 +544,7 @@ async fn watch_ready(
     ready: &super::instance::Ready,
     control: &mut mpsc::UnboundedReceiver<Control>,
 ) -> Watch {
-    let spec = &module.spec;
+    let spec = module.spec();
     let mut probes =
         tokio::time::interval_at(Instant::now() + spec.health_interval, spec.health_interval);
     probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -507,8 +605,10 @@ enum Waited {
     Stop(Option<tokio::sync::oneshot::Sender<()>>),
 }
 
-/// Sleeps for `delay` (forever if None) unless a command comes first.
+/// Sleeps for `delay` (forever if None) unless a command comes first. A new spec, while no
+/// instance runs, is taken at once and starts the module again.
 async fn wait_or_command(
+    module: &ModuleHandle,
     control: &mut mpsc::UnboundedReceiver<Control>,
     delay: Option<Duration>,
 ) -> Waited {
@@ -522,6 +622,11 @@ async fn wait_or_command(
         _ = sleep => Waited::Elapsed,
         command = control.recv() => match command {
             Some(Control::Restart) => Waited::Restart,
+            Some(Control::Replace(next, reply)) => {
+                module.set_spec(next);
+                let _ = reply.send(Ok("it was not running: started again with the new settings".into()));
+                Waited::Restart
+            }
             Some(Control::Stop(reply)) => Waited::Stop(Some(reply)),
             None => Waited::Stop(None),
         }
