@@ -665,13 +665,4 @@ mod tests {
             format!("[supervisor]\ndata_dir = \"/var/lib/x\"\n{module}working_dir = \".\"\n");
         parse_in(&elsewhere).unwrap();
     }
-
-    #[test]
-    fn ids() {
-        assert!(is_workspace_id("ws_abc123"));
-        assert!(!is_workspace_id("ws_"));
-        assert!(!is_workspace_id("WS_a"));
-        assert!(is_module_name("erp-webhook"));
-        assert!(!is_module_name("1abc"));
-    }
 }

@@ -41,13 +41,6 @@ pub struct ReloadReport {
     pub needs_restart: Vec<String>,
 }
 
-impl ReloadReport {
-    /// Whether every change was applied.
-    pub fn complete(&self) -> bool {
-        self.changed.iter().all(|c| c.applied)
-    }
-}
-
 /// One changed module.
 #[derive(Debug, Serialize)]
 pub struct ChangedModule {
@@ -140,7 +133,7 @@ impl Reloader {
         report.unchanged = diff.unchanged.iter().map(|s| s.key()).collect();
 
         // What now runs: the new file, except changes that did not take over.
-        let mut modules = next.modules.clone();
+        let mut modules = next.modules;
         for (changed, (old, _)) in report.changed.iter().zip(&diff.changed) {
             if !changed.applied {
                 if let Some(slot) = modules.iter_mut().find(|m| m.key() == old.key()) {
@@ -148,8 +141,7 @@ impl Reloader {
                 }
             }
         }
-        let kept = std::mem::replace(&mut *applied, next);
-        restore_restart_only(&mut applied, kept);
+        // Restart-only sections keep what runs; only the module set changes.
         applied.modules = modules;
         for item in &report.needs_restart {
             tracing::warn!("{item} changed: it applies at the next start, not by reload");
@@ -253,19 +245,6 @@ fn needs_restart(old: &ResolvedConfig, new: &ResolvedConfig) -> Vec<String> {
         changed.push("[supervisor] cgroups".to_string());
     }
     changed
-}
-
-/// Keeps, in `applied`, the restart-only settings of `kept` (what runs).
-fn restore_restart_only(applied: &mut ResolvedConfig, kept: ResolvedConfig) {
-    applied.listen = kept.listen;
-    applied.server = kept.server;
-    applied.nats = kept.nats;
-    applied.workers = kept.workers;
-    applied.key_dir = kept.key_dir;
-    applied.active_key = kept.active_key;
-    applied.data_dir = kept.data_dir;
-    applied.runtime_dir = kept.runtime_dir;
-    applied.cgroups = kept.cgroups;
 }
 
 #[cfg(test)]
