@@ -11,10 +11,18 @@ use crate::gateway::admin_token;
 
 /// A connection to a running supervisor's admin API.
 pub(super) struct Admin {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
+    pub(super) base: String,
+    pub(super) credential: Credential,
+    pub(super) http: reqwest::Client,
+    pub(super) runtime: tokio::runtime::Runtime,
+}
+
+/// How a client proves who it is.
+pub(super) enum Credential {
+    /// The admin token (`Authorization: Bearer`).
+    Bearer(String),
+    /// A workspace API key (`X-API-Key`), e.g. one with the deploy scope.
+    Key(String),
 }
 
 impl Admin {
@@ -32,6 +40,14 @@ impl Admin {
         }
         let token = admin_token::read(&data_dir)
             .map_err(|e| format!("cannot read the admin token in {}: {e}", data_dir.display()))?;
+        Self::at(
+            &format!("http://{}", endpoint.listen),
+            Credential::Bearer(token),
+        )
+    }
+
+    /// A client of the supervisor at `base` (e.g. `http://127.0.0.1:8080`).
+    pub(super) fn at(base: &str, credential: Credential) -> Result<Self, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -41,11 +57,19 @@ impl Admin {
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {
-            base: format!("http://{}", endpoint.listen),
-            token,
+            base: base.to_string(),
+            credential,
             http,
             runtime,
         })
+    }
+
+    /// Adds the credential to a request.
+    pub(super) fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credential {
+            Credential::Bearer(token) => request.bearer_auth(token),
+            Credential::Key(key) => request.header("x-api-key", key),
+        }
     }
 
     /// Calls `path`; the JSON answer, or the error message of a failed request.
@@ -63,10 +87,8 @@ impl Admin {
         let url = format!("{}{path}", self.base);
         self.runtime.block_on(async {
             let response = self
-                .http
-                .request(method, &url)
+                .authorize(self.http.request(method, &url))
                 .timeout(timeout)
-                .bearer_auth(&self.token)
                 .send()
                 .await
                 .map_err(|e| format!("cannot reach the supervisor at {}: {e}", self.base))?;
@@ -164,8 +186,16 @@ fn format_table(modules: &[Value]) -> String {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let mut out = format!(
-        "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {}\n",
-        "WORKSPACE", "MODULE", "STATE", "PID", "RESTARTS", "UPTIME", "MANIFEST", "LAST ERROR"
+        "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {:<40} {}\n",
+        "WORKSPACE",
+        "MODULE",
+        "STATE",
+        "PID",
+        "RESTARTS",
+        "UPTIME",
+        "MANIFEST",
+        "SOURCE",
+        "LAST ERROR"
     );
     for m in modules {
         let uptime = m["ready_since_ms"]
@@ -188,8 +218,12 @@ fn format_table(modules: &[Value]) -> String {
                 count(&man["crons"])
             ),
         };
+        let source = match m["package_version"].as_str() {
+            Some(version) => format!("{} ({version})", m["source"].as_str().unwrap_or("")),
+            None => m["source"].as_str().unwrap_or("config").to_string(),
+        };
         out.push_str(&format!(
-            "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {}\n",
+            "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {:<40} {}\n",
             m["workspace"].as_str().unwrap_or(""),
             m["name"].as_str().unwrap_or(""),
             m["state"].as_str().unwrap_or(""),
@@ -200,6 +234,7 @@ fn format_table(modules: &[Value]) -> String {
             m["restarts"].as_u64().unwrap_or(0),
             uptime,
             manifest,
+            source,
             problem(m, now)
         ));
     }

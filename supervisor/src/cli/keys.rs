@@ -2,22 +2,32 @@
 
 use super::local::{explain, format_ms, with_store};
 use super::Target;
-use crate::store::ApiKey;
+use crate::store::{ApiKey, KeyScope};
 
-/// `keys create --workspace ws_... [--label L]`: the plaintext key alone on stdout's first
-/// line; a note on stderr that it is shown only once.
-pub fn create(target: &Target, workspace: String, label: Option<String>) -> i32 {
+/// `keys create --workspace ws_... [--label L] [--scope routes|deploy]`: the plaintext key
+/// alone on stdout's first line; a note on stderr that it is shown only once.
+pub fn create(target: &Target, workspace: String, label: Option<String>, scope: KeyScope) -> i32 {
     with_store(target, |store| async move {
         let (key, plaintext) = store
-            .create_key(&workspace, label.as_deref().unwrap_or_default())
+            .create_scoped_key(&workspace, label.as_deref().unwrap_or_default(), scope)
             .await
             .map_err(|e| explain(e, &workspace))?;
         println!("{plaintext}");
+        let usage = match scope {
+            KeyScope::Routes => "Send it as the X-API-Key header",
+            KeyScope::Deploy => {
+                "It deploys to this workspace only (`convotic-supervisor deploy --key ...` or CONVOTIC_DEPLOY_KEY) and calls no route"
+            }
+        };
         eprintln!(
-            "created key {} for workspace {}. This is the only time the key is shown: the \
-             supervisor stores only its SHA-256 hash. Send it as the X-API-Key header; revoke it \
+            "created {} key {} for workspace {}. This is the only time the key is shown: the \
+             supervisor stores only its SHA-256 hash. {usage}; revoke it \
              with `convotic-supervisor keys revoke --workspace {} {}`.",
-            key.id, key.workspace, key.workspace, key.id
+            scope.as_str(),
+            key.id,
+            key.workspace,
+            key.workspace,
+            key.id
         );
         Ok(())
     })
@@ -71,13 +81,14 @@ fn key_id(given: &str) -> &str {
 
 fn table(keys: &[ApiKey]) -> String {
     let mut out = format!(
-        "{:<10} {:<21} {:<21} {}\n",
-        "KEY ID", "CREATED", "REVOKED", "LABEL"
+        "{:<10} {:<7} {:<21} {:<21} {}\n",
+        "KEY ID", "SCOPE", "CREATED", "REVOKED", "LABEL"
     );
     for k in keys {
         out.push_str(&format!(
-            "{:<10} {:<21} {:<21} {}\n",
+            "{:<10} {:<7} {:<21} {:<21} {}\n",
             k.id,
+            k.scope.as_str(),
             format_ms(k.created_at_ms),
             k.revoked_at_ms.map(format_ms).unwrap_or_else(|| "-".into()),
             k.label
@@ -105,14 +116,15 @@ mod tests {
             label: "ci".into(),
             created_at_ms: 0,
             revoked_at_ms: None,
+            scope: KeyScope::Deploy,
         }]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("KEY ID"));
         assert_eq!(
             lines[1],
             format!(
-                "{:<10} {:<21} {:<21} ci",
-                "abcd1234", "1970-01-01 00:00:00Z", "-"
+                "{:<10} {:<7} {:<21} {:<21} ci",
+                "abcd1234", "deploy", "1970-01-01 00:00:00Z", "-"
             )
         );
     }

@@ -1,15 +1,17 @@
-//! The command line: `run` starts the supervisor; `ps`, `logs`, `restart` and `crons` talk to a
-//! running one through its admin API; `check-config` validates a config file; `workspaces` and `keys`
+//! The command line: `run` starts the supervisor; `ps`, `logs`, `restart`, `crons`, `deploy`,
+//! `deployments` and `modules` talk to a running one through its admin API; `check-config` validates a config file; `workspaces` and `keys`
 //! manage workspaces and their API keys in the data dir's database directly.
 
 mod client;
 mod crons;
+mod deploy;
 mod discovery;
 mod doctor;
 mod doctor_limits;
 mod keys;
 mod local;
 mod reload;
+mod remote;
 mod run;
 mod secrets;
 mod startup;
@@ -76,6 +78,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pack a module package (a directory with convotic-module.toml), upload it to the running
+    /// supervisor and switch to it without downtime; prints the outcome (exit 0 only when the
+    /// new version took over).
+    Deploy {
+        /// The workspace to deploy to.
+        #[arg(long)]
+        workspace: String,
+        /// The package directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        target: remote::RemoteTarget,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A deployed module's history; one deployment; rollback.
+    Deployments {
+        #[command(subcommand)]
+        command: DeploymentsCommand,
+    },
+    /// Remove, disable or enable a deployed module.
+    Modules {
+        #[command(subcommand)]
+        command: ModulesCommand,
+    },
     /// Restart a module (also brings a failed module back).
     Restart {
         /// Module name.
@@ -115,6 +142,83 @@ enum Command {
     Secrets {
         #[command(subcommand)]
         command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeploymentsCommand {
+    /// A module's deployments, newest first.
+    List {
+        /// Module name.
+        module: String,
+        /// Its workspace.
+        #[arg(long)]
+        workspace: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: remote::RemoteTarget,
+    },
+    /// One deployment.
+    Show {
+        /// The deployment id (dep_...).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: remote::RemoteTarget,
+    },
+    /// Switch back to an earlier version (default: the newest kept one before the active).
+    Rollback {
+        /// Module name.
+        module: String,
+        /// Its workspace.
+        #[arg(long)]
+        workspace: String,
+        /// The deployment to go back to.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: remote::RemoteTarget,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModulesCommand {
+    /// Stop a deployed module and remove it (its deployment history is kept).
+    Remove {
+        /// Module name.
+        module: String,
+        /// Its workspace.
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        target: remote::RemoteTarget,
+    },
+    /// Stop a deployed module and keep it stopped, across restarts too.
+    Disable {
+        /// Module name.
+        module: String,
+        /// Its workspace.
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        target: remote::RemoteTarget,
+    },
+    /// Start a disabled deployed module again.
+    Enable {
+        /// Module name.
+        module: String,
+        /// Its workspace.
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        target: remote::RemoteTarget,
     },
 }
 
@@ -218,6 +322,10 @@ enum KeysCommand {
         /// A label to recognise the key by.
         #[arg(long)]
         label: Option<String>,
+        /// `routes` (default: the workspace's routes and APIs) or `deploy` (deployments of the
+        /// workspace's modules only).
+        #[arg(long, default_value = "routes", value_parser = ["routes", "deploy"])]
+        scope: String,
         #[command(flatten)]
         target: Target,
     },
@@ -271,6 +379,45 @@ pub fn main() -> i32 {
             target,
         } => client::logs(&target, &module, workspace.as_deref(), lines, follow),
         Command::Reload { target, json } => reload::reload(&target, json),
+        Command::Deploy {
+            workspace,
+            dir,
+            target,
+            json,
+        } => deploy::deploy(&target, &workspace, &dir, json),
+        Command::Deployments { command } => match command {
+            DeploymentsCommand::List {
+                module,
+                workspace,
+                json,
+                target,
+            } => deploy::list(&target, &workspace, &module, json),
+            DeploymentsCommand::Show { id, json, target } => deploy::show(&target, &id, json),
+            DeploymentsCommand::Rollback {
+                module,
+                workspace,
+                to,
+                json,
+                target,
+            } => deploy::rollback(&target, &workspace, &module, to.as_deref(), json),
+        },
+        Command::Modules { command } => match command {
+            ModulesCommand::Remove {
+                module,
+                workspace,
+                target,
+            } => deploy::change(&target, &workspace, &module, "remove"),
+            ModulesCommand::Disable {
+                module,
+                workspace,
+                target,
+            } => deploy::change(&target, &workspace, &module, "disable"),
+            ModulesCommand::Enable {
+                module,
+                workspace,
+                target,
+            } => deploy::change(&target, &workspace, &module, "enable"),
+        },
         Command::Restart {
             module,
             workspace,
@@ -311,8 +458,16 @@ pub fn main() -> i32 {
             KeysCommand::Create {
                 workspace,
                 label,
+                scope,
                 target,
-            } => keys::create(&target, workspace, label),
+            } => {
+                let scope = if scope == "deploy" {
+                    crate::store::KeyScope::Deploy
+                } else {
+                    crate::store::KeyScope::Routes
+                };
+                keys::create(&target, workspace, label, scope)
+            }
             KeysCommand::List {
                 workspace,
                 json,

@@ -156,6 +156,23 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         env!("CARGO_PKG_VERSION")
     );
     let supervisor = Supervisor::start(config.modules.clone(), Arc::clone(&ctx));
+    let deployer = Arc::new(crate::deploy::Deployer::new(
+        Arc::clone(&supervisor),
+        store.clone(),
+        &config.data_dir,
+        crate::package::PackageSettings {
+            defaults: config.defaults.clone(),
+            runtimes: config.runtimes.clone(),
+        },
+        config.deployments.keep,
+    ));
+    match deployer.boot().await {
+        Ok(0) => {}
+        Ok(deployed) => {
+            tracing::info!(deployed, "deployed modules started at their active version")
+        }
+        Err(e) => tracing::error!("cannot start the deployed modules: {e}"),
+    }
     crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
     let crons = crate::cron::start(&supervisor, store.clone(), Arc::clone(&bus));
     let integrations = Arc::new(crate::integrations::Integrations {
@@ -181,6 +198,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         integrations,
         limits: gateway::Limits::from(&config.server),
         reloader: Arc::clone(&reloader),
+        deployer,
     });
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
     let gateway = tokio::spawn(gateway::serve(listener, state, async {

@@ -8,7 +8,10 @@ mod model;
 mod resolve;
 
 pub use model::{
-    Config, Defaults, ModuleConfig, NatsConfig, RestartPolicy, SecretsConfig, ServerConfig,
-    SupervisorConfig, WorkersConfig,
+    Config, Defaults, DeploymentsConfig, ModuleConfig, NatsConfig, RestartPolicy, Runtimes,
+    SecretsConfig, ServerConfig, SupervisorConfig, WorkersConfig,
 };
-pub use resolve::{load, load_for_clients, parse, ConfigError, ModuleSpec, ResolvedConfig};
+pub use resolve::{
+    load, load_for_clients, parse, resolve_module_entry, ConfigError, ModuleSource, ModuleSpec,
+    ResolvedConfig,
+};

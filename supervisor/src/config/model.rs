@@ -32,6 +32,61 @@ pub struct Config {
     /// `[secrets]`: keys sealing Block connection secrets.
     #[serde(default)]
     pub secrets: SecretsConfig,
+    /// `[runtimes]`: the interpreters of `node` and `python` packages.
+    #[serde(default)]
+    pub runtimes: Runtimes,
+    /// `[deployments]`: how deployed packages are kept.
+    #[serde(default)]
+    pub deployments: DeploymentsConfig,
+}
+
+/// `[runtimes]`: the interpreters that run packages of runtime `node` and `python`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Runtimes {
+    /// Node.js. Default `/usr/bin/node`.
+    #[serde(default = "default_node")]
+    pub node: PathBuf,
+    /// Python 3. Default `/usr/bin/python3`.
+    #[serde(default = "default_python")]
+    pub python: PathBuf,
+}
+
+impl Default for Runtimes {
+    fn default() -> Self {
+        Self {
+            node: default_node(),
+            python: default_python(),
+        }
+    }
+}
+
+fn default_node() -> PathBuf {
+    PathBuf::from("/usr/bin/node")
+}
+fn default_python() -> PathBuf {
+    PathBuf::from("/usr/bin/python3")
+}
+
+/// `[deployments]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentsConfig {
+    /// Packages kept per module for rollback (the active one included). Default 5.
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+}
+
+impl Default for DeploymentsConfig {
+    fn default() -> Self {
+        Self {
+            keep: default_keep(),
+        }
+    }
+}
+
+fn default_keep() -> usize {
+    5
 }
 
 /// `[secrets]`.
@@ -265,7 +320,7 @@ pub enum RestartPolicy {
 }
 
 /// `[defaults]`: per-module settings, inherited by every `[[modules]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     /// Restart policy. Default `always`.

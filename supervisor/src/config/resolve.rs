@@ -82,6 +82,45 @@ pub struct ModuleSpec {
     pub working_dir_configured: bool,
     /// Longest delay between restarts in a crash loop.
     pub crash_loop_backoff: Duration,
+    /// Where the module comes from: the config file or a deployment.
+    pub source: ModuleSource,
+    /// The deployed package's directory (read-only to the module even though it lies in the
+    /// data dir); None for modules of the config file.
+    pub package_dir: Option<PathBuf>,
+}
+
+/// Where a module's spec comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ModuleSource {
+    /// A `[[modules]]` entry of the config file.
+    #[default]
+    Config,
+    /// A deployed package.
+    Deployment {
+        /// The deployment id.
+        id: String,
+        /// The package's version.
+        version: String,
+    },
+}
+
+impl ModuleSource {
+    /// `config`, or `deployment <id>`.
+    pub fn label(&self) -> String {
+        match self {
+            ModuleSource::Config => "config".into(),
+            ModuleSource::Deployment { id, .. } => format!("deployment {id}"),
+        }
+    }
+
+    /// The package's version, for a deployed module.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            ModuleSource::Config => None,
+            ModuleSource::Deployment { version, .. } => Some(version),
+        }
+    }
 }
 
 impl ModuleSpec {
@@ -114,6 +153,12 @@ pub struct ResolvedConfig {
     pub active_key: Option<String>,
     /// `[supervisor] cgroups`.
     pub cgroups: bool,
+    /// `[defaults]`, for modules deployed later.
+    pub defaults: super::model::Defaults,
+    /// `[runtimes]`.
+    pub runtimes: super::model::Runtimes,
+    /// `[deployments]`.
+    pub deployments: super::model::DeploymentsConfig,
 }
 
 /// Reads and resolves a config file, checking that every module's command, working dir and
@@ -209,6 +254,12 @@ fn parse_checked(
         ));
     }
     check_listener_limits(&config.server).map_err(|m| invalid("server".into(), m))?;
+    if config.deployments.keep == 0 {
+        return Err(invalid(
+            "deployments.keep".into(),
+            "must be at least 1 (the active package is always kept); default 5".into(),
+        ));
+    }
     let key_dir = match &config.secrets.key_dir {
         Some(dir) => join(&base, dir),
         None => data_dir.join("keys"),
@@ -232,6 +283,9 @@ fn parse_checked(
         data_dir,
         runtime_dir,
         modules,
+        defaults: config.defaults.clone(),
+        runtimes: config.runtimes.clone(),
+        deployments: config.deployments.clone(),
     })
 }
 
@@ -290,13 +344,32 @@ fn check_identity(module: &ModuleConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Resolves one module entry with `defaults` (relative paths against `base`), checking its
+/// files exist: what a deployed package's manifest goes through.
+pub fn resolve_module_entry(
+    module: &ModuleConfig,
+    defaults: &super::model::Defaults,
+    base: &Path,
+) -> Result<ModuleSpec, String> {
+    check_identity(module)?;
+    resolve_with(module, defaults, base, HostChecks::Modules)
+}
+
 fn resolve_module(
     module: &ModuleConfig,
     config: &Config,
     base: &Path,
     checks: HostChecks,
 ) -> Result<ModuleSpec, String> {
-    let d = &config.defaults;
+    resolve_with(module, &config.defaults, base, checks)
+}
+
+fn resolve_with(
+    module: &ModuleConfig,
+    d: &super::model::Defaults,
+    base: &Path,
+    checks: HostChecks,
+) -> Result<ModuleSpec, String> {
     let working_dir = module
         .working_dir
         .as_ref()
@@ -370,6 +443,8 @@ fn resolve_module(
         log_lines_per_second: d.log_lines_per_second,
         enabled: module.enabled,
         crash_loop_backoff: module.crash_loop_backoff.unwrap_or(d.crash_loop_backoff),
+        source: ModuleSource::Config,
+        package_dir: None,
     };
     if spec.crash_loop_backoff < Duration::from_secs(1) {
         return Err(format!(

@@ -11,6 +11,7 @@ mod body;
 mod client_errors;
 mod crons;
 mod data;
+mod deployments;
 mod error;
 mod forward;
 mod integrations;
@@ -52,6 +53,8 @@ pub struct GatewayState {
     pub limits: Limits,
     /// Applies changes of the config file (`POST /admin/v1/reload`).
     pub reloader: Arc<crate::supervision::reload::Reloader>,
+    /// Deploys, rolls back and removes deployed modules.
+    pub deployer: Arc<crate::deploy::Deployer>,
 }
 
 /// The gateway's limits (`[server]` in the config).
@@ -209,6 +212,7 @@ async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> 
                 admin::unauthorized(&request)
             }
         }),
+        p if deployments::is_deployments_path(p) => deployments::handle(state, request, body).await,
         p if p == "/admin/v1" || p.starts_with("/admin/v1/") => admin::handle(state, request).await,
         _ => error_response(
             StatusCode::NOT_FOUND,

@@ -150,16 +150,20 @@ pub fn is_within(inner: &Path, outer: &Path) -> bool {
 
 /// The paths of a module's own files to expose read-only with execute: the directory of its
 /// command, and its working dir when configured, unless one holds the supervisor's data dir (then
-/// only the command file itself), and the operator's extra `read_only_paths`.
+/// only the command file itself), and the operator's extra `read_only_paths`. A deployed
+/// package's directory (`package_dir`, inside the data dir) is the one exception shown.
 pub fn module_paths(
     command: &Path,
     working_dir: Option<&Path>,
     extra: &[PathBuf],
     supervisor_data: &Path,
+    package_dir: Option<&Path>,
 ) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     let mut add = |path: &Path| {
-        if is_within(supervisor_data, path) || is_within(path, supervisor_data) {
+        // A deployed package lies in the data dir; it alone of the data dir is shown.
+        let in_package = package_dir.is_some_and(|p| is_within(path, p));
+        if !in_package && (is_within(supervisor_data, path) || is_within(path, supervisor_data)) {
             return false;
         }
         if !paths.iter().any(|p: &PathBuf| path.starts_with(p)) {
@@ -200,6 +204,7 @@ mod tests {
             Some(Path::new("/srv/convotic")),
             &[PathBuf::from("/opt/node")],
             data,
+            None,
         );
         assert_eq!(
             paths,
@@ -209,7 +214,24 @@ mod tests {
             ]
         );
         // A command whose directory holds the data dir: only the command itself.
-        let paths = module_paths(Path::new("/srv/convotic/m"), None, &[], data);
+        let paths = module_paths(Path::new("/srv/convotic/m"), None, &[], data, None);
         assert_eq!(paths, vec![PathBuf::from("/srv/convotic/m")]);
+    }
+
+    #[test]
+    fn a_deployed_package_alone_of_the_data_dir_is_shown() {
+        let data = Path::new("/srv/data");
+        let package = Path::new("/srv/data/packages/ws_a/m/dep_1");
+        let paths = module_paths(
+            &package.join("bin/m"),
+            Some(package),
+            &[PathBuf::from("/srv/data/keys")],
+            data,
+            Some(package),
+        );
+        assert_eq!(paths, vec![package.join("bin"), package.to_path_buf()]);
+        // Without the exception the package would be hidden like the rest of the data dir.
+        let hidden = module_paths(&package.join("bin/m"), Some(package), &[], data, None);
+        assert!(hidden.is_empty(), "{hidden:?}");
     }
 }

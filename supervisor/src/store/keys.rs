@@ -45,6 +45,38 @@ pub struct ApiKey {
     pub created_at_ms: u64,
     /// When it was revoked, if it was.
     pub revoked_at_ms: Option<u64>,
+    /// What it may do.
+    pub scope: KeyScope,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScope {
+    /// Call the workspace's routes and platform APIs (`X-API-Key` on `/v1/...`).
+    #[default]
+    Routes,
+    /// Deploy, roll back, remove, disable and enable the workspace's deployed modules, and
+    /// nothing else.
+    Deploy,
+}
+
+impl KeyScope {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Routes => "routes",
+            KeyScope::Deploy => "deploy",
+        }
+    }
+
+    fn from_stored(text: &str) -> Self {
+        if text == "deploy" {
+            KeyScope::Deploy
+        } else {
+            KeyScope::Routes
+        }
+    }
 }
 
 /// Recent successful authentications, by key hash.
@@ -106,6 +138,17 @@ impl Store {
         workspace: &str,
         label: &str,
     ) -> Result<(ApiKey, String), StoreError> {
+        self.create_scoped_key(workspace, label, KeyScope::Routes)
+            .await
+    }
+
+    /// Like [`Self::create_key`], for a key of `scope`.
+    pub async fn create_scoped_key(
+        &self,
+        workspace: &str,
+        label: &str,
+        scope: KeyScope,
+    ) -> Result<(ApiKey, String), StoreError> {
         check_len("label", label, MAX_NAME)?;
         let workspace = workspace.to_string();
         let label = label.to_string();
@@ -122,16 +165,18 @@ impl Store {
                     label: label.clone(),
                     created_at_ms: now_ms(),
                     revoked_at_ms: None,
+                    scope,
                 };
                 let inserted = conn.execute(
-                    "INSERT INTO api_keys (id, workspace_id, label, sha256, created_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO api_keys (id, workspace_id, label, sha256, created_at_ms, scope)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     rusqlite::params![
                         key.id,
                         key.workspace,
                         key.label,
                         key_hash(&plaintext),
-                        signed(key.created_at_ms)
+                        signed(key.created_at_ms),
+                        scope.as_str()
                     ],
                 );
                 match inserted {
@@ -153,7 +198,7 @@ impl Store {
         self.read(move |conn| {
             require_workspace(conn, &workspace)?;
             let mut stmt = conn.prepare(
-                "SELECT id, workspace_id, label, created_at_ms, revoked_at_ms FROM api_keys
+                "SELECT id, workspace_id, label, created_at_ms, revoked_at_ms, scope FROM api_keys
                  WHERE workspace_id = ?1 ORDER BY created_at_ms, id",
             )?;
             let rows = stmt.query_map([&workspace], |row| {
@@ -163,6 +208,7 @@ impl Store {
                     label: row.get(2)?,
                     created_at_ms: unsigned(row.get(3)?),
                     revoked_at_ms: row.get::<_, Option<i64>>(4)?.map(unsigned),
+                    scope: KeyScope::from_stored(&row.get::<_, String>(5)?),
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -193,6 +239,7 @@ impl Store {
 
     /// The workspace a presented key authenticates as: `Some` for a valid, unrevoked key,
     /// `None` for anything else (malformed, unknown, revoked, wrong secret).
+    /// Only keys of scope `routes` authenticate here; deploy keys see [`Self::authenticate_deploy`].
     pub async fn authenticate(&self, presented: &str) -> Result<Option<String>, StoreError> {
         let Some(key_id) = parse_key(presented) else {
             return Ok(None);
@@ -201,28 +248,55 @@ impl Store {
         if let Some(workspace) = self.inner.auth_cache.get(&hash) {
             return Ok(Some(workspace));
         }
-        let key_id = key_id.to_string();
-        let presented_hash = hash.clone();
-        let found = self
-            .read(move |conn| {
-                let row: Option<(String, String)> = conn
-                    .query_row(
-                        "SELECT workspace_id, sha256 FROM api_keys
-                         WHERE id = ?1 AND revoked_at_ms IS NULL",
-                        [&key_id],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .optional()?;
-                // Compare against something of the same length even when the id is unknown.
-                let (workspace, stored) = row.unwrap_or_else(|| (String::new(), "0".repeat(64)));
-                let equal: bool = stored.as_bytes().ct_eq(presented_hash.as_bytes()).into();
-                Ok((equal && !workspace.is_empty()).then_some(workspace))
-            })
-            .await?;
+        let found = self.lookup(key_id, hash.clone(), KeyScope::Routes).await?;
         if let Some(workspace) = &found {
             self.inner.auth_cache.put(hash, workspace.clone());
         }
         Ok(found)
+    }
+
+    /// The workspace and key id of a valid, unrevoked key of scope `deploy`; `None` for
+    /// anything else. Not cached: a revocation takes effect at once.
+    pub async fn authenticate_deploy(
+        &self,
+        presented: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let Some(key_id) = parse_key(presented) else {
+            return Ok(None);
+        };
+        let id = key_id.to_string();
+        let found = self
+            .lookup(key_id, key_hash(presented), KeyScope::Deploy)
+            .await?;
+        Ok(found.map(|workspace| (workspace, id)))
+    }
+
+    /// The workspace of key `key_id` when its stored hash equals `presented_hash` and it has
+    /// `scope`, compared in constant time.
+    async fn lookup(
+        &self,
+        key_id: &str,
+        presented_hash: String,
+        scope: KeyScope,
+    ) -> Result<Option<String>, StoreError> {
+        let key_id = key_id.to_string();
+        self.read(move |conn| {
+            let row: Option<(String, String, String)> = conn
+                .query_row(
+                    "SELECT workspace_id, sha256, scope FROM api_keys
+                     WHERE id = ?1 AND revoked_at_ms IS NULL",
+                    [&key_id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            // Compare against something of the same length even when the id is unknown.
+            let (workspace, stored, stored_scope) =
+                row.unwrap_or_else(|| (String::new(), "0".repeat(64), String::new()));
+            let equal: bool = stored.as_bytes().ct_eq(presented_hash.as_bytes()).into();
+            let scoped = KeyScope::from_stored(&stored_scope) == scope;
+            Ok((equal && scoped && !workspace.is_empty()).then_some(workspace))
+        })
+        .await
     }
 }
 
@@ -284,6 +358,34 @@ mod tests {
         assert!(AUTH_CACHE_TTL <= Duration::from_secs(5));
         store.inner.auth_cache.clear();
         assert_eq!(store.authenticate(&plaintext).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn each_scope_authenticates_only_where_it_applies() {
+        let (_dir, store) = two_workspaces().await;
+        let (routes, routes_key) = store.create_key("ws_a", "app").await.unwrap();
+        let (deploy, deploy_key) = store
+            .create_scoped_key("ws_a", "ci", KeyScope::Deploy)
+            .await
+            .unwrap();
+        assert_eq!(routes.scope, KeyScope::Routes);
+        assert_eq!(deploy.scope, KeyScope::Deploy);
+        assert_eq!(store.authenticate(&deploy_key).await.unwrap(), None);
+        assert_eq!(store.authenticate_deploy(&routes_key).await.unwrap(), None);
+        assert_eq!(
+            store.authenticate_deploy(&deploy_key).await.unwrap(),
+            Some(("ws_a".to_string(), deploy.id.clone()))
+        );
+        let scopes: Vec<_> = store
+            .list_keys("ws_a")
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| k.scope)
+            .collect();
+        assert_eq!(scopes, [KeyScope::Routes, KeyScope::Deploy]);
+        assert!(store.revoke_key("ws_a", &deploy.id).await.unwrap());
+        assert_eq!(store.authenticate_deploy(&deploy_key).await.unwrap(), None);
     }
 
     #[tokio::test]

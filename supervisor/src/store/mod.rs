@@ -22,6 +22,7 @@ mod connections;
 mod contacts;
 mod conversations;
 mod cron_runs;
+mod deployments;
 mod health;
 mod keys;
 mod kv;
@@ -47,8 +48,9 @@ pub use connections::{new_connection_id, StoredConnection, MAX_CONNECTIONS_PER_B
 pub use contacts::{Contact, ContactPatch, NewContact};
 pub use conversations::{Conversation, ConversationPatch, NewConversation};
 pub use cron_runs::{CronOutcome, CronRun, INTERRUPTED_MESSAGE};
+pub use deployments::{DeployedModule, Deployment, NewDeployment, INTERRUPTED_DEPLOYMENT};
 pub use health::{StorageFault, StorageHealth, StorageStatus};
-pub use keys::ApiKey;
+pub use keys::{ApiKey, KeyScope};
 pub use kv::StorageEntry;
 pub use messages::{NewMessage, OutboundMessage};
 pub use queue::{

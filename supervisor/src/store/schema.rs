@@ -229,6 +229,41 @@ CREATE TABLE block_connections (
 CREATE INDEX block_connections_by_block ON block_connections(workspace_id, block_id, id);
 "#,
     },
+    Migration {
+        version: 5,
+        name: "deployments, deploy-scoped api keys",
+        sql: r#"
+ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT 'routes';
+
+CREATE TABLE deployments (
+    id              TEXT PRIMARY KEY,
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    module          TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    digest          TEXT NOT NULL,
+    package         TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    rollback_of     TEXT,
+    state           TEXT NOT NULL,
+    actor           TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    finished_at_ms  INTEGER,
+    package_kept    BOOLEAN NOT NULL,
+    manifest        TEXT NOT NULL
+);
+CREATE INDEX deployments_by_module ON deployments(workspace_id, module, id);
+CREATE INDEX deployments_deploying ON deployments(state) WHERE state = 'deploying';
+
+CREATE TABLE deployed_modules (
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    module          TEXT NOT NULL,
+    active_id       TEXT NOT NULL REFERENCES deployments(id),
+    enabled         BOOLEAN NOT NULL,
+    PRIMARY KEY (workspace_id, module)
+);
+"#,
+    },
 ];
 
 /// The schema version this build writes.

@@ -97,6 +97,10 @@ impl ModuleHandle {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         status.in_flight = self.work().map_or(0, |w| w.in_flight());
+        let spec = self.spec();
+        status.source = spec.source.label();
+        status.package_version = spec.source.version().map(str::to_string);
+        status.enabled = spec.enabled;
         status
     }
 
@@ -267,7 +271,13 @@ impl Supervisor {
                 commands,
             ));
         } else {
-            handle.update(|s| s.last_error = Some("disabled in the configuration".into()));
+            let why = match handle.spec().source {
+                crate::config::ModuleSource::Config => "disabled in the configuration",
+                crate::config::ModuleSource::Deployment { .. } => {
+                    "disabled (`modules enable` starts it)"
+                }
+            };
+            handle.update(|s| s.last_error = Some(why.into()));
         }
         let mut next = current.as_ref().clone();
         next.push(Arc::clone(&handle));

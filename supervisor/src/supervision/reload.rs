@@ -4,8 +4,10 @@
 //! changed ones go through the zero-downtime switch ([`super::switch`]), unchanged ones are not
 //! touched (same instance, same pid). A file that does not parse or validate changes nothing.
 //! Sections the running supervisor cannot change (`[server]`, `[nats]`, `[workers]`,
-//! `[secrets]`, `data_dir`, `runtime_dir`, `cgroups`) are reported as needing a restart and
-//! left as they are. One reload runs at a time.
+//! `[secrets]`, `[runtimes]`, `[deployments]`, `data_dir`, `runtime_dir`, `cgroups`, and
+//! `[defaults]` as far as deployed modules are concerned) are reported as needing a restart
+//! and left as they are. Deployed modules are not in the file and are never touched by a
+//! reload. One reload runs at a time.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,10 +124,20 @@ impl Reloader {
             spec.key()
         });
         report.removed = futures::future::join_all(removals).await;
+        let mut refused = Vec::new();
         for spec in &diff.added {
             match self.supervisor.add(spec.clone()) {
                 Ok(_) => report.added.push(spec.key()),
-                Err(e) => tracing::error!("{e}"),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    refused.push(ChangedModule {
+                        module: spec.key(),
+                        applied: false,
+                        message: format!(
+                            "{e} (a deployed module? remove it with `modules remove` first)"
+                        ),
+                    });
+                }
             }
         }
         let changes = diff.changed.iter().map(|(old, new)| self.change(old, new));
@@ -134,6 +146,8 @@ impl Reloader {
 
         // What now runs: the new file, except changes that did not take over.
         let mut modules = next.modules;
+        modules.retain(|m| !refused.iter().any(|r| r.module == m.key()));
+        report.changed.extend(refused);
         for (changed, (old, _)) in report.changed.iter().zip(&diff.changed) {
             if !changed.applied {
                 if let Some(slot) = modules.iter_mut().find(|m| m.key() == old.key()) {
@@ -243,6 +257,16 @@ fn needs_restart(old: &ResolvedConfig, new: &ResolvedConfig) -> Vec<String> {
     }
     if old.cgroups != new.cgroups {
         changed.push("[supervisor] cgroups".to_string());
+    }
+    if old.runtimes != new.runtimes {
+        changed.push("[runtimes]".to_string());
+    }
+    if old.deployments != new.deployments {
+        changed.push("[deployments]".to_string());
+    }
+    // Config modules take new defaults now (their specs changed); deployed ones at restart.
+    if old.defaults != new.defaults {
+        changed.push("[defaults] (for deployed modules)".to_string());
     }
     changed
 }

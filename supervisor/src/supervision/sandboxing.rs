@@ -93,6 +93,7 @@ pub fn prepare(
         working_dir_configured,
         &spec.read_only_paths,
         supervisor_data,
+        spec.package_dir.as_deref(),
     ));
     let mut read_only: Vec<PathBuf> = SYSTEM_READ_PATHS.iter().map(PathBuf::from).collect();
     if spec.sandbox == Profile::Relaxed {

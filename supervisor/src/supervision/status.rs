@@ -68,6 +68,12 @@ pub struct ModuleStatus {
     pub in_flight: usize,
     /// The sandbox layers the ready instance got (`None` for profile `none`).
     pub sandbox: Option<crate::sandbox::report::SandboxReport>,
+    /// Where the module comes from: `config`, or `deployment <id>`.
+    pub source: String,
+    /// The deployed package's version (None for a module of the config file).
+    pub package_version: Option<String>,
+    /// Whether it is enabled (a disabled module stays stopped).
+    pub enabled: bool,
 }
 
 impl ModuleStatus {
@@ -93,6 +99,9 @@ impl ModuleStatus {
             manifest: None,
             in_flight: 0,
             sandbox: None,
+            source: "config".into(),
+            package_version: None,
+            enabled: true,
         }
     }
 }

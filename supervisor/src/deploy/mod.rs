@@ -1,0 +1,105 @@
+//! Deployments: a package archive uploaded to the admin API becomes the running version of a
+//! module through the zero-downtime switch, and every step is recorded (docs/packages.md,
+//! docs/operations.md).
+//!
+//! A deploy checks the digest, unpacks the archive (hostile input: `package::archive`) into a
+//! temporary dir under `<data_dir>/packages/.incoming`, reads and checks the manifest, records
+//! the deployment `deploying`, moves the package to `<data_dir>/packages/<ws>/<module>/<id>` and
+//! flushes it to disk, then hands the new spec to the module's runner: the candidate starts
+//! beside the running version and takes over only once ready; a candidate that fails is
+//! stopped and the running version keeps serving. The outcome is recorded (`active` or
+//! `failed` with the reason), old packages beyond the kept ones are deleted. Rollback runs the
+//! same switch with a kept package. One operation per module at a time (a second gets 409).
+
+mod boot;
+mod error;
+mod operations;
+mod packages;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use error::DeployError;
+pub use operations::{DeployRequest, Deployed, Summary};
+
+use crate::package::{Limits, PackageSettings};
+use crate::store::Store;
+use crate::supervision::Supervisor;
+
+/// How many packages per module are kept for rollback when the config does not say.
+pub const DEFAULT_KEEP: usize = 5;
+
+/// Runs deploys, rollbacks, removals and enable/disable of deployed modules.
+pub struct Deployer {
+    supervisor: Arc<Supervisor>,
+    store: Store,
+    /// `<data_dir>/packages`.
+    packages: PathBuf,
+    settings: PackageSettings,
+    /// Packages kept per module.
+    keep: usize,
+    limits: Limits,
+    /// Modules with an operation under way (`workspace/name`).
+    busy: Mutex<HashSet<String>>,
+}
+
+/// Marks a module busy for as long as it lives.
+struct BusyGuard<'a> {
+    deployer: &'a Deployer,
+    key: String,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.deployer
+            .busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl Deployer {
+    /// A deployer keeping packages under `<data_dir>/packages`.
+    pub fn new(
+        supervisor: Arc<Supervisor>,
+        store: Store,
+        data_dir: &std::path::Path,
+        settings: PackageSettings,
+        keep: usize,
+    ) -> Self {
+        Self {
+            supervisor,
+            store,
+            packages: data_dir.join("packages"),
+            settings,
+            keep: keep.max(1),
+            limits: Limits::default(),
+            busy: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The caps of an uploaded archive.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Claims `workspace/module` for one operation, or 409.
+    fn claim(&self, workspace: &str, module: &str) -> Result<BusyGuard<'_>, DeployError> {
+        let key = format!("{workspace}/{module}");
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        if !busy.insert(key.clone()) {
+            return Err(DeployError::Conflict {
+                code: "operation_in_progress",
+                message: format!(
+                    "another deploy, rollback or change of {key} is under way; retry once it has finished"
+                ),
+            });
+        }
+        Ok(BusyGuard {
+            deployer: self,
+            key,
+        })
+    }
+}

@@ -1,0 +1,473 @@
+//! Deployments of module packages: one record per deploy or rollback (its package, manifest,
+//! state and who asked), and per deployed module the active record and whether it is enabled.
+//!
+//! A deployment is recorded `deploying` before its switch starts and gets its final state in
+//! one transaction with the module's row ([`Store::deployment_activated`] or
+//! [`Store::deployment_failed`]), so the active deployment of a module is always exactly one
+//! record and a power cut leaves either the old or the new one active. Records still
+//! `deploying` at start-up were cut short: [`Store::deployments_mark_interrupted`] makes them
+//! `failed`.
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::util::{new_id, now_ms, require_workspace, signed, truncate_utf8, unsigned, MAX_TEXT};
+use super::{Store, StoreError};
+
+/// The reason given to deployments found `deploying` at start-up.
+pub const INTERRUPTED_DEPLOYMENT: &str =
+    "interrupted: the supervisor stopped during the switch; the previous version stayed active";
+
+/// One deploy or rollback of a module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    /// `dep_...`, sorting in creation order.
+    pub id: String,
+    /// The workspace.
+    pub workspace: String,
+    /// The module name.
+    pub module: String,
+    /// The package's version.
+    pub version: String,
+    /// Hex SHA-256 of the package archive.
+    pub digest: String,
+    /// The deployment whose directory holds the package (itself, or for a rollback the
+    /// deployment it restored).
+    pub package: String,
+    /// `deploy` or `rollback`.
+    pub kind: String,
+    /// For a rollback: the deployment it restored.
+    pub rollback_of: Option<String>,
+    /// `deploying`, `active`, `superseded`, `failed`, `rolled_back` or `removed`.
+    pub state: String,
+    /// `admin`, or `key:<key id>` for a workspace key with the deploy scope.
+    pub actor: String,
+    /// Why it failed, was rolled back or removed (empty otherwise).
+    pub reason: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When it became active or failed.
+    pub finished_at_ms: Option<u64>,
+    /// Whether its package is still on disk (the last few per module are kept for rollback).
+    pub package_kept: bool,
+    /// `convotic-module.toml` as deployed (not serialized: the API shows the version).
+    #[serde(skip)]
+    pub manifest: String,
+}
+
+/// A deployment to record.
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    /// The workspace.
+    pub workspace: String,
+    /// The module name.
+    pub module: String,
+    /// The version.
+    pub version: String,
+    /// Hex SHA-256 of the archive.
+    pub digest: String,
+    /// The manifest text.
+    pub manifest: String,
+    /// `None` for a new package (its own directory), or the deployment holding the package.
+    pub package: Option<String>,
+    /// For a rollback: the deployment restored.
+    pub rollback_of: Option<String>,
+    /// Who asked.
+    pub actor: String,
+}
+
+/// A module that was deployed (and not removed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployedModule {
+    /// The active deployment.
+    pub active: Deployment,
+    /// Whether it runs (`modules disable` stops it and keeps it deployed).
+    pub enabled: bool,
+}
+
+const COLUMNS: &str = "id, workspace_id, module, version, digest, package, kind, rollback_of, \
+     state, actor, reason, created_at_ms, finished_at_ms, package_kept, manifest";
+
+fn from_row(row: &rusqlite::Row) -> rusqlite::Result<Deployment> {
+    Ok(Deployment {
+        id: row.get(0)?,
+        workspace: row.get(1)?,
+        module: row.get(2)?,
+        version: row.get(3)?,
+        digest: row.get(4)?,
+        package: row.get(5)?,
+        kind: row.get(6)?,
+        rollback_of: row.get(7)?,
+        state: row.get(8)?,
+        actor: row.get(9)?,
+        reason: row.get(10)?,
+        created_at_ms: unsigned(row.get(11)?),
+        finished_at_ms: row.get::<_, Option<i64>>(12)?.map(unsigned),
+        package_kept: row.get(13)?,
+        manifest: row.get(14)?,
+    })
+}
+
+fn get(conn: &Connection, id: &str) -> Result<Option<Deployment>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM deployments WHERE id = ?1"),
+            [id],
+            from_row,
+        )
+        .optional()?)
+}
+
+impl Store {
+    /// Records a deployment as `deploying`; returns it.
+    pub async fn deployment_start(&self, new: NewDeployment) -> Result<Deployment, StoreError> {
+        self.write(move |conn| {
+            require_workspace(conn, &new.workspace)?;
+            let id = new_id("dep_");
+            let kind = if new.rollback_of.is_some() {
+                "rollback"
+            } else {
+                "deploy"
+            };
+            conn.execute(
+                "INSERT INTO deployments (id, workspace_id, module, version, digest, package, kind,
+                     rollback_of, state, actor, reason, created_at_ms, package_kept, manifest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'deploying', ?9, '', ?10, 1, ?11)",
+                rusqlite::params![
+                    id,
+                    new.workspace,
+                    new.module,
+                    new.version,
+                    new.digest,
+                    new.package.as_deref().unwrap_or(&id),
+                    kind,
+                    new.rollback_of,
+                    new.actor,
+                    signed(now_ms()),
+                    new.manifest,
+                ],
+            )?;
+            get(conn, &id)?.ok_or_else(|| StoreError::Internal("inserted row vanished".into()))
+        })
+        .await
+    }
+
+    /// Makes deployment `id` the active one of its module (enabled), in one transaction: the
+    /// previously active one becomes `superseded` (or `rolled_back` when `id` is a rollback).
+    pub async fn deployment_activated(&self, id: &str) -> Result<Deployment, StoreError> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let record = get(&tx, &id)?
+                .ok_or_else(|| StoreError::NotFound(format!("no deployment {id}")))?;
+            let previous: Option<String> = tx
+                .query_row(
+                    "SELECT active_id FROM deployed_modules WHERE workspace_id = ?1 AND module = ?2",
+                    [&record.workspace, &record.module],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let now = signed(now_ms());
+            if let Some(previous) = previous.filter(|p| *p != id) {
+                let (state, reason) = if record.kind == "rollback" {
+                    ("rolled_back", format!("rolled back to {}", record.version))
+                } else {
+                    ("superseded", format!("superseded by {} ({})", record.version, id))
+                };
+                tx.execute(
+                    "UPDATE deployments SET state = ?2, reason = ?3 WHERE id = ?1 AND state = 'active'",
+                    rusqlite::params![previous, state, reason],
+                )?;
+            }
+            tx.execute(
+                "UPDATE deployments SET state = 'active', finished_at_ms = ?2 WHERE id = ?1",
+                rusqlite::params![id, now],
+            )?;
+            tx.execute(
+                "INSERT INTO deployed_modules (workspace_id, module, active_id, enabled)
+                 VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (workspace_id, module) DO UPDATE SET active_id = ?3, enabled = 1",
+                rusqlite::params![record.workspace, record.module, id],
+            )?;
+            let record = get(&tx, &id)?
+                .ok_or_else(|| StoreError::Internal("updated row vanished".into()))?;
+            tx.commit()?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Marks deployment `id` `failed` with `reason`; the module's active one is unchanged.
+    pub async fn deployment_failed(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> Result<Deployment, StoreError> {
+        let id = id.to_string();
+        let reason = truncate_utf8(reason, MAX_TEXT);
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE deployments SET state = 'failed', reason = ?2, finished_at_ms = ?3
+                 WHERE id = ?1",
+                rusqlite::params![id, reason, signed(now_ms())],
+            )?;
+            get(conn, &id)?.ok_or_else(|| StoreError::NotFound(format!("no deployment {id}")))
+        })
+        .await
+    }
+
+    /// Deployments left `deploying` by a supervisor that stopped become `failed`; returns how
+    /// many.
+    pub async fn deployments_mark_interrupted(&self) -> Result<usize, StoreError> {
+        self.write(|conn| {
+            Ok(conn.execute(
+                "UPDATE deployments SET state = 'failed', reason = ?1, finished_at_ms = ?2
+                 WHERE state = 'deploying'",
+                rusqlite::params![INTERRUPTED_DEPLOYMENT, signed(now_ms())],
+            )?)
+        })
+        .await
+    }
+
+    /// One deployment.
+    pub async fn deployment(&self, id: &str) -> Result<Deployment, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            get(conn, &id)?.ok_or_else(|| StoreError::NotFound(format!("no deployment {id:?}")))
+        })
+        .await
+    }
+
+    /// A module's deployments, newest first.
+    pub async fn deployments_of(
+        &self,
+        workspace: &str,
+        module: &str,
+        limit: u32,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let (workspace, module) = (workspace.to_string(), module.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM deployments WHERE workspace_id = ?1 AND module = ?2
+                 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(rusqlite::params![workspace, module, limit], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Every deployed module with its active deployment (what starts at boot).
+    pub async fn deployed_modules(&self) -> Result<Vec<DeployedModule>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT active_id, enabled FROM deployed_modules ORDER BY workspace_id, module",
+            )?;
+            let rows: Vec<(String, bool)> = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, enabled) in rows {
+                if let Some(active) = get(conn, &id)? {
+                    out.push(DeployedModule { active, enabled });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The deployed module `workspace/module`, if it is deployed.
+    pub async fn deployed_module(
+        &self,
+        workspace: &str,
+        module: &str,
+    ) -> Result<Option<DeployedModule>, StoreError> {
+        let (workspace, module) = (workspace.to_string(), module.to_string());
+        self.read(move |conn| {
+            let row: Option<(String, bool)> = conn
+                .query_row(
+                    "SELECT active_id, enabled FROM deployed_modules
+                     WHERE workspace_id = ?1 AND module = ?2",
+                    [&workspace, &module],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                Some((id, enabled)) => {
+                    Ok(get(conn, &id)?.map(|active| DeployedModule { active, enabled }))
+                }
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// Enables or disables a deployed module; `false` when it is not deployed.
+    pub async fn deployed_set_enabled(
+        &self,
+        workspace: &str,
+        module: &str,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        let (workspace, module) = (workspace.to_string(), module.to_string());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE deployed_modules SET enabled = ?3 WHERE workspace_id = ?1 AND module = ?2",
+                rusqlite::params![workspace, module, enabled],
+            )? > 0)
+        })
+        .await
+    }
+
+    /// Removes a deployed module (its active deployment becomes `removed`; history stays);
+    /// `false` when it is not deployed.
+    pub async fn deployed_remove(
+        &self,
+        workspace: &str,
+        module: &str,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let (workspace, module) = (workspace.to_string(), module.to_string());
+        let reason = format!("module removed by {actor}");
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let active: Option<String> = tx
+                .query_row(
+                    "SELECT active_id FROM deployed_modules WHERE workspace_id = ?1 AND module = ?2",
+                    [&workspace, &module],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(active) = active else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE deployments SET state = 'removed', reason = ?2 WHERE id = ?1",
+                rusqlite::params![active, reason],
+            )?;
+            tx.execute(
+                "DELETE FROM deployed_modules WHERE workspace_id = ?1 AND module = ?2",
+                [&workspace, &module],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Records that the packages of these deployments were deleted from disk.
+    pub async fn deployments_forget_packages(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            for id in &ids {
+                tx.execute(
+                    "UPDATE deployments SET package_kept = 0 WHERE package = ?1",
+                    [id],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::two_workspaces;
+
+    fn new(version: &str) -> NewDeployment {
+        NewDeployment {
+            workspace: "ws_a".into(),
+            module: "m".into(),
+            version: version.into(),
+            digest: "00".repeat(32),
+            manifest: "name = \"m\"".into(),
+            package: None,
+            rollback_of: None,
+            actor: "admin".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_active_deployment_per_module_through_deploys_and_rollbacks() {
+        let (_dir, store) = two_workspaces().await;
+        let first = store.deployment_start(new("1")).await.unwrap();
+        assert_eq!(first.state, "deploying");
+        assert_eq!(first.package, first.id);
+        store.deployment_activated(&first.id).await.unwrap();
+        let second = store.deployment_start(new("2")).await.unwrap();
+        store.deployment_activated(&second.id).await.unwrap();
+        let failed = store.deployment_start(new("3")).await.unwrap();
+        store
+            .deployment_failed(&failed.id, "crashed at start")
+            .await
+            .unwrap();
+        let deployed = store.deployed_module("ws_a", "m").await.unwrap().unwrap();
+        assert_eq!(deployed.active.id, second.id);
+        let mut back = new("1");
+        back.package = Some(first.id.clone());
+        back.rollback_of = Some(first.id.clone());
+        let rollback = store.deployment_start(back).await.unwrap();
+        assert_eq!(
+            (rollback.kind.as_str(), rollback.package.as_str()),
+            ("rollback", first.id.as_str())
+        );
+        store.deployment_activated(&rollback.id).await.unwrap();
+        let history = store.deployments_of("ws_a", "m", 10).await.unwrap();
+        let states: Vec<_> = history
+            .iter()
+            .map(|d| (d.version.as_str(), d.state.as_str()))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("1", "active"),
+                ("3", "failed"),
+                ("2", "rolled_back"),
+                ("1", "superseded")
+            ]
+        );
+        assert_eq!(history[1].reason, "crashed at start");
+        assert!(store
+            .deployed_set_enabled("ws_a", "m", false)
+            .await
+            .unwrap());
+        assert!(!store.deployed_modules().await.unwrap()[0].enabled);
+        assert!(store.deployed_remove("ws_a", "m", "admin").await.unwrap());
+        assert!(store.deployed_module("ws_a", "m").await.unwrap().is_none());
+        assert!(!store.deployed_remove("ws_a", "m", "admin").await.unwrap());
+        assert_eq!(
+            store.deployment(&rollback.id).await.unwrap().state,
+            "removed"
+        );
+    }
+
+    #[tokio::test]
+    async fn interrupted_deployments_fail_and_forgotten_packages_show() {
+        let (_dir, store) = two_workspaces().await;
+        let cut = store.deployment_start(new("1")).await.unwrap();
+        assert_eq!(store.deployments_mark_interrupted().await.unwrap(), 1);
+        let cut = store.deployment(&cut.id).await.unwrap();
+        assert_eq!(
+            (cut.state.as_str(), cut.reason.as_str()),
+            ("failed", INTERRUPTED_DEPLOYMENT)
+        );
+        store
+            .deployments_forget_packages(vec![cut.id.clone()])
+            .await
+            .unwrap();
+        assert!(!store.deployment(&cut.id).await.unwrap().package_kept);
+        assert!(matches!(
+            store
+                .deployment_start(NewDeployment {
+                    workspace: "ws_nope".into(),
+                    ..new("1")
+                })
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
