@@ -3,10 +3,9 @@
 //! through the zero-downtime switch, and a new version that cannot start leaves the old one
 //! serving; restarts under steady load answer no error; a bad file changes nothing.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use convotic_e2e::load::Load;
 use convotic_e2e::{ModuleEntry, Supervisor};
 use nix::sys::signal::Signal;
 use reqwest::Method;
@@ -190,75 +189,6 @@ fn sighup_reloads_the_config() {
     assert_eq!(sup.get("/healthz").0, 200);
 }
 
-/// Keep-alive callers hitting `/whoami` until `stop`; counts answers by status and version.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failures: Arc<Mutex<Vec<String>>>,
-    instances: Arc<Mutex<std::collections::BTreeSet<String>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(sup: &Supervisor, key: &str, module: &str, callers: usize) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let instances = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
-        let url = format!("{}/v1/modules/{module}/whoami", sup.base);
-        let threads = (0..callers)
-            .map(|_| {
-                let (stop, ok, failures, instances) = (
-                    Arc::clone(&stop),
-                    Arc::clone(&ok),
-                    Arc::clone(&failures),
-                    Arc::clone(&instances),
-                );
-                let (url, key) = (url.clone(), key.to_string());
-                std::thread::spawn(move || {
-                    let client = reqwest::blocking::Client::builder()
-                        .timeout(Duration::from_secs(10))
-                        .build()
-                        .expect("client");
-                    while !stop.load(Ordering::Relaxed) {
-                        match client.get(&url).header("x-api-key", &key).send() {
-                            Ok(r) if r.status().is_success() => {
-                                let body: Value = r.json().unwrap_or(Value::Null);
-                                let instance = body["instance"].as_str().unwrap_or("?");
-                                instances.lock().unwrap().insert(instance.to_string());
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => {
-                                let status = r.status();
-                                let text = r.text().unwrap_or_default();
-                                failures.lock().unwrap().push(format!("{status} {text}"));
-                            }
-                            Err(e) => failures.lock().unwrap().push(e.to_string()),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Self {
-            stop,
-            ok,
-            failures,
-            instances,
-            threads,
-        }
-    }
-
-    fn finish(self) -> (u64, Vec<String>, usize) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads {
-            let _ = thread.join();
-        }
-        let failures = self.failures.lock().unwrap().clone();
-        let instances = self.instances.lock().unwrap().len();
-        (self.ok.load(Ordering::Relaxed), failures, instances)
-    }
-}
-
 #[test]
 fn restarts_and_reloads_under_load_answer_no_error_and_slow_calls_finish() {
     let sup = Supervisor::start(&[fixture("busy", "1")], &[]);
@@ -295,7 +225,8 @@ fn restarts_and_reloads_under_load_answer_no_error_and_slow_calls_finish() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (ok, failures, instances) = load.finish();
+    let report = load.finish();
+    let (ok, failures, instances) = (report.ok, report.failures, report.instances);
     assert!(
         failures.is_empty(),
         "{} of {} requests failed during 6 switches in {:?}: {:?}",

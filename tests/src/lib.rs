@@ -15,7 +15,9 @@ use serde_json::Value;
 pub mod conformance;
 pub mod direct;
 pub mod fake_provider;
+pub mod load;
 pub mod nats;
+pub mod packages;
 
 /// Path of a workspace binary (`target/<profile>/<name>`), next to the running test's
 /// `deps` directory.
