@@ -138,10 +138,12 @@ impl Drop for Slot {
     }
 }
 
-/// What a run needs: the module's work client and the cron's definition.
+/// What a run needs: the module, the work client of the instance that declared the cron, and
+/// the cron's definition.
 #[derive(Clone)]
 struct Target {
     key: CronKey,
+    module: Arc<ModuleHandle>,
     work: WorkClient,
     def: CronDef,
 }
@@ -224,6 +226,7 @@ impl Scheduler {
                         Ok(schedule) => {
                             let target = Target {
                                 key: (ws.clone(), name.clone(), def.name.clone()),
+                                module: Arc::clone(&module),
                                 work: work.clone(),
                                 def: def.clone(),
                             };
@@ -451,7 +454,8 @@ impl Scheduler {
     /// Sends the tick and waits for its outcome.
     async fn execute(&self, target: &Target, run: &CronRun) -> (CronOutcome, String) {
         let (kind, options) = tick_invocation(&target.def, run, now_ms());
-        let result = target.work.invoke(kind, options).await;
+        // A tick fired as a new version takes over goes to the new instance, unsent until then.
+        let result = target.module.invoke(&target.work, kind, options).await;
         outcome_of(result)
     }
 
@@ -608,6 +612,7 @@ impl Scheduler {
                 handle.name.clone(),
                 def.name.clone(),
             ),
+            module: Arc::clone(&handle),
             work,
             def,
         };
