@@ -5,7 +5,7 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
@@ -19,10 +19,13 @@
 //! * `workers`: messages per second through the workers' bus (a bare JetStream consumer, the
 //!   supervisor on NATS, the supervisor on its embedded queue) with the `bench-worker` module
 //!   ([`workers`]). Option: `--rounds <n>` (default 3; the best round is printed).
+//! * `deploy`: upload → traffic switched for the Rust example deployed as a package, and failed
+//!   requests during 20 deploys under load ([`deploy`]).
 //!
 //! Without an argument (or with `all`), every benchmark runs.
 
 mod crons;
+mod deploy;
 mod languages;
 mod lifecycle;
 mod routes;
@@ -35,15 +38,15 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
     if !matches!(
         which.as_str(),
-        "all" | "lifecycle" | "sandbox" | "languages" | "routes" | "workers" | "crons"
+        "all" | "lifecycle" | "sandbox" | "languages" | "routes" | "workers" | "crons" | "deploy"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers or crons)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons or deploy)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -64,6 +67,9 @@ fn main() {
     }
     if which == "all" || which == "crons" {
         crons::run();
+    }
+    if which == "all" || which == "deploy" {
+        deploy::run();
     }
 }
 

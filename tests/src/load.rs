@@ -35,12 +35,17 @@ pub struct LoadReport {
 impl Load {
     /// Starts `callers` threads calling `GET /v1/modules/{module}/whoami` with `key`.
     pub fn start(sup: &Supervisor, key: &str, module: &str, callers: usize) -> Self {
+        Self::on(sup, key, &format!("/v1/modules/{module}/whoami"), callers)
+    }
+
+    /// Starts `callers` threads calling `GET {path}` with `key`.
+    pub fn on(sup: &Supervisor, key: &str, path: &str, callers: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(Mutex::new(Vec::new()));
         let instances = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
         let versions = Arc::new(Mutex::new(Vec::new()));
-        let url = format!("{}/v1/modules/{module}/whoami", sup.base);
+        let url = format!("{}{path}", sup.base);
         let threads = (0..callers)
             .map(|_| {
                 let (stop, ok, failures, instances, versions) = (
