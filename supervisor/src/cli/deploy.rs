@@ -158,7 +158,7 @@ pub fn list(target: &RemoteTarget, workspace: &str, module: &str, json: bool) ->
         return 0;
     }
     let mut out = format!(
-        "{:<25} {:<12} {:<12} {:<9} {:<20} {:<14} {}\n",
+        "{:<25} {:<12} {:<12} {:<9} {:<24} {:<14} {}\n",
         "ID", "VERSION", "STATE", "KIND", "CREATED", "BY", "REASON"
     );
     for d in answer.body["deployments"]
@@ -167,7 +167,7 @@ pub fn list(target: &RemoteTarget, workspace: &str, module: &str, json: bool) ->
         .unwrap_or_default()
     {
         out.push_str(&format!(
-            "{:<25} {:<12} {:<12} {:<9} {:<20} {:<14} {}\n",
+            "{:<25} {:<12} {:<12} {:<9} {:<24} {:<14} {}\n",
             d["id"].as_str().unwrap_or(""),
             d["version"].as_str().unwrap_or(""),
             d["state"].as_str().unwrap_or(""),

@@ -51,7 +51,6 @@ impl Deployer {
         check_names(&request.workspace, &request.module)?;
         let _busy = self.claim(&request.workspace, &request.module)?;
         self.refuse_config_module(&request.workspace, &request.module)?;
-        let digest = check_digest(request.digest.as_deref(), &request.archive)?;
         if let Some(deployed) = self
             .store
             .deployed_module(&request.workspace, &request.module)
@@ -70,10 +69,14 @@ impl Deployer {
         let packages_dir = self.packages.clone();
         let archive = request.archive.clone();
         let limits = self.limits;
-        let incoming =
-            tokio::task::spawn_blocking(move || packages::unpack(&packages_dir, &archive, limits))
-                .await
-                .map_err(|e| DeployError::Unavailable(format!("unpacking stopped: {e}")))??;
+        let announced = request.digest.clone();
+        // Hashing and unpacking up to 256 MiB: off the async threads.
+        let (digest, incoming) = tokio::task::spawn_blocking(move || {
+            let digest = check_digest(announced.as_deref(), &archive)?;
+            packages::unpack(&packages_dir, &archive, limits).map(|incoming| (digest, incoming))
+        })
+        .await
+        .map_err(|e| DeployError::Unavailable(format!("unpacking stopped: {e}")))??;
         if incoming.manifest.name != request.module {
             return Err(DeployError::bad(
                 "name_mismatch",
@@ -253,16 +256,11 @@ impl Deployer {
         check_names(workspace, module)?;
         let _busy = self.claim(workspace, module)?;
         self.refuse_config_module(workspace, module)?;
-        if self
-            .store
-            .deployed_module(workspace, module)
-            .await?
-            .is_none()
-        {
+        // Recorded first: once answered, the removal survives a crash.
+        if !self.store.deployed_remove(workspace, module, actor).await? {
             return Err(not_deployed(workspace, module));
         }
         let _ = self.supervisor.remove(workspace, module).await;
-        self.store.deployed_remove(workspace, module, actor).await?;
         Ok(())
     }
 
