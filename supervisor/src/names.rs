@@ -51,6 +51,9 @@ pub fn new_request_id() -> String {
     format!("req_{:016x}", rand::random::<u64>())
 }
 
+/// Most replicas (instances) of one module.
+pub const MAX_REPLICAS: u32 = 32;
+
 #[cfg(test)]
 mod tests {
     use super::*;

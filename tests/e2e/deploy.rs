@@ -579,10 +579,10 @@ fn malformed_archives_are_refused_each_with_its_own_message() {
                 "convotic-module.toml",
                 file,
                 "",
-                b"name = \"victim\"\nversion = \"1\"\nentry = \"run\"\nreplicas = 2\n",
+                b"name = \"victim\"\nversion = \"1\"\nentry = \"run\"\nworkers = 2\n",
             )]),
             "bad_manifest",
-            "replicas",
+            "workers",
         ),
         (
             "missing entry",

@@ -265,8 +265,10 @@ async fn settle(
             attempt,
             published_at_ms,
         };
+        // Each delivery goes to the least-loaded ready replica.
+        let target = module.work().unwrap_or_else(|| work.clone());
         let call = module.invoke(
-            work,
+            &target,
             invocation::Kind::Message(message),
             InvokeOptions {
                 timeout: Some(handler.timeout),

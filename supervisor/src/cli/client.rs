@@ -186,7 +186,7 @@ fn format_table(modules: &[Value]) -> String {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let mut out = format!(
-        "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {:<40} {}\n",
+        "{:<16} {:<24} {:<14} {:>8} {:>8} {:>9} {:<28} {:<40} {}\n",
         "WORKSPACE",
         "MODULE",
         "STATE",
@@ -218,15 +218,29 @@ fn format_table(modules: &[Value]) -> String {
                 count(&man["crons"])
             ),
         };
+        let replicas = m["replicas"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let state = if replicas.len() > 1 {
+            let ready = replicas.iter().filter(|r| r["state"] == "ready").count();
+            format!(
+                "{} {ready}/{}",
+                m["state"].as_str().unwrap_or(""),
+                replicas.len()
+            )
+        } else {
+            m["state"].as_str().unwrap_or("").to_string()
+        };
         let source = match m["package_version"].as_str() {
             Some(version) => format!("{} ({version})", m["source"].as_str().unwrap_or("")),
             None => m["source"].as_str().unwrap_or("config").to_string(),
         };
         out.push_str(&format!(
-            "{:<16} {:<24} {:<10} {:>8} {:>8} {:>9} {:<28} {:<40} {}\n",
+            "{:<16} {:<24} {:<14} {:>8} {:>8} {:>9} {:<28} {:<40} {}\n",
             m["workspace"].as_str().unwrap_or(""),
             m["name"].as_str().unwrap_or(""),
-            m["state"].as_str().unwrap_or(""),
+            state,
             m["pid"]
                 .as_i64()
                 .map(|p| p.to_string())

@@ -495,6 +495,9 @@ pub struct ModuleConfig {
     /// Longest delay between restarts in a crash loop.
     #[serde(default, with = "humantime_serde")]
     pub crash_loop_backoff: Option<Duration>,
+    /// Instances of the module (each its own sandboxed process). Default 1.
+    #[serde(default)]
+    pub replicas: Option<u32>,
 }
 
 fn default_true() -> bool {

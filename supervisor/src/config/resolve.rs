@@ -87,6 +87,8 @@ pub struct ModuleSpec {
     /// The deployed package's directory (read-only to the module even though it lies in the
     /// data dir); None for modules of the config file.
     pub package_dir: Option<PathBuf>,
+    /// Instances of the module (1 to 32).
+    pub replicas: u32,
 }
 
 /// Where a module's spec comes from.
@@ -445,7 +447,15 @@ fn resolve_with(
         crash_loop_backoff: module.crash_loop_backoff.unwrap_or(d.crash_loop_backoff),
         source: ModuleSource::Config,
         package_dir: None,
+        replicas: module.replicas.unwrap_or(1),
     };
+    if !(1..=crate::names::MAX_REPLICAS).contains(&spec.replicas) {
+        return Err(format!(
+            "replicas {} must be between 1 and {}",
+            spec.replicas,
+            crate::names::MAX_REPLICAS
+        ));
+    }
     if spec.crash_loop_backoff < Duration::from_secs(1) {
         return Err(format!(
             "crash_loop_backoff {} is too short: use at least 1s (default 5m)",

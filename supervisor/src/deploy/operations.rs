@@ -471,8 +471,9 @@ async fn wait_ready(
     let started = Instant::now();
     loop {
         let status = handle.status();
+        let all_ready = status.replicas.iter().all(|r| r.state == State::Ready);
         match status.state {
-            State::Ready => {
+            State::Ready if all_ready => {
                 return Ok(format!(
                     "instance {} is ready",
                     status.instance.unwrap_or_default()

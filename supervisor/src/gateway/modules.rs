@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use convotic_proto::plugin::v1::{invocation, outcome};
-use warp::http::StatusCode;
+use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::auth::{caller_workspace, missing_key};
@@ -212,6 +212,7 @@ async fn forward(
                 traceparent: header(&request, "traceparent"),
                 payload_bytes,
                 wait_for_credit: false,
+                idempotent: matches!(request.method, Method::GET | Method::HEAD),
             },
         )
         .await;

@@ -67,6 +67,7 @@ impl CallInfo {
             traceparent: self.traceparent.clone(),
             payload_bytes,
             wait_for_credit: true,
+            idempotent: false,
         }
     }
 }

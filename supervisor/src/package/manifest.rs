@@ -91,6 +91,9 @@ pub struct PackageManifest {
     /// Longest delay between restarts in a crash loop.
     #[serde(default, with = "humantime_serde")]
     pub crash_loop_backoff: Option<Duration>,
+    /// Instances of the module. Default 1.
+    #[serde(default)]
+    pub replicas: Option<u32>,
     /// Packing only: what goes into the archive, relative to the package root (default: all).
     #[serde(default)]
     pub include: Vec<String>,
@@ -235,6 +238,7 @@ impl PackageManifest {
             open_files: self.open_files,
             read_only_paths: Vec::new(),
             crash_loop_backoff: self.crash_loop_backoff,
+            replicas: self.replicas,
         };
         let mut spec =
             crate::config::resolve_module_entry(&module, &settings.defaults, package_dir)?;
@@ -324,9 +328,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let unknown = parse(&format!("{MINIMAL}replicas = 2\n")).unwrap_err();
+        let unknown = parse(&format!("{MINIMAL}replica = 2\n")).unwrap_err();
         assert!(
-            unknown.contains("replicas") && unknown.contains(MANIFEST_FILE),
+            unknown.contains("replica") && unknown.contains(MANIFEST_FILE),
             "{unknown}"
         );
         let missing = parse("name = \"hello\"\nversion = \"1\"\n").unwrap_err();

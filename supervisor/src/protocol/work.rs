@@ -69,6 +69,9 @@ pub struct InvokeOptions {
     pub payload_bytes: usize,
     /// Wait (until the deadline) for a credit instead of failing with `Overloaded` at once.
     pub wait_for_credit: bool,
+    /// The call may be sent again if its instance dies before answering (GET/HEAD routes):
+    /// the module then tries another ready replica once.
+    pub idempotent: bool,
 }
 
 type Reply = oneshot::Sender<Result<outcome::Result, WorkError>>;

@@ -7,6 +7,7 @@ mod env;
 pub mod instance;
 mod peer;
 pub mod reload;
+pub mod replica;
 pub mod runner;
 mod sandboxing;
 pub mod serving;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use context::Context;
+pub use replica::{Member, Replica, ReplicaStatus};
 pub use serving::{Declared, Serving};
 pub use status::{ModuleStatus, State};
 use tokio_util::sync::CancellationToken;
@@ -39,7 +41,8 @@ pub enum Control {
     Replace(Arc<ModuleSpec>, oneshot::Sender<Result<String, String>>),
 }
 
-/// A configured module: its spec, status, output and runner.
+/// A configured module: its spec, output, and its replicas (each with its runner, status and
+/// ready instance).
 pub struct ModuleHandle {
     /// The workspace it belongs to.
     pub workspace: String,
@@ -51,32 +54,40 @@ pub struct ModuleHandle {
     pub logs: Arc<LogBuffer>,
     /// Route request counters and latencies.
     pub metrics: crate::metrics::RouteMetrics,
-    status: Mutex<ModuleStatus>,
-    control: mpsc::UnboundedSender<Control>,
-    /// The ready instance, published as one value (None while no instance is ready).
+    /// Its instance slots (`replicas` of the spec; changed only by [`Supervisor::replace`]).
+    replicas: std::sync::RwLock<Arc<Vec<Arc<Replica>>>>,
+    /// One ready instance for the parts that follow the module as a whole (worker consumers,
+    /// crons): kept while it serves, replaced by another ready replica's when it stops.
     serving: watch::Sender<Option<Serving>>,
+    /// Held while `serving` is recomputed.
+    refreshing: Mutex<()>,
     /// What the last instance that became ready declared (kept while it restarts).
     declared: std::sync::RwLock<Option<Arc<Declared>>>,
-    /// Cancelled once the module is removed from the set and its runner has stopped.
+    /// Cancelled once the module is removed from the set and its runners have stopped.
     retired: CancellationToken,
 }
 
 impl ModuleHandle {
-    fn new(spec: ModuleSpec) -> (Arc<Self>, mpsc::UnboundedReceiver<Control>) {
-        let (control, commands) = mpsc::unbounded_channel();
+    /// A module with `spec.replicas` slots; returns the receivers of their runners.
+    fn new(spec: ModuleSpec) -> (Arc<Self>, Vec<Slot>) {
+        let slots: Vec<_> = (0..spec.replicas.max(1) as usize)
+            .map(|index| Replica::new(index, &spec.workspace, &spec.name))
+            .collect();
         let handle = Arc::new(Self {
-            status: Mutex::new(ModuleStatus::new(&spec.workspace, &spec.name)),
             logs: Arc::new(LogBuffer::new(spec.log_buffer_lines)),
             metrics: Default::default(),
             workspace: spec.workspace.clone(),
             name: spec.name.clone(),
             spec: std::sync::RwLock::new(Arc::new(spec)),
-            control,
+            replicas: std::sync::RwLock::new(Arc::new(
+                slots.iter().map(|(r, _)| Arc::clone(r)).collect(),
+            )),
             serving: watch::channel(None).0,
+            refreshing: Mutex::new(()),
             declared: std::sync::RwLock::new(None),
             retired: CancellationToken::new(),
         });
-        (handle, commands)
+        (handle, slots)
     }
 
     /// What the module runs now (the serving instance's spec once a switch has completed).
@@ -89,14 +100,30 @@ impl ModuleHandle {
         *self.spec.write().unwrap_or_else(|e| e.into_inner()) = spec;
     }
 
-    /// A snapshot of the module's status.
+    /// Its replicas now.
+    pub fn replicas(&self) -> Arc<Vec<Arc<Replica>>> {
+        Arc::clone(&self.replicas.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// How many replicas it has.
+    pub fn replica_count(&self) -> usize {
+        self.replicas().len()
+    }
+
+    /// A snapshot of the module's status: the first ready replica's (else the first one's),
+    /// with restarts and in-flight calls summed over the replicas and each listed.
     pub fn status(&self) -> ModuleStatus {
-        let mut status = self
-            .status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        status.in_flight = self.work().map_or(0, |w| w.in_flight());
+        let replicas = self.replicas();
+        let statuses: Vec<ModuleStatus> = replicas.iter().map(|r| r.status()).collect();
+        let mut status = statuses
+            .iter()
+            .find(|s| s.state == State::Ready)
+            .or(statuses.first())
+            .cloned()
+            .unwrap_or_else(|| ModuleStatus::new(&self.workspace, &self.name));
+        status.restarts = statuses.iter().map(|s| s.restarts).sum();
+        status.in_flight = statuses.iter().map(|s| s.in_flight).sum();
+        status.replicas = replicas.iter().map(|r| r.summary()).collect();
         let spec = self.spec();
         status.source = spec.source.label();
         status.package_version = spec.source.version().map(str::to_string);
@@ -104,19 +131,36 @@ impl ModuleHandle {
         status
     }
 
-    /// The ready instance (its work client and what it declared, together), if any.
+    /// The ready instance to send a call to: the least-loaded ready replica's (its work client
+    /// and what it declared, together), if any.
     pub fn serving(&self) -> Option<Serving> {
-        self.serving.borrow().clone()
+        self.replicas()
+            .iter()
+            .filter_map(|r| r.serving())
+            .filter(|s| s.work.is_accepting())
+            .min_by_key(|s| s.work.in_flight())
     }
 
-    /// Follows the ready instance: a new value each time one becomes ready or stops serving.
+    /// Follows the module as a whole: a new value when the instance that stands for it changes
+    /// (one ready replica's, kept while it serves).
     pub fn watch_serving(&self) -> watch::Receiver<Option<Serving>> {
         self.serving.subscribe()
     }
 
-    /// The ready instance's work client, if the module is ready.
+    /// The work client of the least-loaded ready replica, if any.
     pub fn work(&self) -> Option<WorkClient> {
-        self.serving.borrow().as_ref().map(|s| s.work.clone())
+        self.serving().map(|s| s.work)
+    }
+
+    /// The least-loaded ready replica's work client other than `work`'s (whose instance may
+    /// have just died while still published).
+    fn work_other_than(&self, work: &WorkClient) -> Option<WorkClient> {
+        self.replicas()
+            .iter()
+            .filter_map(|r| r.serving())
+            .map(|s| s.work)
+            .filter(|w| w.is_accepting() && !w.same_as(work))
+            .min_by_key(|w| w.in_flight())
     }
 
     /// What the last instance that became ready declared (None if none ever was). Use
@@ -128,10 +172,11 @@ impl ModuleHandle {
             .clone()
     }
 
-    /// Sends an invocation to `work` (a client of this module taken from [`Self::serving`]);
-    /// when that instance no longer accepts work because another took over meanwhile, the
-    /// invocation goes, unsent until then, to the instance serving now. So a switch costs no
-    /// caller an error.
+    /// Sends an invocation to `work` (a client of this module taken from [`Self::serving`]).
+    /// When that instance no longer accepts work because another took over meanwhile, the
+    /// invocation goes, unsent until then, to a ready instance: so a switch costs no caller an
+    /// error. An idempotent call (`options.idempotent`) whose instance died before answering is
+    /// sent once more to another ready replica.
     pub async fn invoke(
         &self,
         work: &WorkClient,
@@ -140,9 +185,23 @@ impl ModuleHandle {
     ) -> Result<convotic_proto::plugin::v1::outcome::Result, crate::protocol::WorkError> {
         let mut work = work.clone();
         let mut kind = kind;
-        // Each retry follows a completed switch; two in a row within one call is already rare.
-        for _ in 0..3 {
+        let mut retried_death = false;
+        // Each retry follows a completed switch or a death; several within one call are rare.
+        for _ in 0..4 {
+            let again = (options.idempotent && !retried_death).then(|| kind.clone());
             match work.try_invoke(kind, options.clone()).await {
+                Ok(Err(crate::protocol::WorkError::LaneClosed(why))) => match again {
+                    Some(copy) => {
+                        retried_death = true;
+                        kind = copy;
+                        match self.work_other_than(&work) {
+                            Some(next) => work = next,
+                            None => return Err(crate::protocol::WorkError::LaneClosed(why)),
+                        }
+                        continue;
+                    }
+                    None => return Err(crate::protocol::WorkError::LaneClosed(why)),
+                },
                 Ok(result) => return result,
                 Err(crate::protocol::Refused(unsent)) => kind = unsent,
             }
@@ -154,28 +213,56 @@ impl ModuleHandle {
         Err(crate::protocol::WorkError::NotAccepting)
     }
 
-    /// Publishes a ready instance (or that none is ready).
-    fn publish(&self, serving: Option<Serving>) {
-        if let Some(serving) = &serving {
+    /// Recomputes the instance that stands for the module after a replica published `latest`.
+    fn refresh_serving(&self, latest: Option<Serving>) {
+        let _guard = lock(&self.refreshing);
+        if let Some(serving) = &latest {
             *self.declared.write().unwrap_or_else(|e| e.into_inner()) =
                 Some(Arc::clone(&serving.declared));
         }
-        self.serving.send_replace(serving);
+        let ready: Vec<Serving> = self.replicas().iter().filter_map(|r| r.serving()).collect();
+        let current = self.serving.borrow().clone();
+        let still_serving = current
+            .as_ref()
+            .is_some_and(|c| ready.iter().any(|r| r.instance == c.instance));
+        if still_serving {
+            return;
+        }
+        self.serving.send_replace(ready.into_iter().next());
     }
 
-    /// Resolves once the module has been removed and its runner has stopped: tasks that follow
-    /// the module end then.
+    /// Resolves once the module has been removed and its runners have stopped: tasks that
+    /// follow the module end then.
     pub async fn retired(&self) {
         self.retired.cancelled().await
     }
 
-    /// Asks the runner to restart the module (leaving `failed` if it was).
-    pub fn restart(&self) -> bool {
-        self.control.send(Control::Restart).is_ok()
+    /// Restarts the module, one replica after the other, each through the zero-downtime switch
+    /// when it is ready (also brings a failed module back).
+    pub fn restart(self: &Arc<Self>) -> bool {
+        let replicas = self.replicas();
+        if replicas.len() == 1 {
+            return replicas[0].control.send(Control::Restart).is_ok();
+        }
+        let module = Arc::clone(self);
+        tokio::spawn(async move {
+            for replica in module.replicas().iter() {
+                let (reply, done) = oneshot::channel();
+                let spec = module.spec();
+                let wait = spec.start_timeout + spec.stop_grace + Duration::from_secs(10);
+                if replica.control.send(Control::Replace(spec, reply)).is_ok() {
+                    let _ = tokio::time::timeout(wait, done).await;
+                }
+            }
+        });
+        true
     }
 
-    fn update(&self, change: impl FnOnce(&mut ModuleStatus)) {
-        change(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    /// Changes every replica's status.
+    fn update(&self, change: impl Fn(&mut ModuleStatus)) {
+        for replica in self.replicas().iter() {
+            replica.update(&change);
+        }
     }
 
     /// Records a lifecycle event in the module's log buffer and the supervisor's log.
@@ -183,6 +270,29 @@ impl ModuleHandle {
         tracing::info!(workspace = %self.workspace, module = %self.name, "{text}");
         let instance = self.status().instance.unwrap_or_default();
         self.logs.push(Stream::Supervisor, &instance, text);
+    }
+
+    /// Stops every replica; returns once all are gone (or after their grace plus a margin).
+    async fn stop_all(&self) {
+        let replicas = self.replicas();
+        let mut replies = Vec::new();
+        for replica in replicas.iter() {
+            let (reply, done) = oneshot::channel();
+            if replica.control.send(Control::Stop(reply)).is_ok() {
+                replies.push(done);
+            }
+        }
+        let grace = self.spec().stop_grace + Duration::from_secs(6);
+        if tokio::time::timeout(grace, futures::future::join_all(replies))
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                workspace = %self.workspace,
+                module = %self.name,
+                "the module did not stop in time"
+            );
+        }
     }
 }
 
@@ -216,6 +326,9 @@ pub enum AddError {
         name: String,
     },
 }
+
+/// A replica and the receiver its runner reads commands from.
+type Slot = (Arc<Replica>, mpsc::UnboundedReceiver<Control>);
 
 /// Called for every module of the set, and for each module added later.
 type Follower = mpsc::UnboundedSender<Arc<ModuleHandle>>;
@@ -263,13 +376,15 @@ impl Supervisor {
             });
         }
         let enabled = spec.enabled;
-        let (handle, commands) = ModuleHandle::new(spec);
+        let (handle, slots) = ModuleHandle::new(spec);
         if enabled {
-            tokio::spawn(runner::run(
-                Arc::clone(&handle),
-                Arc::clone(&self.ctx),
-                commands,
-            ));
+            for (replica, commands) in slots {
+                let member = Member {
+                    module: Arc::clone(&handle),
+                    replica,
+                };
+                tokio::spawn(runner::run(member, Arc::clone(&self.ctx), commands));
+            }
         } else {
             let why = match handle.spec().source {
                 crate::config::ModuleSource::Config => "disabled in the configuration",
@@ -308,41 +423,77 @@ impl Supervisor {
             handle
         };
         handle.event("removed from the module set".into());
-        let (reply, done) = oneshot::channel();
-        if handle.control.send(Control::Stop(reply)).is_ok() {
-            let grace = handle.spec().stop_grace + Duration::from_secs(6);
-            if tokio::time::timeout(grace, done).await.is_err() {
-                tracing::error!(
-                    workspace,
-                    module = name,
-                    "the removed module did not stop in time"
-                );
-            }
-        }
+        handle.stop_all().await;
         handle.retired.cancel();
         Ok(())
     }
 
-    /// Runs `spec` for the module it names from now on (zero-downtime switch when it is
-    /// ready); returns what happened, or why the running instance was kept.
+    /// Runs `spec` for the module it names from now on, one replica after the other, each
+    /// through the zero-downtime switch when it is ready; returns what happened, or why the
+    /// running version was kept (replicas already switched go back to it). A changed replica
+    /// count then adds or stops replicas.
     pub async fn replace(&self, spec: ModuleSpec) -> Result<String, String> {
         let handle = self
             .find(Some(&spec.workspace), &spec.name)
             .map_err(|e| e.to_string())?;
-        let wait = spec.start_timeout + spec.stop_grace + Duration::from_secs(10);
-        let (reply, done) = oneshot::channel();
-        handle
-            .control
-            .send(Control::Replace(Arc::new(spec), reply))
-            .map_err(|_| "the module's runner has stopped".to_string())?;
-        match tokio::time::timeout(wait, done).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Err("the module's runner stopped before answering".into()),
-            Err(_) => Err(format!(
-                "no answer within {}",
-                humantime::format_duration(wait)
-            )),
+        let previous = handle.spec();
+        let spec = Arc::new(spec);
+        let replicas = handle.replicas();
+        let mut messages = Vec::new();
+        for (done, replica) in replicas.iter().enumerate() {
+            match send_replace(&handle, replica, Arc::clone(&spec)).await {
+                Ok(message) => messages.push(message),
+                Err(reason) => {
+                    for back in replicas.iter().take(done) {
+                        let _ = send_replace(&handle, back, Arc::clone(&previous)).await;
+                    }
+                    handle.set_spec(previous);
+                    return Err(reason);
+                }
+            }
         }
+        self.scale(&handle, &spec).await;
+        Ok(if messages.len() == 1 {
+            messages.remove(0)
+        } else {
+            format!("{} replicas: {}", messages.len(), messages.join("; "))
+        })
+    }
+
+    /// Adds or stops replicas until the module has `spec.replicas`.
+    async fn scale(&self, handle: &Arc<ModuleHandle>, spec: &ModuleSpec) {
+        let wanted = spec.replicas.max(1) as usize;
+        let current = handle.replicas();
+        if wanted == current.len() {
+            return;
+        }
+        let mut next = current.as_ref().clone();
+        if wanted > current.len() {
+            for index in current.len()..wanted {
+                let (replica, commands) = Replica::new(index, &handle.workspace, &handle.name);
+                next.push(Arc::clone(&replica));
+                if spec.enabled {
+                    let member = Member {
+                        module: Arc::clone(handle),
+                        replica,
+                    };
+                    tokio::spawn(runner::run(member, Arc::clone(&self.ctx), commands));
+                }
+            }
+            *handle.replicas.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+            handle.event(format!("scaled up to {wanted} replicas"));
+            return;
+        }
+        let surplus = next.split_off(wanted);
+        *handle.replicas.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        handle.refresh_serving(None);
+        for replica in surplus {
+            let (reply, done) = oneshot::channel();
+            if replica.control.send(Control::Stop(reply)).is_ok() {
+                let _ = tokio::time::timeout(spec.stop_grace + Duration::from_secs(6), done).await;
+            }
+        }
+        handle.event(format!("scaled down to {wanted} replicas"));
     }
 
     /// Calls `on_module` for every module of the set now and for every module added later
@@ -412,26 +563,39 @@ impl Supervisor {
     /// Stops every module concurrently; returns when all process trees are gone or after
     /// the longest grace period plus a margin.
     pub async fn shutdown(&self) {
-        let mut replies = Vec::new();
         let modules = self.modules();
-        for module in modules.iter().filter(|m| m.spec().enabled) {
-            let (reply, done) = oneshot::channel();
-            if module.control.send(Control::Stop(reply)).is_ok() {
-                replies.push(done);
-            }
-        }
-        let longest = modules
+        let stops = modules
             .iter()
-            .map(|m| m.spec().stop_grace)
-            .max()
-            .unwrap_or_default();
-        let all = futures::future::join_all(replies);
-        if tokio::time::timeout(longest + Duration::from_secs(6), all)
-            .await
-            .is_err()
-        {
-            tracing::error!("some modules did not stop in time");
-        }
+            .filter(|m| m.spec().enabled)
+            .map(|m| m.stop_all());
+        futures::future::join_all(stops).await;
+    }
+}
+
+/// Asks one replica to run `spec`; its answer (or why none came).
+async fn send_replace(
+    handle: &ModuleHandle,
+    replica: &Replica,
+    spec: Arc<ModuleSpec>,
+) -> Result<String, String> {
+    let wait = spec.start_timeout + spec.stop_grace + Duration::from_secs(10);
+    let (reply, done) = oneshot::channel();
+    replica
+        .control
+        .send(Control::Replace(spec, reply))
+        .map_err(|_| {
+            format!(
+                "the runner of {}/{} has stopped",
+                handle.workspace, handle.name
+            )
+        })?;
+    match tokio::time::timeout(wait, done).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => Err("the module's runner stopped before answering".into()),
+        Err(_) => Err(format!(
+            "no answer within {}",
+            humantime::format_duration(wait)
+        )),
     }
 }
 

@@ -18,7 +18,7 @@ use super::context::Context;
 use super::instance::{Instance, Ready, StartError};
 use super::status::{manifest_summary, State};
 use super::switch::Candidate;
-use super::{Control, ModuleHandle};
+use super::{Control, Member};
 use crate::config::RestartPolicy;
 
 /// How an instance's life ended.
@@ -54,11 +54,7 @@ enum Next {
 }
 
 /// Runs a module until a `Stop` command.
-pub async fn run(
-    module: Arc<ModuleHandle>,
-    ctx: Arc<Context>,
-    mut control: mpsc::UnboundedReceiver<Control>,
-) {
+pub async fn run(module: Member, ctx: Arc<Context>, mut control: mpsc::UnboundedReceiver<Control>) {
     let mut backoff = Backoff::default();
     let mut crashes = CrashWindow::default();
     let mut in_crash_loop = false;
@@ -147,7 +143,7 @@ pub async fn run(
 /// Waits before the next start in `backoff` (or `crash-loop`), with the reason and the time
 /// of the next attempt in the status; returns what ended the wait.
 async fn back_off(
-    module: &ModuleHandle,
+    module: &Member,
     control: &mut mpsc::UnboundedReceiver<Control>,
     backoff: &mut Backoff,
     reason: String,
@@ -191,7 +187,7 @@ async fn back_off(
 /// Stays in `state` until an operator restarts the module (returns None) or it is stopped
 /// (returns the stop reply).
 async fn park(
-    module: &ModuleHandle,
+    module: &Member,
     control: &mut mpsc::UnboundedReceiver<Control>,
     state: State,
     reason: String,
@@ -235,7 +231,7 @@ async fn park(
     }
 }
 
-fn finish(module: &ModuleHandle, reply: Option<tokio::sync::oneshot::Sender<()>>) {
+fn finish(module: &Member, reply: Option<tokio::sync::oneshot::Sender<()>>) {
     module.update(|s| s.state = State::Stopped);
     if let Some(reply) = reply {
         let _ = reply.send(());
@@ -244,7 +240,7 @@ fn finish(module: &ModuleHandle, reply: Option<tokio::sync::oneshot::Sender<()>>
 
 /// Turns how an instance ended into what happens next, applying the restart policy.
 fn decide(
-    module: &ModuleHandle,
+    module: &Member,
     ended: Ended,
     backoff: &mut Backoff,
     crashes: &mut CrashWindow,
@@ -308,7 +304,7 @@ fn decide(
 }
 
 /// Appends the last lines of stderr, which usually say why a module died.
-fn with_stderr(module: &ModuleHandle, reason: String) -> String {
+fn with_stderr(module: &Member, reason: String) -> String {
     let tail = module.logs.tail_text(3, crate::process::Stream::Stderr);
     if tail.is_empty() {
         reason
@@ -321,7 +317,7 @@ fn with_stderr(module: &ModuleHandle, reason: String) -> String {
 /// spec goes through the zero-downtime switch ([`super::switch`]): the candidate takes over
 /// and this keeps watching it; replaced instances drain in `drains`.
 async fn run_instance(
-    module: &Arc<ModuleHandle>,
+    module: &Member,
     ctx: &Context,
     control: &mut mpsc::UnboundedReceiver<Control>,
     drains: &mut tokio::task::JoinSet<()>,
@@ -401,7 +397,7 @@ async fn run_instance(
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(how));
                 }
-                drains.spawn(super::switch::drain(Arc::clone(module), old));
+                drains.spawn(super::switch::drain(module.clone(), old));
             }
             Candidate::Failed {
                 reason,
@@ -440,7 +436,7 @@ async fn run_instance(
 }
 
 /// Publishes a ready instance and records it in the status; returns when it became ready.
-async fn became_ready(module: &ModuleHandle, instance: &mut Instance, ready: &Ready) -> Instant {
+async fn became_ready(module: &Member, instance: &mut Instance, ready: &Ready) -> Instant {
     let pid = instance.module_pid();
     // Read before taking the status lock: no I/O ever happens while it is held.
     let sandbox = instance.sandbox_report().await;
@@ -481,7 +477,7 @@ async fn became_ready(module: &ModuleHandle, instance: &mut Instance, ready: &Re
 
 /// Ends a ready instance's life the way `ended` says.
 async fn ended_by(
-    module: &ModuleHandle,
+    module: &Member,
     instance: &mut Instance,
     ended: Watch,
     ready_for: Duration,
@@ -539,7 +535,7 @@ const MEMORY_POLL: Duration = Duration::from_secs(1);
 /// Watches a ready instance: exit, periodic health probes, memory (when no cgroup limits it),
 /// broken lanes, commands.
 async fn watch_ready(
-    module: &ModuleHandle,
+    module: &Member,
     instance: &mut Instance,
     ready: &super::instance::Ready,
     control: &mut mpsc::UnboundedReceiver<Control>,
@@ -608,7 +604,7 @@ enum Waited {
 /// Sleeps for `delay` (forever if None) unless a command comes first. A new spec, while no
 /// instance runs, is taken at once and starts the module again.
 async fn wait_or_command(
-    module: &ModuleHandle,
+    module: &Member,
     control: &mut mpsc::UnboundedReceiver<Control>,
     delay: Option<Duration>,
 ) -> Waited {

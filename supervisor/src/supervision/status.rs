@@ -74,6 +74,8 @@ pub struct ModuleStatus {
     pub package_version: Option<String>,
     /// Whether it is enabled (a disabled module stays stopped).
     pub enabled: bool,
+    /// Each replica: state, instance, pid, restarts, in-flight calls, last error.
+    pub replicas: Vec<super::replica::ReplicaStatus>,
 }
 
 impl ModuleStatus {
@@ -102,6 +104,7 @@ impl ModuleStatus {
             source: "config".into(),
             package_version: None,
             enabled: true,
+            replicas: Vec::new(),
         }
     }
 }

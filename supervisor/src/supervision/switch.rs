@@ -6,13 +6,12 @@
 //! ready module, config reloads and (later) deployments all go through here.
 
 use std::process::ExitStatus;
-use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::context::Context;
 use super::instance::{Instance, Ready};
-use super::{Control, ModuleHandle};
+use super::{Control, Member};
 use crate::config::ModuleSpec;
 
 /// How a candidate's start ended.
@@ -33,7 +32,7 @@ pub(super) enum Candidate {
 /// abandons the candidate, restarts are merged into this switch, and another replacement is
 /// refused (one switch at a time).
 pub(super) async fn start_candidate(
-    module: &Arc<ModuleHandle>,
+    module: &Member,
     ctx: &Context,
     control: &mut mpsc::UnboundedReceiver<Control>,
     serving: &mut Instance,
@@ -130,7 +129,7 @@ impl From<super::instance::StartError> for HandshakeEnd {
 }
 
 /// Stops a replaced instance through the normal stop sequence, logging how it ended.
-pub(super) async fn drain(module: Arc<ModuleHandle>, mut old: Instance) {
+pub(super) async fn drain(module: Member, mut old: Instance) {
     let grace = module.spec().stop_grace;
     let how = old.stop(grace, "replaced by a new instance").await;
     module.event(format!("replaced instance {} {how}", old.id));
