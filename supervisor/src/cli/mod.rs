@@ -13,6 +13,7 @@ mod local;
 mod reload;
 mod remote;
 mod run;
+mod scaffold;
 mod secrets;
 mod startup;
 mod workspaces;
@@ -92,6 +93,22 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a new module package (source, convotic-module.toml, README) in Rust, TypeScript or
+    /// Python, ready to build and deploy.
+    Init {
+        /// The module name (1-64 of [a-z0-9-], starting with a letter).
+        name: String,
+        /// rust, typescript or python.
+        #[arg(long)]
+        lang: String,
+        /// Where to write it (default ./NAME; must be empty or absent).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The SDKs' directory (default: CONVOTIC_SDK_DIR, or plugin-sdk/ of the checkout this
+        /// binary was built in).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
     /// A deployed module's history; one deployment; rollback.
     Deployments {
@@ -385,6 +402,12 @@ pub fn main() -> i32 {
             target,
             json,
         } => deploy::deploy(&target, &workspace, &dir, json),
+        Command::Init {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => scaffold::init(&name, &lang, dir.as_deref(), sdk.as_deref()),
         Command::Deployments { command } => match command {
             DeploymentsCommand::List {
                 module,

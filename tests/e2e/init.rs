@@ -1,0 +1,126 @@
+//! `init` against the real binary: for each language the scaffold builds as its manifest says
+//! and deploys unchanged under the strict sandbox, and its route answers; bad input is refused
+//! with a message that says what to do.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use convotic_e2e::packages::deploy;
+use convotic_e2e::{binary, Supervisor};
+use reqwest::Method;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repo")
+}
+
+fn init(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(binary("convotic-supervisor"))
+        .arg("init")
+        .args(args)
+        .env_remove("CONVOTIC_SDK_DIR")
+        .output()
+        .expect("init");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn run(dir: &Path, program: &str, args: &[&str]) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} in {}: {}{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn each_language_scaffolds_a_package_that_builds_and_deploys_unchanged() {
+    let sup = Supervisor::start(&[], &[]);
+    let root = sup.dir.path().join("authors");
+    std::fs::create_dir_all(&root).expect("root");
+    let key_workspace = "ws_authors";
+    for (lang, name) in [
+        ("python", "sync-py"),
+        ("typescript", "sync-ts"),
+        ("rust", "sync-rust"),
+    ] {
+        let dir = root.join(name);
+        let dir_text = dir.display().to_string();
+        let (code, stdout, stderr) = init(&[name, "--lang", lang, "--dir", &dir_text]);
+        assert_eq!(code, 0, "{lang}: {stdout} {stderr}");
+        assert!(stdout.contains("deploy --workspace"), "{stdout}");
+        match lang {
+            "typescript" => run(
+                &dir,
+                "npm",
+                &["install", "--no-audit", "--no-fund", "--offline"],
+            ),
+            "rust" => {
+                // The build shares the checkout's compiled dependencies: same lock file, same
+                // target dir (linked), no network.
+                std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
+                std::os::unix::fs::symlink(repo().join("target"), dir.join("target"))
+                    .expect("target link");
+                run(&dir, "cargo", &["build", "--offline"]);
+            }
+            _ => {}
+        }
+        let (code, answer, stderr) = deploy(&sup, key_workspace, &dir);
+        assert_eq!(code, 0, "{lang}: {answer} {stderr}");
+        let declared = &answer["module"];
+        for kind in ["routes", "workers", "nodes", "crons"] {
+            assert_eq!(
+                declared[kind].as_array().map(Vec::len),
+                Some(1),
+                "{lang}: one {kind}: {declared}"
+            );
+        }
+    }
+    let key = sup.create_key(key_workspace);
+    for name in ["sync-py", "sync-ts", "sync-rust"] {
+        let status = sup.wait_state(name, "ready", Duration::from_secs(30));
+        assert_eq!(status["sandbox"]["profile"], "strict", "{status}");
+        let response = sup
+            .http(Method::GET, &format!("/v1/modules/{name}/hello/world"))
+            .header("x-api-key", &key)
+            .send()
+            .expect("route");
+        assert_eq!(response.status().as_u16(), 200, "{name}");
+        let body: Value = response.json().expect("json");
+        assert_eq!(body["hello"], "world", "{name}: {body}");
+    }
+}
+
+#[test]
+fn init_refuses_bad_names_unknown_languages_and_busy_directories() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().display().to_string();
+    let (code, _, stderr) = init(&["Bad_Name", "--lang", "rust", "--dir", &dir]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not a module name"), "{stderr}");
+    let (code, _, stderr) = init(&["fine", "--lang", "cobol", "--dir", &dir]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("rust, typescript, python"), "{stderr}");
+    std::fs::write(tmp.path().join("keep-me"), "mine").expect("file");
+    let (code, _, stderr) = init(&["fine", "--lang", "rust", "--dir", &dir]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not empty"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("keep-me")).expect("kept"),
+        "mine"
+    );
+}
