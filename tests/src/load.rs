@@ -40,12 +40,17 @@ impl Load {
 
     /// Starts `callers` threads calling `GET {path}` with `key`.
     pub fn on(sup: &Supervisor, key: &str, path: &str, callers: usize) -> Self {
+        Self::at(&sup.base, key, path, callers)
+    }
+
+    /// Starts `callers` threads calling `GET {base}{path}` with `key`.
+    pub fn at(base: &str, key: &str, path: &str, callers: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(Mutex::new(Vec::new()));
         let instances = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
         let versions = Arc::new(Mutex::new(Vec::new()));
-        let url = format!("{}{path}", sup.base);
+        let url = format!("{base}{path}");
         let threads = (0..callers)
             .map(|_| {
                 let (stop, ok, failures, instances, versions) = (

@@ -5,6 +5,7 @@
 mod client;
 mod crons;
 mod deploy;
+mod dev;
 mod discovery;
 mod doctor;
 mod doctor_limits;
@@ -109,6 +110,16 @@ enum Command {
         /// binary was built in).
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+    /// Run the package in DIR under a private supervisor, print its routes as curl lines, stream
+    /// its output, and rebuild and switch to the new version on every change (Ctrl-C stops).
+    Dev {
+        /// The package directory (default: the current directory).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The private supervisor's port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
     },
     /// A deployed module's history; one deployment; rollback.
     Deployments {
@@ -408,6 +419,7 @@ pub fn main() -> i32 {
             dir,
             sdk,
         } => scaffold::init(&name, &lang, dir.as_deref(), sdk.as_deref()),
+        Command::Dev { dir, port } => dev::dev(&dir, port),
         Command::Deployments { command } => match command {
             DeploymentsCommand::List {
                 module,

@@ -23,6 +23,15 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// The name written in configs: `strict`, `relaxed` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Strict => "strict",
+            Profile::Relaxed => "relaxed",
+            Profile::None => "none",
+        }
+    }
+
     /// Whether the module gets its own network namespace.
     pub fn isolates_network(self) -> bool {
         self == Profile::Strict

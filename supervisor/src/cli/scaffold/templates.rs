@@ -160,8 +160,8 @@ pub const TYPESCRIPT: &[File] = &[
     (
         "convotic-module.toml",
         r#"# The package manifest (every key: docs/packages.md). The SDK's runner runs src/index.ts
-# under Node; node_modules (after `npm install`) is packed with it, so the deployed package
-# needs no network.
+# under Node (no compile step); node_modules (run `npm install` once) is packed with it, so the
+# deployed package needs no network.
 name = "{{name}}"
 version = "0.1.0"
 runtime = "node"
@@ -177,9 +177,6 @@ exclude = [
     "node_modules/@convotic/block-sdk/node_modules/@types",
     "node_modules/@convotic/block-sdk/node_modules/.bin",
 ]
-
-[build]
-command = "npm install --no-audit --no-fund"
 "#,
     ),
     (
@@ -257,9 +254,6 @@ runtime = "python"
 entry = "main.py"
 python_path = ["sdk/src", "sdk/.deps"]
 include = ["main.py", "module.py", "README.md", "sdk/src", "sdk/.deps"]
-
-[build]
-command = "/usr/bin/python3 -m pip install --target sdk/.deps -r sdk/requirements.txt"
 "#,
     ),
     (
