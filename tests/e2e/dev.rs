@@ -226,3 +226,127 @@ fn typescript_dev_loop() {
         "const broken = ;",
     );
 }
+
+/// A package running a built example binary as is (no build command).
+fn example_package(root: &Path, name: &str, env: &[(&str, &str)]) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut manifest = format!(
+        "name = \"{name}\"\nversion = \"1.0.0\"\nentry = \"bin/{name}\"\n[build]\noutput = {:?}\n[env]\n",
+        binary(name).display().to_string()
+    );
+    for (key, value) in env {
+        manifest.push_str(&format!("{key} = {value:?}\n"));
+    }
+    std::fs::write(dir.join("convotic-module.toml"), manifest).expect("manifest");
+    dir
+}
+
+fn helper(dir: &Path, args: &[&str], state: &Path) -> (i32, String, String) {
+    let output = Command::new(binary("convotic-supervisor"))
+        .arg("dev")
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .env("XDG_STATE_HOME", state)
+        .output()
+        .expect("dev helper");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dev_helpers_reach_each_extension_point_and_name_what_exists() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let hello = example_package(tmp.path(), "hello-rust", &[]);
+    let (code, _, stderr) = helper(&hello, &["publish", "orders.created", "{}"], &state);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("start `convotic-supervisor dev"),
+        "{stderr}"
+    );
+    let dev = Dev::start(&hello, free_port(), &state);
+    dev.wait_for("watching for changes", Duration::from_secs(60));
+
+    let (code, stdout, stderr) = helper(
+        &hello,
+        &["publish", "orders.created", r#"{"order_id": "SO-1"}"#],
+        &state,
+    );
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert!(
+        stdout.starts_with("202") && stdout.contains("message_id"),
+        "{stdout}"
+    );
+    dev.wait_for("order created", Duration::from_secs(20));
+    let (code, stdout, stderr) = helper(
+        &hello,
+        &["invoke", "greeting", r#"{"name": "Ada"}"#],
+        &state,
+    );
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert!(stdout.contains("Hello, Ada!"), "{stdout}");
+    let (code, stdout, stderr) = helper(&hello, &["cron", "heartbeat"], &state);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert!(stdout.starts_with("202"), "{stdout}");
+    let (code, stdout, stderr) = helper(
+        &hello,
+        &["connect", "echo-block", r#"{"api_key": "good"}"#],
+        &state,
+    );
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert!(stdout.contains("echo account"), "{stdout}");
+    // Names the module does not declare are refused with the ones it does.
+    for (args, listed) in [
+        (vec!["publish", "nope", "{}"], "orders.created"),
+        (vec!["invoke", "nope", "{}"], "greeting"),
+        (vec!["cron", "nope"], "heartbeat"),
+        (vec!["connect", "nope", "{}"], "echo-block"),
+    ] {
+        let (code, _, stderr) = helper(&hello, &args, &state);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            stderr.contains("\"nope\"") && stderr.contains(listed),
+            "{stderr}"
+        );
+    }
+    let (code, _, stderr) = helper(&hello, &["invoke", "greeting", "not json"], &state);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not JSON"), "{stderr}");
+    drop(dev);
+
+    // `sign` prints a curl the signed webhook accepts.
+    let erp = example_package(
+        tmp.path(),
+        "erp-webhook",
+        &[("ERP_WEBHOOK_SECRET", "s3cret")],
+    );
+    let dev = Dev::start(&erp, free_port(), &state);
+    dev.wait_for("watching for changes", Duration::from_secs(60));
+    let body = r#"{"event": "order.paid"}"#;
+    let (code, curl, stderr) = helper(
+        &erp,
+        &["sign", "/webhook/external", body, "--secret", "s3cret"],
+        &state,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let run = |line: &str| {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{} -o /dev/null -w '%{{http_code}}'", line.trim()))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(run(&curl), "200", "{curl}");
+    let (_, wrong, _) = helper(
+        &erp,
+        &["sign", "/webhook/external", body, "--secret", "wrong"],
+        &state,
+    );
+    assert_eq!(run(&wrong), "401", "{wrong}");
+}

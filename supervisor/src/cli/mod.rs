@@ -113,6 +113,7 @@ enum Command {
     },
     /// Run the package in DIR under a private supervisor, print its routes as curl lines, stream
     /// its output, and rebuild and switch to the new version on every change (Ctrl-C stops).
+    #[command(args_conflicts_with_subcommands = true)]
     Dev {
         /// The package directory (default: the current directory).
         #[arg(default_value = ".")]
@@ -120,6 +121,8 @@ enum Command {
         /// The private supervisor's port.
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        #[command(subcommand)]
+        helper: Option<DevCommand>,
     },
     /// A deployed module's history; one deployment; rollback.
     Deployments {
@@ -170,6 +173,69 @@ enum Command {
     Secrets {
         #[command(subcommand)]
         command: SecretsCommand,
+    },
+}
+
+/// The helpers of a running `dev`.
+#[derive(Debug, Subcommand)]
+enum DevCommand {
+    /// Publish a message (JSON payload) on one of the module's worker topics.
+    Publish {
+        /// The topic.
+        topic: String,
+        /// The payload, JSON.
+        payload: String,
+        /// The package directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Invoke one of the module's workflow nodes with a JSON input.
+    Invoke {
+        /// The node type.
+        node_type: String,
+        /// The input, JSON.
+        input: String,
+        /// The package directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run one of the module's crons now.
+    Cron {
+        /// The cron name.
+        name: String,
+        /// The package directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Create a connection of one of the module's Blocks (its test runs) with a JSON config.
+    Connect {
+        /// The block id.
+        block: String,
+        /// The connection's config, JSON (secret fields included).
+        config: String,
+        /// The package directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a curl calling a signed webhook route (auth: false with the SDKs' signature
+    /// middleware) with a valid signature of BODY.
+    Sign {
+        /// The route path, e.g. /webhook/external.
+        route: String,
+        /// The body, sent as is.
+        body: String,
+        /// The shared secret the route verifies with.
+        #[arg(long, env = "CONVOTIC_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        /// The method.
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// The signature header.
+        #[arg(long, default_value = "x-convotic-signature")]
+        header: String,
+        /// The package directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -419,7 +485,51 @@ pub fn main() -> i32 {
             dir,
             sdk,
         } => scaffold::init(&name, &lang, dir.as_deref(), sdk.as_deref()),
-        Command::Dev { dir, port } => dev::dev(&dir, port),
+        Command::Dev {
+            dir,
+            port,
+            helper: None,
+        } => dev::dev(&dir, port),
+        Command::Dev {
+            helper: Some(helper),
+            ..
+        } => {
+            use dev::helpers::Action;
+            let (dir, action) = match helper {
+                DevCommand::Publish {
+                    topic,
+                    payload,
+                    dir,
+                } => (dir, Action::Publish { topic, payload }),
+                DevCommand::Invoke {
+                    node_type,
+                    input,
+                    dir,
+                } => (dir, Action::Invoke { node_type, input }),
+                DevCommand::Cron { name, dir } => (dir, Action::Cron { name }),
+                DevCommand::Connect { block, config, dir } => {
+                    (dir, Action::Connect { block, config })
+                }
+                DevCommand::Sign {
+                    route,
+                    body,
+                    secret,
+                    method,
+                    header,
+                    dir,
+                } => (
+                    dir,
+                    Action::Sign {
+                        route,
+                        body,
+                        secret,
+                        method,
+                        header,
+                    },
+                ),
+            };
+            dev::helpers::run(&dir, action)
+        }
         Command::Deployments { command } => match command {
             DeploymentsCommand::List {
                 module,

@@ -7,6 +7,7 @@
 //! last good version keeps serving. Ctrl-C stops everything.
 
 mod config;
+pub mod helpers;
 mod watch;
 
 use std::path::Path;
