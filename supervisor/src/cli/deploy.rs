@@ -15,7 +15,12 @@ const DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// `deploy --workspace WS DIR`: packs the package, uploads it, prints the outcome. Exit 0 only
 /// when the new version took over.
-pub fn deploy(target: &RemoteTarget, workspace: &str, dir: &Path, json: bool) -> i32 {
+pub fn deploy(target: &RemoteTarget, workspace: &str, dir: &Path, json: bool, build: bool) -> i32 {
+    if build {
+        if let Err(e) = run_build(dir) {
+            return fail(e);
+        }
+    }
     let packed = match pack(dir) {
         Ok(packed) => packed,
         Err(e) => return fail(e),
@@ -56,6 +61,34 @@ pub fn deploy(target: &RemoteTarget, workspace: &str, dir: &Path, json: bool) ->
         Err(e) => return fail(e),
     };
     report(&answer, json)
+}
+
+/// Runs the package's `[build] command` in `dir` (output on stderr), if it has one.
+fn run_build(dir: &Path) -> Result<(), String> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let Ok(text) = std::fs::read_to_string(&manifest_path) else {
+        return Ok(()); // pack() explains what is missing.
+    };
+    let manifest = package::parse(&text)?;
+    let Some(command) = manifest.build.and_then(|b| b.command) else {
+        return Ok(());
+    };
+    eprintln!("building: {command}");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::io::stderr())
+        .status()
+        .map_err(|e| format!("cannot run the build ({command}): {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the build failed ({command}: {status}); nothing was deployed (--no-build deploys what is there)"
+        ))
+    }
 }
 
 /// Reads the manifest and packs the package at `dir`.

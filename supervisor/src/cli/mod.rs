@@ -80,20 +80,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Pack a module package (a directory with convotic-module.toml), upload it to the running
-    /// supervisor and switch to it without downtime; prints the outcome (exit 0 only when the
-    /// new version took over).
+    /// Build (the package's [build] command), pack and upload a module package (a directory
+    /// with convotic-module.toml) to the running supervisor and switch to it without downtime;
+    /// prints the outcome (exit 0 only when the new version took over).
     Deploy {
         /// The workspace to deploy to.
         #[arg(long)]
         workspace: String,
-        /// The package directory.
+        /// The package directory (default: the current directory).
+        #[arg(default_value = ".")]
         dir: PathBuf,
         #[command(flatten)]
         target: remote::RemoteTarget,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Do not run the package's [build] command first.
+        #[arg(long)]
+        no_build: bool,
     },
     /// Write a new module package (source, convotic-module.toml, README) in Rust, TypeScript or
     /// Python, ready to build and deploy.
@@ -478,7 +482,8 @@ pub fn main() -> i32 {
             dir,
             target,
             json,
-        } => deploy::deploy(&target, &workspace, &dir, json),
+            no_build,
+        } => deploy::deploy(&target, &workspace, &dir, json, !no_build),
         Command::Init {
             name,
             lang,
