@@ -5,7 +5,7 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy|dev]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
@@ -19,6 +19,7 @@
 //! * `workers`: messages per second through the workers' bus (a bare JetStream consumer, the
 //!   supervisor on NATS, the supervisor on its embedded queue) with the `bench-worker` module
 //!   ([`workers`]). Option: `--rounds <n>` (default 3; the best round is printed).
+//! * `dev`: save → new version answering under `dev`, per language ([`dev`]).
 //! * `deploy`: upload → traffic switched for the Rust example deployed as a package, and failed
 //!   requests during 20 deploys under load ([`deploy`]).
 //!
@@ -26,6 +27,7 @@
 
 mod crons;
 mod deploy;
+mod dev;
 mod languages;
 mod lifecycle;
 mod routes;
@@ -38,15 +40,23 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
     if !matches!(
         which.as_str(),
-        "all" | "lifecycle" | "sandbox" | "languages" | "routes" | "workers" | "crons" | "deploy"
+        "all"
+            | "lifecycle"
+            | "sandbox"
+            | "languages"
+            | "routes"
+            | "workers"
+            | "crons"
+            | "deploy"
+            | "dev"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons or deploy)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy or dev)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -70,6 +80,9 @@ fn main() {
     }
     if which == "all" || which == "deploy" {
         deploy::run();
+    }
+    if which == "all" || which == "dev" {
+        dev::run();
     }
 }
 
