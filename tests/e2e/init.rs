@@ -33,8 +33,13 @@ fn init(args: &[&str]) -> (i32, String, String) {
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) {
+    run_with(dir, program, args, &[]);
+}
+
+fn run_with(dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) {
     let output = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e}"));
@@ -78,6 +83,30 @@ fn each_language_scaffolds_a_package_that_builds_and_deploys_unchanged() {
                 run(&dir, "cargo", &["build", "--offline"]);
             }
             _ => {}
+        }
+        // The scaffold's own test runs it under the real supervisor (its SDK's test helper).
+        let supervisor = binary("convotic-supervisor");
+        let python_path = format!("{0}/sdk/src:{0}/sdk/.deps", dir.display());
+        let test_env = [
+            ("CONVOTIC_SUPERVISOR", supervisor.display().to_string()),
+            ("PYTHONPATH", python_path),
+        ];
+        match lang {
+            "python" => run_with(
+                &dir,
+                "/usr/bin/python3",
+                &[
+                    "-m",
+                    "pytest",
+                    "-p",
+                    "no:cacheprovider",
+                    "-q",
+                    "test_module.py",
+                ],
+                &test_env,
+            ),
+            "typescript" => run_with(&dir, "npm", &["test"], &test_env),
+            _ => run_with(&dir, "cargo", &["test", "--offline"], &test_env),
         }
         let (code, answer, stderr) = deploy(&sup, key_workspace, &dir);
         assert_eq!(code, 0, "{lang}: {answer} {stderr}");

@@ -84,6 +84,7 @@ mod registry;
 mod serve;
 mod service;
 mod shutdown;
+pub mod testing;
 mod types;
 mod work;
 

@@ -480,7 +480,9 @@ pub(crate) fn ignored(relative: &Path) -> bool {
     relative.components().any(|c| {
         matches!(
             c.as_os_str().to_str(),
-            Some(".convotic" | "target" | "node_modules" | ".git" | "__pycache__")
+            Some(
+                ".convotic" | "target" | "node_modules" | ".git" | "__pycache__" | ".pytest_cache"
+            )
         )
     }) || relative
         .file_name()

@@ -123,6 +123,32 @@ fn main() {
 }
 "#,
     ),
+    (
+        "tests/module.rs",
+        r#"//! The module under the real supervisor (`convotic-supervisor dev`, found through
+//! CONVOTIC_SUPERVISOR or PATH): its route, its node and its worker topic.
+
+use convotic_plugin_sdk::testing::DevSupervisor;
+use serde_json::json;
+
+#[test]
+fn the_module_answers_under_the_supervisor() {
+    let dev = DevSupervisor::start(env!("CARGO_MANIFEST_DIR")).expect("the module starts");
+    let (status, body) = dev.route("GET", "/hello/ada", None).expect("route");
+    assert_eq!(status, 200, "{}", dev.logs());
+    assert_eq!(body["hello"], "ada");
+    let (status, body) = dev
+        .invoke("{{name}}.greet", json!({ "name": "Ada" }))
+        .expect("node");
+    assert_eq!(status, 200, "{}", dev.logs());
+    assert_eq!(body["output"]["greeting"], "Hello, Ada!");
+    let (status, _) = dev
+        .publish("{{name}}.events", json!({ "n": 1 }))
+        .expect("publish");
+    assert_eq!(status, 202);
+}
+"#,
+    ),
     ("README.md", README),
 ];
 
@@ -136,6 +162,9 @@ pub const TYPESCRIPT: &[File] = &[
   "version": "0.1.0",
   "private": true,
   "type": "module",
+  "scripts": {
+    "test": "node --test test/"
+  },
   "dependencies": {
     "@convotic/block-sdk": "file:{{sdk}}/typescript"
   }
@@ -238,6 +267,32 @@ const module: ConvoticModule = {
 export default module;
 "#,
     ),
+    (
+        "test/module.test.mjs",
+        r#"// The module under the real supervisor (`convotic-supervisor dev`, found through
+// CONVOTIC_SUPERVISOR or PATH): its route, its node and its worker topic. Run: npm test
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+
+import { startDev } from "@convotic/block-sdk/testing";
+
+test("the module answers under the supervisor", async () => {
+  const dev = await startDev(fileURLToPath(new URL("..", import.meta.url)));
+  try {
+    const hello = await dev.route("GET", "/hello/ada");
+    assert.equal(hello.status, 200, dev.logs());
+    assert.equal(hello.body.hello, "ada");
+    const node = await dev.invoke("{{name}}.greet", { name: "Ada" });
+    assert.equal(node.status, 200, dev.logs());
+    assert.equal(node.body.output.greeting, "Hello, Ada!");
+    assert.equal((await dev.publish("{{name}}.events", { n: 1 })).status, 202);
+  } finally {
+    await dev.stop();
+  }
+});
+"#,
+    ),
     ("README.md", README),
 ];
 
@@ -311,6 +366,38 @@ async def hourly(tick: CronTick, ctx: Context) -> None:
 #
 # @module.block(id="my-service", name="My Service", connection_schema={...}, secret_fields=["api_key"])
 # ...
+"#,
+    ),
+    (
+        "test_module.py",
+        r#""""The module under the real supervisor (``convotic-supervisor dev``, found through
+CONVOTIC_SUPERVISOR or PATH): its route, its node and its worker topic. Run:
+``PYTHONPATH=sdk/src:sdk/.deps python3 -m pytest test_module.py``."""
+
+from pathlib import Path
+
+import pytest
+
+from convotic_sdk.testing import start_dev
+
+
+@pytest.fixture(scope="module")
+def dev():
+    with start_dev(Path(__file__).parent) as running:
+        yield running
+
+
+def test_the_route_answers(dev):
+    answer = dev.route("GET", "/hello/ada")
+    assert answer.status == 200, dev.logs()
+    assert answer.body["hello"] == "ada"
+
+
+def test_the_node_and_the_topic(dev):
+    node = dev.invoke("{{name}}.greet", {"name": "Ada"})
+    assert node.status == 200, dev.logs()
+    assert node.body["output"]["greeting"] == "Hello, Ada!"
+    assert dev.publish("{{name}}.events", {"n": 1}).status == 202
 "#,
     ),
     ("README.md", README),
