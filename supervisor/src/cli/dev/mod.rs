@@ -10,7 +10,7 @@ mod config;
 pub mod helpers;
 mod watch;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -61,7 +61,17 @@ async fn run(dir: &Path, port: u16) -> Result<(), String> {
     }
     let mut private = start(&config_path, &state, &data, &manifest.name, port).await?;
     let key = api_key(&data).await?;
-    let result = serve(&dir, &mut private, &key).await;
+    let result = serve(
+        &dir,
+        &mut private,
+        &key,
+        &Rewrite {
+            config: config_path,
+            data,
+            port,
+        },
+    )
+    .await;
     eprintln!("dev: stopping");
     stop(&mut private.child).await;
     result
@@ -242,7 +252,19 @@ async fn api_key(data: &Path) -> Result<String, String> {
 
 /// Waits for the module to be ready; prints what it serves; then follows changes and output
 /// until Ctrl-C or SIGTERM.
-async fn serve(dir: &Path, private: &mut Private, key: &str) -> Result<(), String> {
+/// What rewriting the private supervisor's config needs.
+struct Rewrite {
+    config: PathBuf,
+    data: PathBuf,
+    port: u16,
+}
+
+async fn serve(
+    dir: &Path,
+    private: &mut Private,
+    key: &str,
+    rewrite: &Rewrite,
+) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -277,10 +299,34 @@ async fn serve(dir: &Path, private: &mut Private, key: &str) -> Result<(), Strin
                     eprintln!("dev: the build failed; the running version keeps serving:\n{output}");
                     continue;
                 }
-                let path = format!("/admin/v1/modules/{}/restart?workspace={}", private.name, config::WORKSPACE);
-                if let Err(e) = private.call(reqwest::Method::POST, &path).await {
-                    eprintln!("dev: cannot switch: {e}");
-                    continue;
+                // A changed manifest (env, limits, entry...) is applied by a config reload, the
+                // rest by a restart; both go through the switch.
+                let manifest_changed = paths.iter().any(|p| p.ends_with(MANIFEST_FILE));
+                let path = if manifest_changed && manifest.name == private.name {
+                    let text = config::supervisor_config(&manifest, dir, &rewrite.data, rewrite.port)?;
+                    std::fs::write(&rewrite.config, text).map_err(|e| e.to_string())?;
+                    "/admin/v1/reload".to_string()
+                } else {
+                    if manifest_changed {
+                        eprintln!("dev: the module's name changed to {}: restart dev to run it under its new name", manifest.name);
+                    }
+                    format!("/admin/v1/modules/{}/restart?workspace={}", private.name, config::WORKSPACE)
+                };
+                match private.call(reqwest::Method::POST, &path).await {
+                    // A reload that changed nothing the supervisor runs (e.g. only the version):
+                    // restart, so the new files run.
+                    Ok(report) if report["changed"].as_array().is_some_and(Vec::is_empty) => {
+                        let restart = format!("/admin/v1/modules/{}/restart?workspace={}", private.name, config::WORKSPACE);
+                        if let Err(e) = private.call(reqwest::Method::POST, &restart).await {
+                            eprintln!("dev: cannot switch: {e}");
+                            continue;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("dev: cannot switch: {e}");
+                        continue;
+                    }
                 }
                 match wait_ready(private, instance.as_deref(), &mut after).await {
                     Some(next) => {
