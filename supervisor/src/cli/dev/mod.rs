@@ -427,9 +427,30 @@ async fn print_logs(private: &Private, after: &mut Option<u64>) {
         eprintln!(
             "{} | {}",
             line["stream"].as_str().unwrap_or("?"),
-            line["text"].as_str().unwrap_or_default()
+            readable(line["text"].as_str().unwrap_or_default())
         );
     }
+}
+
+/// A structured log line of the SDKs (`{"level", "msg", ...fields}`) as `LEVEL msg k=v ...`;
+/// anything else as it is.
+fn readable(text: &str) -> String {
+    let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
+        return text.to_string();
+    };
+    let (Some(Value::String(level)), Some(Value::String(msg))) =
+        (fields.remove("level"), fields.remove("msg"))
+    else {
+        return text.to_string();
+    };
+    let mut out = format!("{:<5} {msg}", level.to_uppercase());
+    for (key, value) in fields {
+        match value {
+            Value::String(s) => out.push_str(&format!(" {key}={s}")),
+            other => out.push_str(&format!(" {key}={other}")),
+        }
+    }
+    out
 }
 
 /// Prints what the module serves, with ready-to-run commands.
@@ -548,5 +569,10 @@ mod tests {
         assert!(ignored(Path::new(".convotic/data/convotic.db")));
         assert!(ignored(Path::new("src/.main.rs.swp")));
         assert!(!ignored(Path::new("src/index.ts")));
+        assert_eq!(
+            readable(r#"{"level": "info", "msg": "serving", "module": "m", "n": 2}"#),
+            "INFO  serving module=m n=2"
+        );
+        assert_eq!(readable("plain text"), "plain text");
     }
 }
