@@ -700,3 +700,38 @@ fn malformed_archives_are_refused_each_with_its_own_message() {
         "refusals record nothing"
     );
 }
+
+#[test]
+fn a_package_cannot_loosen_its_sandbox_or_limits() {
+    let sup = start();
+    let root = sup.dir.path().join("packages-src");
+    for (line, key) in [
+        ("sandbox = \"none\"", "sandbox"),
+        ("sandbox = \"relaxed\"", "sandbox"),
+        ("memory = \"unlimited\"", "memory"),
+        ("memory = \"4GiB\"", "memory"),
+        ("pids = 0", "pids"),
+        ("open_files = 1000000", "open_files"),
+        ("replicas = 20", "replicas"),
+        ("start_timeout = \"100years\"", "start_timeout"),
+    ] {
+        let package = fixture_package(&root, "greedy", "1", "ok", &[line], &[]);
+        let (code, answer, stderr) = deploy(&sup, "ws_test", &package);
+        assert_eq!(code, 1, "{line}: {answer} {stderr}");
+        assert_eq!(answer["error"]["code"], "bad_manifest", "{line}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(key), "{line}: {message}");
+    }
+    assert_eq!(sup.get("/admin/v1/modules/greedy").0, 404);
+    // Tighter than the defaults is fine.
+    let package = fixture_package(
+        &root,
+        "modest",
+        "1",
+        "ok",
+        &["memory = \"128MiB\"", "pids = 64"],
+        &[],
+    );
+    let (code, answer, stderr) = deploy(&sup, "ws_test", &package);
+    assert_eq!(code, 0, "{answer} {stderr}");
+}

@@ -163,6 +163,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         crate::package::PackageSettings {
             defaults: config.defaults.clone(),
             runtimes: config.runtimes.clone(),
+            policy: config.deployments.clone(),
         },
         config.deployments.keep,
     ));

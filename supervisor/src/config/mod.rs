@@ -12,6 +12,6 @@ pub use model::{
     SecretsConfig, ServerConfig, SupervisorConfig, WorkersConfig,
 };
 pub use resolve::{
-    load, load_for_clients, parse, resolve_module_entry, ConfigError, ModuleSource, ModuleSpec,
-    ResolvedConfig,
+    load, load_for_clients, parse, parse_memory, resolve_module_entry, ConfigError, ModuleSource,
+    ModuleSpec, ResolvedConfig,
 };

@@ -75,14 +75,30 @@ pub struct DeploymentsConfig {
     /// Packages kept per module for rollback (the active one included). Default 5.
     #[serde(default = "default_keep")]
     pub keep: usize,
+    /// Sandbox profiles a deployed package may ask for. Default `["strict"]`: a package cannot
+    /// loosen its own sandbox unless the operator allows it here.
+    #[serde(default = "default_sandboxes")]
+    pub sandboxes: Vec<crate::sandbox::spec::Profile>,
+    /// Most replicas a deployed package may ask for. Default 4.
+    #[serde(default = "default_max_replicas")]
+    pub max_replicas: u32,
 }
 
 impl Default for DeploymentsConfig {
     fn default() -> Self {
         Self {
             keep: default_keep(),
+            sandboxes: default_sandboxes(),
+            max_replicas: default_max_replicas(),
         }
     }
+}
+
+fn default_sandboxes() -> Vec<crate::sandbox::spec::Profile> {
+    vec![crate::sandbox::spec::Profile::Strict]
+}
+fn default_max_replicas() -> u32 {
+    4
 }
 
 fn default_keep() -> usize {

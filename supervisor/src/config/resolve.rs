@@ -471,6 +471,38 @@ fn resolve_with(
             return Err(format!("{field} must be greater than 0"));
         }
     }
+    // Upper bounds: every wait stays bounded and no deadline arithmetic can overflow.
+    for (field, value, most) in [
+        (
+            "start_timeout",
+            spec.start_timeout,
+            Duration::from_secs(600),
+        ),
+        ("stop_grace", spec.stop_grace, Duration::from_secs(600)),
+        (
+            "health_interval",
+            spec.health_interval,
+            Duration::from_secs(86_400),
+        ),
+        (
+            "health_timeout",
+            spec.health_timeout,
+            Duration::from_secs(600),
+        ),
+        (
+            "crash_loop_backoff",
+            spec.crash_loop_backoff,
+            Duration::from_secs(7 * 86_400),
+        ),
+    ] {
+        if value > most {
+            return Err(format!(
+                "{field} {} is too long: at most {}",
+                humantime::format_duration(value),
+                humantime::format_duration(most)
+            ));
+        }
+    }
     Ok(spec)
 }
 

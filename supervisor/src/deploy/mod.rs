@@ -42,7 +42,12 @@ pub struct Deployer {
     limits: Limits,
     /// Modules with an operation under way (`workspace/name`).
     busy: Mutex<HashSet<String>>,
+    /// Archives being received or unpacked at once (each may hold hundreds of MiB).
+    uploads: Arc<tokio::sync::Semaphore>,
 }
+
+/// Archives received or unpacked at once, across modules.
+pub const CONCURRENT_UPLOADS: usize = 2;
 
 /// Marks a module busy for as long as it lives.
 struct BusyGuard<'a> {
@@ -77,12 +82,19 @@ impl Deployer {
             keep: keep.max(1),
             limits: Limits::default(),
             busy: Mutex::new(HashSet::new()),
+            uploads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
         }
     }
 
     /// The caps of an uploaded archive.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// A slot to receive and unpack one archive, or None when [`CONCURRENT_UPLOADS`] are under
+    /// way (the caller answers 503 with Retry-After).
+    pub fn upload_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.uploads).try_acquire_owned().ok()
     }
 
     /// Claims `workspace/module` for one operation, or 409.

@@ -155,6 +155,7 @@ impl Deployer {
     ) -> Result<Deployed, DeployError> {
         check_names(workspace, module)?;
         let _busy = self.claim(workspace, module)?;
+        self.refuse_config_module(workspace, module)?;
         let Some(deployed) = self.store.deployed_module(workspace, module).await? else {
             return Err(not_deployed(workspace, module));
         };
@@ -405,16 +406,20 @@ impl Deployer {
             }
         };
         if record.package == record.id {
-            packages::delete(
-                &self.packages,
-                &record.workspace,
-                &record.module,
-                std::slice::from_ref(&record.id),
-            );
-            let _ = self
+            // Recorded gone first: a crash mid-delete never leaves a half package "kept".
+            if self
                 .store
                 .deployments_forget_packages(vec![record.id.clone()])
-                .await;
+                .await
+                .is_ok()
+            {
+                packages::delete(
+                    &self.packages,
+                    &record.workspace,
+                    &record.module,
+                    std::slice::from_ref(&record.id),
+                );
+            }
         }
         DeployError::Failed {
             message: format!(
@@ -444,7 +449,8 @@ impl Deployer {
             if kept.contains(&deployment.package) || dropped.contains(&deployment.package) {
                 continue;
             }
-            if kept.len() < self.keep || Some(&deployment.package) == active.as_ref() {
+            // At least two: the version just replaced may still be draining from its package.
+            if kept.len() < self.keep.max(2) || Some(&deployment.package) == active.as_ref() {
                 kept.push(deployment.package.clone());
             } else {
                 dropped.push(deployment.package.clone());
@@ -453,9 +459,16 @@ impl Deployer {
         if dropped.is_empty() {
             return;
         }
-        packages::delete(&self.packages, workspace, module, &dropped);
-        if let Err(e) = self.store.deployments_forget_packages(dropped).await {
-            tracing::warn!("cannot record the deleted packages of {workspace}/{module}: {e}");
+        // Recorded gone first: a crash mid-delete never leaves a half package "kept".
+        match self
+            .store
+            .deployments_forget_packages(dropped.clone())
+            .await
+        {
+            Ok(()) => packages::delete(&self.packages, workspace, module, &dropped),
+            Err(e) => {
+                tracing::warn!("cannot record the deleted packages of {workspace}/{module}: {e}")
+            }
         }
     }
 }

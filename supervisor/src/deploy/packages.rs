@@ -141,10 +141,17 @@ pub(super) fn install(mut incoming: Incoming, target: &Path) -> Result<(), Deplo
     nix::unistd::syncfs(&dir).map_err(|e| io("flushing the package", e.into()))?;
     std::fs::rename(incoming.dir(), target).map_err(|e| io("installing the package", e))?;
     incoming.dir.keep = true;
-    let parent_dir = std::fs::File::open(parent).map_err(|e| io("opening the packages dir", e))?;
-    parent_dir
-        .sync_all()
-        .map_err(|e| io("flushing the packages dir", e))?;
+    // The new entry, and the directories created for it up to the packages dir.
+    let mut dir = Some(parent);
+    while let Some(current) = dir {
+        let handle = std::fs::File::open(current).map_err(|e| io("opening the packages dir", e))?;
+        handle
+            .sync_all()
+            .map_err(|e| io("flushing the packages dir", e))?;
+        dir = current
+            .parent()
+            .filter(|_| current.file_name().is_some() && !current.ends_with("packages"));
+    }
     Ok(())
 }
 

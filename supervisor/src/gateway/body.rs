@@ -80,7 +80,9 @@ pub async fn read_limited(
         drain(body, 0).await;
         return Err(BodyError::TooLarge(limit));
     }
-    let mut buffer = BytesMut::with_capacity(content_length.unwrap_or(0).min(limit) as usize);
+    // Grown as bytes arrive: a Content-Length never reserves memory by itself.
+    let mut buffer =
+        BytesMut::with_capacity(content_length.unwrap_or(0).min(limit).min(1024 * 1024) as usize);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| match e {
             BodyReadError::TimedOut(limit) => BodyError::TimedOut(limit),

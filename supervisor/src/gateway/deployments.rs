@@ -103,28 +103,38 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
         )
     };
     match (tail, &request.method) {
-        ([], &Method::DELETE) => match deployer.remove(workspace, module, &actor).await {
-            Ok(()) => done("removed"),
-            Err(e) => deploy_error(e, &id),
-        },
+        ([], &Method::DELETE) => {
+            let (owned, ws, name) = owned_args(deployer, workspace, module);
+            match detached(async move { owned.remove(&ws, &name, &actor).await }).await {
+                Ok(()) => done("removed"),
+                Err(e) => deploy_error(e, &id),
+            }
+        }
         ([], _) => method_not_allowed(&request, "DELETE"),
-        (["disable"], &Method::POST) => match deployer.disable(workspace, module).await {
-            Ok(()) => done("disabled"),
-            Err(e) => deploy_error(e, &id),
-        },
-        (["enable"], &Method::POST) => match deployer.enable(workspace, module).await {
-            Ok(()) => done("enabled"),
-            Err(e) => deploy_error(e, &id),
-        },
+        (["disable"], &Method::POST) => {
+            let (owned, ws, name) = owned_args(deployer, workspace, module);
+            match detached(async move { owned.disable(&ws, &name).await }).await {
+                Ok(()) => done("disabled"),
+                Err(e) => deploy_error(e, &id),
+            }
+        }
+        (["enable"], &Method::POST) => {
+            let (owned, ws, name) = owned_args(deployer, workspace, module);
+            match detached(async move { owned.enable(&ws, &name).await }).await {
+                Ok(()) => done("enabled"),
+                Err(e) => deploy_error(e, &id),
+            }
+        }
         (["rollback"], &Method::POST) | (["deployments", _, "rollback"], &Method::POST) => {
             let to = match tail {
                 ["deployments", to, "rollback"] => Some(to.to_string()),
                 _ => query_value(&request.query, "to"),
             };
-            match deployer
-                .rollback(workspace, module, to.as_deref(), &actor)
-                .await
-            {
+            let (owned, ws, name) = owned_args(deployer, workspace, module);
+            let outcome =
+                detached(async move { owned.rollback(&ws, &name, to.as_deref(), &actor).await })
+                    .await;
+            match outcome {
                 Ok(deployed) => json(
                     StatusCode::OK,
                     &serde_json::to_value(&deployed).unwrap_or_default(),
@@ -146,6 +156,19 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
             }
         }
         (["deployments"], &Method::POST) => {
+            let Some(slot) = deployer.upload_slot() else {
+                let mut response = error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "uploads_busy",
+                    &format!(
+                        "{} archives are being received already; retry shortly",
+                        crate::deploy::CONCURRENT_UPLOADS
+                    ),
+                    &id,
+                );
+                response.headers_mut().insert("retry-after", 2.into());
+                return response;
+            };
             let limit = deployer.limits().max_archive_bytes();
             let content_length = request
                 .headers
@@ -177,15 +200,21 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
                 .get(DIGEST_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let outcome = deployer
-                .deploy(DeployRequest {
-                    workspace: workspace.to_string(),
-                    module: module.to_string(),
-                    archive,
-                    digest,
-                    actor,
-                })
-                .await;
+            // In a task of its own: a client that goes away does not cut the switch short.
+            let request = DeployRequest {
+                workspace: workspace.to_string(),
+                module: module.to_string(),
+                archive,
+                digest,
+                actor,
+            };
+            let owned = std::sync::Arc::clone(deployer);
+            let outcome = detached(async move {
+                let outcome = owned.deploy(request).await;
+                drop(slot);
+                outcome
+            })
+            .await;
             match outcome {
                 Ok(deployed) => json(
                     StatusCode::CREATED,
@@ -247,6 +276,31 @@ async fn caller(state: &GatewayState, request: &Incoming) -> Result<Caller, Box<
             id,
         ))),
     }
+}
+
+/// Runs an operation in a task of its own and waits for it: dropping the request (a client
+/// that disconnects) never stops an operation halfway.
+async fn detached<T: Send + 'static>(
+    operation: impl std::future::Future<Output = Result<T, DeployError>> + Send + 'static,
+) -> Result<T, DeployError> {
+    tokio::spawn(operation).await.unwrap_or_else(|e| {
+        Err(DeployError::Unavailable(format!(
+            "the operation stopped: {e}"
+        )))
+    })
+}
+
+/// The deployer and the names, owned, for [`detached`].
+fn owned_args(
+    deployer: &std::sync::Arc<crate::deploy::Deployer>,
+    workspace: &str,
+    module: &str,
+) -> (std::sync::Arc<crate::deploy::Deployer>, String, String) {
+    (
+        std::sync::Arc::clone(deployer),
+        workspace.to_string(),
+        module.to_string(),
+    )
 }
 
 fn deploy_error(error: DeployError, request_id: &str) -> Response {

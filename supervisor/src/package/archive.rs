@@ -19,6 +19,12 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// Longest entry name, in bytes.
+pub const MAX_PATH_BYTES: usize = 1024;
+
+/// Deepest entry (path components).
+pub const MAX_DEPTH: usize = 48;
+
 /// The caps of one archive.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -104,17 +110,35 @@ pub fn unpack(archive: &[u8], dest: &Path, limits: Limits) -> Result<Unpacked, A
                 limits.max_entries
             )));
         }
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let raw_bytes = entry.path_bytes();
+        let raw =
+            String::from_utf8_lossy(&raw_bytes[..raw_bytes.len().min(MAX_PATH_BYTES)]).into_owned();
         let refuse = |problem: &str| ArchiveError::Entry {
-            entry: raw.clone(),
+            entry: shown(&raw),
             problem: problem.to_string(),
         };
+        if raw_bytes.len() > MAX_PATH_BYTES {
+            return Err(refuse(&format!("its name is over {MAX_PATH_BYTES} bytes")));
+        }
+        drop(raw_bytes);
         let relative = safe_relative(&raw).map_err(|p| refuse(&p))?;
         let Some(relative) = relative else {
             continue; // "." or "./": the root itself.
         };
+        if relative.components().count() > MAX_DEPTH {
+            return Err(refuse(&format!(
+                "it is nested more than {MAX_DEPTH} directories deep"
+            )));
+        }
         let target = dest.join(&relative);
-        check_parents(dest, &relative).map_err(|p| refuse(&p))?;
+        // Directories created for an entry's parents count as entries too.
+        unpacked.entries += check_parents(dest, &relative).map_err(|p| refuse(&p))?;
+        if unpacked.entries > limits.max_entries {
+            return Err(ArchiveError::TooLarge(format!(
+                "the archive has more than {} entries (directories included)",
+                limits.max_entries
+            )));
+        }
         let kind = entry.header().entry_type();
         match kind {
             tar::EntryType::Directory => {
@@ -133,7 +157,7 @@ pub fn unpack(archive: &[u8], dest: &Path, limits: Limits) -> Result<Unpacked, A
                     return Err(refuse("appears twice in the archive"));
                 }
                 let size = entry.header().size().map_err(|e| refuse(&e.to_string()))?;
-                if unpacked.bytes + size > limits.max_unpacked_bytes {
+                if unpacked.bytes.saturating_add(size) > limits.max_unpacked_bytes {
                     return Err(too_large(limits));
                 }
                 let executable = entry.header().mode().map(|m| m & 0o111 != 0).unwrap_or(false);
@@ -166,7 +190,7 @@ pub fn unpack(archive: &[u8], dest: &Path, limits: Limits) -> Result<Unpacked, A
                     Ok(Some(source)) => source,
                     _ => return Err(refuse(&format!("hard link to {link:?} points outside the package"))),
                 };
-                check_parents(dest, &source).map_err(|p| refuse(&p))?;
+                unpacked.entries += check_parents(dest, &source).map_err(|p| refuse(&p))?;
                 let source_path = dest.join(&source);
                 let meta = std::fs::symlink_metadata(&source_path).map_err(|_| {
                     refuse(&format!("hard link to {link:?}, which is not a file written before it"))
@@ -281,8 +305,9 @@ fn safe_relative(raw: &str) -> Result<Option<PathBuf>, String> {
 }
 
 /// Each parent of `relative` below `dest` must be a real directory (created by this unpack),
-/// never a link: writing through a link could leave the tree.
-fn check_parents(dest: &Path, relative: &Path) -> Result<(), String> {
+/// never a link: writing through a link could leave the tree. Returns how many it created.
+fn check_parents(dest: &Path, relative: &Path) -> Result<u64, String> {
+    let mut created = 0;
     let mut current = dest.to_path_buf();
     let parents: Vec<_> = relative.components().collect();
     for component in &parents[..parents.len().saturating_sub(1)] {
@@ -301,13 +326,24 @@ fn check_parents(dest: &Path, relative: &Path) -> Result<(), String> {
                     current.strip_prefix(dest).unwrap_or(&current).display()
                 ))
             }
-            Err(_) => std::fs::DirBuilder::new()
-                .mode(0o755)
-                .create(&current)
-                .map_err(|e| format!("cannot create {}: {e}", current.display()))?,
+            Err(_) => {
+                std::fs::DirBuilder::new()
+                    .mode(0o755)
+                    .create(&current)
+                    .map_err(|e| format!("cannot create {}: {e}", current.display()))?;
+                created += 1;
+            }
         }
     }
-    Ok(())
+    Ok(created)
+}
+
+/// An entry name as shown in errors: at most 200 characters.
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(200) {
+        Some((at, _)) => format!("{}...", &name[..at]),
+        None => name.to_string(),
+    }
 }
 
 /// A symlink's target must be relative and, resolved from the link's directory, stay inside

@@ -82,7 +82,8 @@ fn a_plain_package_unpacks_with_normalised_modes() {
         link("lib/c.js", tar::EntryType::Link, "lib/a.js"),
     ]);
     let unpacked = unpack(&bytes, tmp.path(), Limits::default()).unwrap();
-    assert_eq!(unpacked.entries, 5);
+    // Five entries and the two directories created for them.
+    assert_eq!(unpacked.entries, 7);
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &str| {
         std::fs::symlink_metadata(tmp.path().join(p))
@@ -298,4 +299,38 @@ fn packing_refuses_what_unpacking_would() {
     };
     let message = pack(&files, limits).unwrap_err();
     assert!(message.contains("total more than"), "{message}");
+}
+
+#[test]
+fn directories_count_as_entries_and_depth_and_name_length_are_capped() {
+    // Long names go through tar's own GNU long-name extension.
+    let long = |path: &str| {
+        let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut builder = tar::Builder::new(encoder);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, path, &b""[..]).unwrap();
+        builder.into_inner().unwrap().finish().unwrap()
+    };
+    // One file 30 directories deep is 31 entries.
+    let deep = (0..30)
+        .map(|i| format!("d{i}"))
+        .collect::<Vec<_>>()
+        .join("/")
+        + "/f";
+    let limits = Limits {
+        max_unpacked_bytes: 1024,
+        max_entries: 20,
+    };
+    let message = refused(&long(&deep), limits);
+    assert!(message.contains("directories included"), "{message}");
+    let deeper = (0..60).map(|_| "d").collect::<Vec<_>>().join("/");
+    let message = refused(&long(&deeper), Limits::default());
+    assert!(message.contains("nested more than"), "{message}");
+    let message = refused(&long(&"n".repeat(2000)), Limits::default());
+    assert!(
+        message.contains("over 1024 bytes") && message.len() < 600,
+        "{message}"
+    );
 }

@@ -186,6 +186,7 @@ impl PackageManifest {
         source: ModuleSource,
         settings: &PackageSettings,
     ) -> Result<ModuleSpec, String> {
+        self.check_policy(settings)?;
         let entry = package_dir.join(relative_path(&self.entry)?);
         check_entry(package_dir, &entry, self.runtime).map_err(|e| format!("entry: {e}"))?;
         let mut env = self.env.clone();
@@ -251,10 +252,76 @@ impl PackageManifest {
 /// What turning a package into a module needs from the supervisor's configuration.
 #[derive(Debug, Clone, Default)]
 pub struct PackageSettings {
-    /// `[defaults]`.
+    /// `[defaults]`: also the loosest limits a package may ask for.
     pub defaults: Defaults,
     /// `[runtimes]`.
     pub runtimes: Runtimes,
+    /// `[deployments]`: the sandbox profiles and replicas a package may ask for.
+    pub policy: crate::config::DeploymentsConfig,
+}
+
+impl PackageManifest {
+    /// An uploaded package may tighten the supervisor's settings, never loosen them: its
+    /// sandbox must be one `[deployments] sandboxes` allows, its memory, pids, cpu and open
+    /// files at most `[defaults]`' (a limit where the default has one), its replicas at most
+    /// `[deployments] max_replicas`. The error names the key and the allowed value.
+    pub fn check_policy(&self, settings: &PackageSettings) -> Result<(), String> {
+        let d = &settings.defaults;
+        let policy = &settings.policy;
+        let sandbox = self.sandbox.unwrap_or(d.sandbox);
+        if !policy.sandboxes.contains(&sandbox) {
+            let allowed: Vec<&str> = policy.sandboxes.iter().map(|p| p.as_str()).collect();
+            return Err(format!(
+                "sandbox: {:?} is not allowed for deployed packages here (allowed: {}; the operator sets [deployments] sandboxes)",
+                sandbox.as_str(),
+                allowed.join(", ")
+            ));
+        }
+        if let Some(memory) = &self.memory {
+            let asked = crate::config::parse_memory(memory).map_err(|e| format!("memory: {e}"))?;
+            let most = crate::config::parse_memory(&d.memory).unwrap_or(None);
+            if let Some(most) = most {
+                if asked.is_none_or(|a| a > most) {
+                    return Err(format!(
+                        "memory: {memory:?} is above what this supervisor allows ({}, [defaults] memory)",
+                        d.memory
+                    ));
+                }
+            }
+        }
+        if let Some(pids) = self.pids {
+            if d.pids > 0 && (pids == 0 || pids > d.pids) {
+                return Err(format!(
+                    "pids: {pids} is above what this supervisor allows ({}, [defaults] pids; 0 means unlimited)",
+                    d.pids
+                ));
+            }
+        }
+        if let (Some(cpu), Some(most)) = (self.cpu, d.cpu) {
+            if cpu > most {
+                return Err(format!(
+                    "cpu: {cpu} is above what this supervisor allows ({most}, [defaults] cpu)"
+                ));
+            }
+        }
+        if let Some(open_files) = self.open_files {
+            if open_files > d.open_files {
+                return Err(format!(
+                    "open_files: {open_files} is above what this supervisor allows ({}, [defaults] open_files)",
+                    d.open_files
+                ));
+            }
+        }
+        if let Some(replicas) = self.replicas {
+            if replicas > policy.max_replicas {
+                return Err(format!(
+                    "replicas: {replicas} is above what this supervisor allows ({}, [deployments] max_replicas)",
+                    policy.max_replicas
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The entry must be a regular file inside the package (links resolved), executable when it

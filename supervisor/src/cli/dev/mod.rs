@@ -52,7 +52,7 @@ async fn run(dir: &Path, port: u16) -> Result<(), String> {
     let state = dir.join(".convotic");
     std::fs::create_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
     let data = config::data_dir(&dir);
-    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    private_dir(&data)?;
     let config_path = state.join("supervisor.toml");
     let text = config::supervisor_config(&manifest, &dir, &data, port)?;
     std::fs::write(&config_path, text).map_err(|e| format!("{}: {e}", config_path.display()))?;
@@ -86,6 +86,26 @@ fn read_manifest(dir: &Path) -> Result<crate::package::PackageManifest, String> 
         )
     })?;
     crate::package::parse(&text)
+}
+
+/// Creates `dir` (0700) or checks that the existing one is ours and private: another local
+/// user must not own the private supervisor's data (its admin token, its key).
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mine = meta.uid() == nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() || !mine || meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} must be a directory of yours that only you can open (mode 0700); remove it or set XDG_STATE_HOME",
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Runs the package's build command; its output on failure.
@@ -239,10 +259,12 @@ async fn api_key(data: &Path) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     use std::os::unix::fs::OpenOptionsExt;
+    // A new file, never through a link someone planted.
+    let _ = std::fs::remove_file(&path);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(0o600)
         .open(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
