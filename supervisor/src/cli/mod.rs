@@ -17,6 +17,7 @@ mod run;
 mod scaffold;
 mod secrets;
 mod startup;
+mod systemd;
 mod workspaces;
 
 use std::path::PathBuf;
@@ -40,6 +41,10 @@ enum Command {
         /// The TOML configuration file (see docs/configuration.md).
         #[arg(long, short, env = "CONVOTIC_CONFIG")]
         config: PathBuf,
+        /// Log lines as `text` (default) or `json` (also CONVOTIC_LOG_FORMAT); levels from
+        /// RUST_LOG (default info).
+        #[arg(long, value_parser = ["text", "json"])]
+        log_format: Option<String>,
     },
     /// Check a configuration file and print what it would run.
     CheckConfig {
@@ -466,7 +471,7 @@ pub struct Target {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => run::run(&config),
+        Command::Run { config, log_format } => run::run(&config, log_format.as_deref()),
         Command::CheckConfig { config } => run::check_config(&config),
         Command::Ps { target, json } => client::ps(&target, json),
         Command::Logs {

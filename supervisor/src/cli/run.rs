@@ -14,12 +14,15 @@ use crate::process::Spawner;
 use crate::store::{Store, DB_FILE};
 use crate::supervision::{Context, Supervisor};
 
-/// Log output: `CONVOTIC_LOG_FORMAT=json` for JSON lines, text otherwise; level from `RUST_LOG`
-/// (default `info`).
-fn init_tracing() {
+/// Log output: `--log-format json` (or `CONVOTIC_LOG_FORMAT=json`) for JSON lines, text
+/// otherwise; level from `RUST_LOG` (default `info`).
+fn init_tracing(format: Option<&str>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = std::env::var("CONVOTIC_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let json = match format {
+        Some(format) => format == "json",
+        None => std::env::var("CONVOTIC_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")),
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -58,8 +61,8 @@ pub fn check_config(path: &Path) -> i32 {
 }
 
 /// Runs the supervisor until SIGTERM or SIGINT.
-pub fn run(path: &Path) -> i32 {
-    init_tracing();
+pub fn run(path: &Path, log_format: Option<&str>) -> i32 {
+    init_tracing(log_format);
     super::startup::install_panic_hook();
     super::startup::raise_open_file_limit();
     let config = match config::load(path) {
@@ -207,6 +210,17 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     }));
     discovery::write_endpoint(&config.data_dir, &Endpoint::current(listen))
         .context("cannot write the discovery file")?;
+    let longest_start = config
+        .modules
+        .iter()
+        .map(|m| m.start_timeout)
+        .max()
+        .unwrap_or_default();
+    super::systemd::ready_when_started(
+        Arc::clone(&supervisor),
+        longest_start + std::time::Duration::from_secs(5),
+    );
+    super::systemd::watchdog();
 
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -221,6 +235,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         }
     };
     tracing::info!("{which} received: stopping every module (send it again to kill them at once)");
+    super::systemd::notify("STOPPING=1");
     let shutdown = supervisor.shutdown();
     tokio::select! {
         _ = shutdown => {}
