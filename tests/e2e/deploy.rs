@@ -329,6 +329,12 @@ fn deployed_modules_come_back_at_their_active_version_after_kill_9() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(sup.get("/admin/v1/modules/durable").0, 404);
     assert_eq!(history(&sup, "durable")[0].1, "removed");
+    // Its packages are deleted with it (and recorded so); the history stays.
+    assert!(!sup.data_dir().join("packages/ws_test/durable").exists());
+    let (_, body) = sup.get("/admin/v1/workspaces/ws_test/modules/durable/deployments");
+    let list = body["deployments"].as_array().expect("history");
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|d| d["package_kept"] == false), "{body}");
 }
 
 #[test]

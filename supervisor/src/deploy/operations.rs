@@ -262,6 +262,18 @@ impl Deployer {
             return Err(not_deployed(workspace, module));
         }
         let _ = self.supervisor.remove(workspace, module).await;
+        // Its processes are gone: its packages go too (recorded first), the history stays.
+        let history = self.store.deployments_of(workspace, module, 1000).await?;
+        let kept: Vec<String> = history
+            .iter()
+            .filter(|d| d.package_kept && d.package == d.id)
+            .map(|d| d.id.clone())
+            .collect();
+        if !kept.is_empty() {
+            self.store.deployments_forget_packages(kept.clone()).await?;
+            packages::delete(&self.packages, workspace, module, &kept);
+        }
+        let _ = std::fs::remove_dir(self.packages.join(workspace).join(module));
         Ok(())
     }
 
