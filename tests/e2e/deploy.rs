@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use convotic_e2e::load::Load;
+use convotic_e2e::load::{whoami, Load};
 use convotic_e2e::packages::{deploy, fixture_defaults, fixture_package, upload};
 use convotic_e2e::{ModuleEntry, Supervisor};
 use reqwest::Method;
@@ -17,16 +17,6 @@ const LONG: Duration = Duration::from_secs(30);
 
 fn start() -> Supervisor {
     Supervisor::start(&[], &[&fixture_defaults()])
-}
-
-fn whoami(sup: &Supervisor, key: &str, module: &str) -> Value {
-    let response = sup
-        .http(Method::GET, &format!("/v1/modules/{module}/whoami"))
-        .header("x-api-key", key)
-        .send()
-        .expect("whoami");
-    assert_eq!(response.status().as_u16(), 200);
-    response.json().expect("json")
 }
 
 fn history(sup: &Supervisor, module: &str) -> Vec<(String, String)> {

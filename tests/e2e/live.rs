@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use convotic_e2e::load::Load;
+use convotic_e2e::load::{whoami, Load};
 use convotic_e2e::{ModuleEntry, Supervisor};
 use nix::sys::signal::Signal;
-use reqwest::Method;
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -34,16 +33,6 @@ fn reload(sup: &Supervisor) -> (i32, Value, String) {
     let (code, stdout, stderr) = sup.cli(&["reload", "--json"]);
     let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
     (code, report, stderr)
-}
-
-fn whoami(sup: &Supervisor, key: &str, module: &str) -> Value {
-    let response = sup
-        .http(Method::GET, &format!("/v1/modules/{module}/whoami"))
-        .header("x-api-key", key)
-        .send()
-        .expect("whoami");
-    assert_eq!(response.status().as_u16(), 200);
-    response.json().expect("json")
 }
 
 #[test]

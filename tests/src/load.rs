@@ -9,6 +9,21 @@ use serde_json::Value;
 
 use crate::Supervisor;
 
+/// One `GET /v1/modules/{module}/whoami` (the fixture's instance id and `FIXTURE_VERSION`);
+/// panics unless it answers 200.
+pub fn whoami(sup: &Supervisor, key: &str, module: &str) -> Value {
+    let response = sup
+        .http(
+            reqwest::Method::GET,
+            &format!("/v1/modules/{module}/whoami"),
+        )
+        .header("x-api-key", key)
+        .send()
+        .expect("whoami");
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().expect("json")
+}
+
 /// Keep-alive callers hitting `/whoami` until `stop`; counts answers by status and version.
 pub struct Load {
     stop: Arc<AtomicBool>,
