@@ -18,6 +18,7 @@ pub mod fake_provider;
 pub mod load;
 pub mod nats;
 pub mod packages;
+pub mod showcase;
 
 /// Path of a workspace binary (`target/<profile>/<name>`), next to the running test's
 /// `deps` directory.

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Backend, Delivery, SubscriptionSpec};
 use crate::config::WorkersConfig;
+use crate::metrics::Settled;
 use crate::outcomes::{worker_fate, Failure, WorkerFate};
 use crate::protocol::{InvokeOptions, WorkClient, WorkError};
 use crate::supervision::{ModuleHandle, Supervisor};
@@ -79,6 +80,11 @@ fn start_consumers(
 ) {
     for worker in &manifest.workers {
         let handler = Handler::new(module, worker, config);
+        tokio::spawn(report_backlog(
+            handler.spec.clone(),
+            Arc::clone(bus),
+            stop.child_token(),
+        ));
         tokio::spawn(consume(
             handler,
             Arc::clone(module),
@@ -90,11 +96,39 @@ fn start_consumers(
     }
 }
 
+/// How often a handler's backlog is read from the bus.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Sets the handler's backlog gauge every [`BACKLOG_EVERY`] until `stop` (each read bounded,
+/// so a slow bus only makes the gauge older).
+async fn report_backlog(spec: SubscriptionSpec, bus: Arc<dyn Backend>, stop: CancellationToken) {
+    let labels = [
+        spec.workspace.as_str(),
+        spec.module.as_str(),
+        spec.handler.as_str(),
+    ];
+    let mut every = tokio::time::interval(BACKLOG_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let read = tokio::time::timeout(BACKLOG_EVERY, bus.backlog(&spec)).await;
+        match read {
+            Ok(Ok(Some(waiting))) => crate::metrics::global().set_worker_backlog(labels, waiting),
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => tracing::debug!(handler = %spec.handler, "cannot read the backlog: {e}"),
+            Err(_) => tracing::debug!(handler = %spec.handler, "reading the backlog timed out"),
+        }
+    }
+}
+
 /// One handler of one module, with its effective settings.
-#[derive(Debug, Clone)]
 struct Handler {
     spec: SubscriptionSpec,
     timeout: Duration,
+    metrics: crate::metrics::WorkerMetrics,
 }
 
 impl Handler {
@@ -110,7 +144,9 @@ impl Handler {
         } else {
             Duration::from_millis(worker.timeout_ms.into())
         };
+        let metrics = crate::metrics::global().worker(&module.workspace, &module.name, &name);
         Self {
+            metrics,
             spec: SubscriptionSpec {
                 workspace: module.workspace.clone(),
                 module: module.name.clone(),
@@ -241,6 +277,8 @@ async fn settle(
     delivery: Delivery,
 ) {
     let spec = &handler.spec;
+    let started = std::time::Instant::now();
+    handler.metrics.delivered();
     let Delivery {
         message_id,
         topic,
@@ -292,20 +330,24 @@ async fn settle(
         settlement_of(result)
     };
     tracing::debug!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, message_id, attempt, ?settlement, "settling a message");
-    let outcome = match settlement {
-        Settlement::Ack => acker.ack().await,
-        Settlement::DeadLetter(reason) => acker.dead_letter(reason).await,
-        Settlement::Retry { reason, .. } if attempt >= spec.max_attempts => {
+    let (outcome, settled) = match settlement {
+        Settlement::Ack => (acker.ack().await, Settled::Ack),
+        Settlement::DeadLetter(reason) => (acker.dead_letter(reason).await, Settled::DeadLetter),
+        Settlement::Retry { reason, .. } if attempt >= spec.max_attempts => (
             acker
                 .dead_letter(format!("failed {attempt} times; last error: {reason}"))
-                .await
-        }
-        Settlement::Retry { after, .. } => {
+                .await,
+            Settled::DeadLetter,
+        ),
+        Settlement::Retry { after, .. } => (
             acker
                 .retry(after.unwrap_or_else(|| backoff(config, attempt)))
-                .await
-        }
+                .await,
+            Settled::Retry,
+        ),
     };
+    handler.metrics.settled(settled, started.elapsed());
+    module.totals.record_message(settled != Settled::Ack);
     if let Err(e) = outcome {
         // The delivery comes back after ack_wait: at-least-once still holds.
         tracing::warn!(workspace = %spec.workspace, module = %spec.module, handler = %spec.handler, message_id, "could not settle a message: {e}");

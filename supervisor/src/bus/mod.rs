@@ -233,6 +233,12 @@ pub trait Backend: Send + Sync {
     /// Publishes a dead letter again to its topic (for the same handler, attempts from 1) and
     /// removes it from the dead letters.
     async fn retry_dead_letter(&self, workspace: &str, id: &str) -> Result<Published, BusError>;
+    /// Messages waiting for the handler of `spec` (not yet delivered, or due again), for the
+    /// backlog gauge; `None` when the backend cannot tell.
+    async fn backlog(&self, _spec: &SubscriptionSpec) -> Result<Option<u64>, BusError> {
+        Ok(None)
+    }
+
     /// Claims the tick of `cron` scheduled at `scheduled_at_ms` for this supervisor: `true` for
     /// exactly one of the supervisors sharing the backend, `false` for the others. The default
     /// (a backend only one supervisor uses, like the embedded queue) always wins.

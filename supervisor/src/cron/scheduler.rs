@@ -339,6 +339,7 @@ impl Scheduler {
     /// Records a tick that did not run.
     async fn record(&self, target: &Target, at_ms: u64, outcome: CronOutcome, message: &str) {
         let (ws, module, cron) = &target.key;
+        crate::metrics::global().cron_ran([ws, module, cron], &outcome.to_string(), None, None);
         if let Err(e) = self
             .store
             .cron_run_record(
@@ -437,8 +438,18 @@ impl Scheduler {
         let scheduler = Arc::clone(self);
         let target = target.clone();
         let started = run.clone();
+        let lateness =
+            (!manual).then(|| Duration::from_millis(now_ms().saturating_sub(scheduled_at_ms)));
         tokio::spawn(async move {
+            let began = std::time::Instant::now();
             let (outcome, message) = scheduler.execute(&target, &started).await;
+            let (ws, module, cron) = &target.key;
+            crate::metrics::global().cron_ran(
+                [ws, module, cron],
+                &outcome.to_string(),
+                lateness,
+                Some(began.elapsed()),
+            );
             if let Err(e) = scheduler
                 .store
                 .cron_run_finish(&started.id, outcome, &message)

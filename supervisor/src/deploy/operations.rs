@@ -48,6 +48,13 @@ impl Deployer {
     /// Deploys an uploaded package (see the module docs); returns once the new version took
     /// over or was refused.
     pub async fn deploy(&self, request: DeployRequest) -> Result<Deployed, DeployError> {
+        let (workspace, module) = (request.workspace.clone(), request.module.clone());
+        let result = self.deploy_package(request).await;
+        count(&workspace, &module, "deploy", &result);
+        result
+    }
+
+    async fn deploy_package(&self, request: DeployRequest) -> Result<Deployed, DeployError> {
         check_names(&request.workspace, &request.module)?;
         let _busy = self.claim(&request.workspace, &request.module)?;
         self.refuse_config_module(&request.workspace, &request.module)?;
@@ -147,6 +154,18 @@ impl Deployer {
     /// Rolls `workspace/module` back to deployment `to` (default: the newest kept package
     /// other than the active one) through the same switch.
     pub async fn rollback(
+        &self,
+        workspace: &str,
+        module: &str,
+        to: Option<&str>,
+        actor: &str,
+    ) -> Result<Deployed, DeployError> {
+        let result = self.roll_back(workspace, module, to, actor).await;
+        count(workspace, module, "rollback", &result);
+        result
+    }
+
+    async fn roll_back(
         &self,
         workspace: &str,
         module: &str,
@@ -487,6 +506,17 @@ impl Deployer {
 
 /// Waits until `handle` is ready, or reports why its new instance did not get there.
 /// `restarts_before`: the restart count before the new spec was handed over (None for a
+/// Counts a deploy or rollback that took over (`active`) or did not (`failed`); requests
+/// refused before a deployment was recorded are not counted (their names may be anything).
+fn count(workspace: &str, module: &str, operation: &str, result: &Result<Deployed, DeployError>) {
+    let outcome = match result {
+        Ok(_) => "active",
+        Err(DeployError::Failed { .. }) => "failed",
+        Err(_) => return,
+    };
+    crate::metrics::global().deployment_ended(workspace, module, operation, outcome);
+}
+
 /// module just added), so an earlier failure is not taken for the new one's.
 async fn wait_ready(
     handle: &Arc<ModuleHandle>,

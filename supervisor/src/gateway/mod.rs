@@ -279,27 +279,26 @@ fn readyz(state: &GatewayState, request: &Incoming) -> Response {
 
 /// The Prometheus exposition.
 fn metrics(state: &GatewayState) -> Response {
-    let mut out = String::from(crate::metrics::HEADER);
-    for module in state.supervisor.modules().iter() {
-        let status = module.status();
-        let labels = crate::metrics::labels(&module.workspace, &module.name);
-        let up = u8::from(status.state == crate::supervision::State::Ready);
-        out.push_str(&format!("convotic_module_up{{{labels}}} {up}\n"));
-        out.push_str(&format!(
-            "convotic_module_restarts_total{{{labels}}} {}\n",
-            status.restarts
-        ));
-        out.push_str(&format!(
-            "convotic_module_in_flight{{{labels}}} {}\n",
-            status.in_flight
-        ));
-        module.metrics.render(&labels, &mut out);
-    }
-    storage::render_metric(&state.store, &mut out);
+    let modules: Vec<crate::metrics::ModuleGauges> = state
+        .supervisor
+        .modules()
+        .iter()
+        .map(|module| {
+            let status = module.status();
+            crate::metrics::ModuleGauges {
+                workspace: module.workspace.clone(),
+                module: module.name.clone(),
+                state: status.state.as_str(),
+                in_flight: status.in_flight,
+                replicas: status.replicas.len(),
+            }
+        })
+        .collect();
+    let out = crate::metrics::global().render(&modules, state.store.storage_status().as_str());
     let mut response = Response::new(out.into());
     response.headers_mut().insert(
         "content-type",
-        warp::http::HeaderValue::from_static("text/plain; version=0.0.4"),
+        warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
 }

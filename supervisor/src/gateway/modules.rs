@@ -61,7 +61,8 @@ pub fn parse_target(path: &str) -> Option<ModuleTarget> {
     })
 }
 
-/// Handles a module route request, recording it in the module's metrics.
+/// Handles a module route request, recording it in the module's totals and the route's
+/// metrics (by pattern; `unmatched` when no route matched).
 pub async fn handle(
     state: &GatewayState,
     request: Incoming,
@@ -71,11 +72,22 @@ pub async fn handle(
     let started = std::time::Instant::now();
     let request_id = request.request_id.clone();
     let method = request.method.clone();
-    let (module, response) = route(state, request, target, body).await;
+    let mut matched = None;
+    let (module, response) = route(state, request, target, body, &mut matched).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(module) = &module {
-        module.metrics.record(status, elapsed);
+        module.totals.record(status, elapsed);
+        crate::metrics::global().route_answered(
+            [
+                &module.workspace,
+                &module.name,
+                metric_method(&method),
+                matched.as_deref().unwrap_or("unmatched"),
+            ],
+            status,
+            elapsed,
+        );
     }
     tracing::debug!(
         request_id = %request_id,
@@ -88,12 +100,28 @@ pub async fn handle(
     response
 }
 
+/// The method as a metric label: one of the standard methods, else `other` (a client picks
+/// the method, and labels must stay bounded).
+fn metric_method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Resolves the module; returns it (when one was found) with the answer.
 async fn route(
     state: &GatewayState,
     request: Incoming,
     target: ModuleTarget,
     body: BodyStream,
+    matched: &mut Option<String>,
 ) -> (Option<Arc<ModuleHandle>>, Response) {
     let key_workspace = match caller_workspace(state, &request).await {
         Ok(workspace) => workspace,
@@ -103,7 +131,16 @@ async fn route(
         Ok(module) => module,
         Err(response) => return (None, *response),
     };
-    let response = forward(state, request, target, body, &module, key_workspace).await;
+    let response = forward(
+        state,
+        request,
+        target,
+        body,
+        &module,
+        key_workspace,
+        matched,
+    )
+    .await;
     (Some(module), response)
 }
 
@@ -115,6 +152,7 @@ async fn forward(
     mut body: BodyStream,
     module: &Arc<ModuleHandle>,
     key_workspace: Option<String>,
+    matched: &mut Option<String>,
 ) -> Response {
     let id = request.request_id.clone();
     let decoded_path = match decode_path(&target.rest) {
@@ -135,7 +173,10 @@ async fn forward(
     let authenticated = key_workspace.is_some();
     let (entry, params) = match routes.lookup(request.method.as_str(), &target.rest) {
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "bad_path", &message, &id),
-        Ok(Lookup::Found(entry, params)) => (entry.clone(), params),
+        Ok(Lookup::Found(entry, params)) => {
+            *matched = Some(entry.pattern.clone());
+            (entry.clone(), params)
+        }
         Ok(_) if !authenticated => return missing_key(&request),
         Ok(Lookup::MethodNotAllowed(allowed)) => {
             return method_not_allowed(&request, &allowed.join(", "))

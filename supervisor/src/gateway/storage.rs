@@ -1,6 +1,7 @@
 //! How a full or read-only storage shows over HTTP: `503` with `Retry-After` and the code
 //! `storage_full` / `storage_read_only` for writes that fail, a `storage` entry in `/readyz`
-//! (not ready while the storage cannot take writes) and the `convotic_storage_status` gauge.
+//! (not ready while the storage cannot take writes); the `convotic_storage_status` gauge is
+//! in [`crate::metrics`].
 
 use warp::http::StatusCode;
 
@@ -35,26 +36,6 @@ pub fn readiness(store: &Store) -> Option<serde_json::Value> {
     }))
 }
 
-/// Appends `convotic_storage_status`: one series per state, 1 for the current one.
-pub fn render_metric(store: &Store, out: &mut String) {
-    let current = store.storage_status();
-    out.push_str(
-        "# HELP convotic_storage_status 1 for the current state of the supervisor's storage \
-         (ok, full, read_only).\n# TYPE convotic_storage_status gauge\n",
-    );
-    for state in [
-        StorageStatus::Ok,
-        StorageStatus::Full,
-        StorageStatus::ReadOnly,
-    ] {
-        out.push_str(&format!(
-            "convotic_storage_status{{state=\"{}\"}} {}\n",
-            state.as_str(),
-            u8::from(state == current)
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,15 +52,5 @@ mod tests {
         );
         let (_dir, store) = crate::store::test_support::temp_store();
         assert!(readiness(&store).is_none());
-        let mut out = String::new();
-        render_metric(&store, &mut out);
-        assert!(
-            out.contains("convotic_storage_status{state=\"ok\"} 1\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("convotic_storage_status{state=\"full\"} 0\n"),
-            "{out}"
-        );
     }
 }

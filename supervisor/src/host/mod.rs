@@ -7,6 +7,7 @@
 //! over the [`Store`], `logger` into the module's log; `scope` maps store errors to gRPC
 //! statuses.
 
+mod call_metrics;
 mod contacts;
 mod conversations;
 mod logger;
@@ -87,10 +88,12 @@ impl HostServer {
             workflows::HostWorkflows::new(scope.clone()),
             check.clone(),
         );
+        let layer = call_metrics::CallMetricsLayer::new(Arc::clone(&scope.identity));
         let storage = StorageServer::with_interceptor(storage::HostStorage::new(scope), check);
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
+                .layer(layer)
                 .add_service(logger)
                 .add_service(contacts)
                 .add_service(conversations)

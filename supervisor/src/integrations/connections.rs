@@ -388,6 +388,11 @@ impl Integrations {
             .handle
             .invoke(&target.module.work, kind, options)
             .await;
+        let handle = &target.module.handle;
+        crate::metrics::global().block_invoked(
+            [&handle.workspace, &handle.name, block_id, action_name],
+            super::outcome_label(&result),
+        );
         let answer = callee.expect(result, |r| match r {
             outcome::Result::BlockAction(answer) => Some(answer),
             _ => None,
@@ -460,6 +465,16 @@ impl Integrations {
             .handle
             .invoke(&target.module.work, kind, options)
             .await;
+        let handle = &target.module.handle;
+        crate::metrics::global().block_invoked(
+            [
+                &handle.workspace,
+                &handle.name,
+                &target.block.id,
+                "test_connection",
+            ],
+            super::outcome_label(&result),
+        );
         callee.expect(result, |r| match r {
             outcome::Result::BlockTest(result) => Some(result),
             _ => None,

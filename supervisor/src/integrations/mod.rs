@@ -197,3 +197,17 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(
         )
     })
 }
+
+/// The metric outcome of a call to a module: `ok`, `error` (the module answered with an
+/// error), `timeout`, or `failed` (not delivered, or the instance died before answering).
+pub(crate) fn outcome_label(
+    result: &Result<convotic_proto::plugin::v1::outcome::Result, crate::protocol::WorkError>,
+) -> &'static str {
+    use convotic_proto::plugin::v1::outcome::Result as Answer;
+    match result {
+        Ok(Answer::Error(_)) => "error",
+        Ok(_) => "ok",
+        Err(crate::protocol::WorkError::DeadlineExceeded(_)) => "timeout",
+        Err(_) => "failed",
+    }
+}

@@ -119,6 +119,12 @@ impl Integrations {
             .handle
             .invoke(&target.module.work, kind, options)
             .await;
+        let handle = &target.module.handle;
+        crate::metrics::global().node_invoked(
+            [&handle.workspace, &handle.name, &node.r#type],
+            super::outcome_label(&result),
+            started.elapsed(),
+        );
         let duration_ms = started.elapsed().as_millis() as u64;
         let callee = Callee {
             label: &label,

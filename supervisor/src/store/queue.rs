@@ -280,6 +280,20 @@ impl Store {
         .await
     }
 
+    /// Deliveries of subscription `name` waiting to be handled (ready, not held by a handler).
+    pub async fn queue_backlog(&self, name: &str) -> Result<u64, StoreError> {
+        let name = name.to_string();
+        self.read(move |conn| {
+            let count: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM queue_deliveries WHERE subscription = ?1 AND state = 'ready'",
+                )?
+                .query_row([name], |row| row.get(0))?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+        .await
+    }
+
     /// Dead letters of `ws`, oldest first.
     pub async fn queue_dead_letters(
         &self,

@@ -352,17 +352,22 @@ impl Instance {
         status
     }
 
+    /// Whether its memory cgroup recorded an OOM kill.
+    pub fn oom_killed(&self) -> bool {
+        self.cgroup
+            .as_ref()
+            .is_some_and(|group| group.oom_kills() > 0)
+    }
+
     /// How the instance ended: [`describe_exit`], or "was killed: out of memory (limit N MiB)"
     /// when its memory cgroup recorded an OOM kill.
     pub fn describe_end(&self, status: ExitStatus) -> String {
-        if let Some(group) = &self.cgroup {
-            if group.oom_kills() > 0 {
-                let limit = group
-                    .memory_limit()
-                    .map(|b| format!(" (limit {} MiB)", b >> 20))
-                    .unwrap_or_default();
-                return format!("was killed: out of memory{limit}");
-            }
+        if let Some(group) = self.cgroup.as_ref().filter(|_| self.oom_killed()) {
+            let limit = group
+                .memory_limit()
+                .map(|b| format!(" (limit {} MiB)", b >> 20))
+                .unwrap_or_default();
+            return format!("was killed: out of memory{limit}");
         }
         describe_exit(status)
     }

@@ -52,8 +52,10 @@ pub struct ModuleHandle {
     spec: std::sync::RwLock<Arc<ModuleSpec>>,
     /// Recent output.
     pub logs: Arc<LogBuffer>,
-    /// Route request counters and latencies.
-    pub metrics: crate::metrics::RouteMetrics,
+    /// Route answers, latencies and worker messages, for the console's charts.
+    pub totals: crate::metrics::ModuleTotals,
+    /// Recent chart points drawn from [`Self::totals`].
+    pub samples: crate::metrics::samples::Series,
     /// Its instance slots (`replicas` of the spec; changed only by [`Supervisor::replace`]).
     replicas: std::sync::RwLock<Arc<Vec<Arc<Replica>>>>,
     /// One ready instance for the parts that follow the module as a whole (worker consumers,
@@ -75,7 +77,8 @@ impl ModuleHandle {
             .collect();
         let handle = Arc::new(Self {
             logs: Arc::new(LogBuffer::new(spec.log_buffer_lines)),
-            metrics: Default::default(),
+            totals: Default::default(),
+            samples: Default::default(),
             workspace: spec.workspace.clone(),
             name: spec.name.clone(),
             spec: std::sync::RwLock::new(Arc::new(spec)),
@@ -425,6 +428,7 @@ impl Supervisor {
         handle.event("removed from the module set".into());
         handle.stop_all().await;
         handle.retired.cancel();
+        crate::metrics::global().forget_module(workspace, name);
         Ok(())
     }
 

@@ -64,6 +64,7 @@ pub async fn run(module: Member, ctx: Arc<Context>, mut control: mpsc::Unbounded
     loop {
         if !first {
             module.update(|s| s.restarts += 1);
+            crate::metrics::global().module_restarted(&module.workspace, &module.name);
         }
         first = false;
         let ended = run_instance(&module, &ctx, &mut control, &mut drains).await;
@@ -386,6 +387,7 @@ async fn run_instance(
             Candidate::Ready(candidate, candidate_ready) => {
                 module.set_spec(next);
                 module.update(|s| s.restarts += 1);
+                crate::metrics::global().module_restarted(&module.workspace, &module.name);
                 let old = std::mem::replace(&mut instance, *candidate);
                 ready = *candidate_ready;
                 ready_at = became_ready(module, &mut instance, &ready).await;
@@ -446,6 +448,7 @@ async fn became_ready(module: &Member, instance: &mut Instance, ready: &Ready) -
         work: ready.work.clone(),
         declared: Arc::new(super::Declared::new(ready.manifest.clone())),
     }));
+    crate::metrics::global().module_started(&module.workspace, &module.name, ready.elapsed);
     module.update(|s| {
         s.state = State::Ready;
         s.instance = Some(instance.id.clone());
@@ -484,12 +487,18 @@ async fn ended_by(
 ) -> Ended {
     let spec = module.spec();
     match ended {
-        Watch::Exited(status) => Ended::Exited {
-            status,
-            ready_for,
-            description: instance.describe_end(status),
-        },
+        Watch::Exited(status) => {
+            if instance.oom_killed() {
+                crate::metrics::global().module_oom_killed(&module.workspace, &module.name);
+            }
+            Ended::Exited {
+                status,
+                ready_for,
+                description: instance.describe_end(status),
+            }
+        }
         Watch::OverMemory(reason) => {
+            crate::metrics::global().module_oom_killed(&module.workspace, &module.name);
             instance.kill().await;
             module.update(|s| s.last_exit = Some(reason.clone()));
             module.event(format!("instance {} {reason}", instance.id));

@@ -27,6 +27,21 @@ pub enum State {
     CrashLoop,
 }
 
+impl State {
+    /// The state's name, as serialized (`ready`, `crash-loop`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Ready => "ready",
+            State::Draining => "draining",
+            State::Stopped => "stopped",
+            State::Backoff => "backoff",
+            State::Failed => "failed",
+            State::CrashLoop => "crash-loop",
+        }
+    }
+}
+
 /// A snapshot of one module.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModuleStatus {

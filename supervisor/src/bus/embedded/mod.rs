@@ -244,6 +244,16 @@ impl Backend for EmbeddedBus {
         )))
     }
 
+    async fn backlog(&self, spec: &SubscriptionSpec) -> Result<Option<u64>, BusError> {
+        let waiting = self
+            .shared
+            .store
+            .queue_backlog(&spec.durable_name())
+            .await
+            .map_err(bus_error)?;
+        Ok(Some(waiting))
+    }
+
     async fn list_dead_letters(
         &self,
         workspace: &str,

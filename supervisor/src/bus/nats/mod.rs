@@ -263,6 +263,21 @@ impl Backend for NatsBus {
         Ok(Box::new(subscription))
     }
 
+    async fn backlog(&self, spec: &SubscriptionSpec) -> Result<Option<u64>, BusError> {
+        let unavailable = |e: &dyn std::fmt::Display| BusError::Unavailable(e.to_string());
+        let stream = self
+            .shared
+            .js
+            .get_stream(&self.shared.config.stream)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let info = stream
+            .consumer_info(spec.durable_name())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(Some(info.num_pending))
+    }
+
     async fn list_dead_letters(
         &self,
         workspace: &str,
