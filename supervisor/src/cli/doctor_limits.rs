@@ -31,6 +31,9 @@ pub fn gateway_limits(target: &Target) -> serde_json::Value {
                 "max_response_bytes": s.max_response_bytes,
                 "response_buffer_bytes": s.response_buffer_bytes,
                 "public_metrics": s.public_metrics,
+                "console": s.console,
+                "console_without_login": s.console_without_login,
+                "console_session": duration(s.console_session),
             })
         }
         Err(e) => serde_json::json!({"error": e.to_string()}),
@@ -76,6 +79,9 @@ pub fn print_gateway_limits(limits: &serde_json::Value) {
         "max_response_bytes",
         "response_buffer_bytes",
         "public_metrics",
+        "console",
+        "console_without_login",
+        "console_session",
     ] {
         let value = &server[key];
         let shown = value

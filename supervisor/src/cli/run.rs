@@ -203,7 +203,9 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         limits: gateway::Limits::from(&config.server),
         reloader: Arc::clone(&reloader),
         deployer,
+        console: gateway::console::Console::new(&config.server),
     });
+    gateway::console::start_sampler(Arc::clone(&supervisor));
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
     let gateway = tokio::spawn(gateway::serve(listener, state, async {
         let _ = gateway_stopped.await;

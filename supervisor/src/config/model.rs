@@ -235,6 +235,20 @@ pub struct ServerConfig {
     /// Default `false`.
     #[serde(default)]
     pub public_metrics: bool,
+    /// Whether the operator console is served at `/console/`. Default `true`.
+    #[serde(default = "default_true")]
+    pub console: bool,
+    /// Opens the console without a login to clients on the loopback address (what `dev`
+    /// sets: the author's studio). Default `false`.
+    #[serde(default)]
+    pub console_without_login: bool,
+    /// How long a console session lasts after login. Default 12 h.
+    #[serde(default = "default_console_session", with = "humantime_serde")]
+    pub console_session: Duration,
+}
+
+fn default_console_session() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 impl Default for ServerConfig {
@@ -252,6 +266,9 @@ impl Default for ServerConfig {
             max_response_bytes: default_max_response_bytes(),
             response_buffer_bytes: default_response_buffer_bytes(),
             public_metrics: false,
+            console: true,
+            console_without_login: false,
+            console_session: default_console_session(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The HTTP listener: `/healthz`, `/readyz` and the admin API under `/admin/v1`.
+//! The HTTP listener: `/healthz`, `/readyz`, `/metrics`, the admin API under `/admin/v1`,
+//! the platform API under `/v1` and the operator console under `/console/`.
 //!
 //! Requests are dispatched by one function on (method, path) rather than a tree of warp
 //! filters, so every unknown path is a JSON 404 and every known path with the wrong method a
@@ -9,6 +10,7 @@ pub mod admin_token;
 mod auth;
 mod body;
 mod client_errors;
+pub mod console;
 mod crons;
 mod data;
 mod deployments;
@@ -55,6 +57,8 @@ pub struct GatewayState {
     pub reloader: Arc<crate::supervision::reload::Reloader>,
     /// Deploys, rolls back and removes deployed modules.
     pub deployer: Arc<crate::deploy::Deployer>,
+    /// The operator console's settings and sessions.
+    pub console: console::Console,
 }
 
 /// The gateway's limits (`[server]` in the config).
@@ -183,6 +187,9 @@ async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> 
             ),
             &request.request_id,
         );
+    }
+    if console::is_console_path(&request.path) {
+        return console::handle(state, request, body).await;
     }
     if let Some(target) = modules::parse_target(&request.path) {
         return modules::handle(state, request, target, body).await;

@@ -69,11 +69,23 @@ pub async fn handle(
     target: ModuleTarget,
     body: BodyStream,
 ) -> Response {
+    handle_as(state, request, target, body, None).await
+}
+
+/// Like [`handle`], for a caller already known to act for workspace `as_workspace` (the
+/// console's *try it*, signed in as admin) instead of one identified by its API key.
+pub async fn handle_as(
+    state: &GatewayState,
+    request: Incoming,
+    target: ModuleTarget,
+    body: BodyStream,
+    as_workspace: Option<String>,
+) -> Response {
     let started = std::time::Instant::now();
     let request_id = request.request_id.clone();
     let method = request.method.clone();
     let mut matched = None;
-    let (module, response) = route(state, request, target, body, &mut matched).await;
+    let (module, response) = route(state, request, target, body, as_workspace, &mut matched).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(module) = &module {
@@ -121,11 +133,15 @@ async fn route(
     request: Incoming,
     target: ModuleTarget,
     body: BodyStream,
+    as_workspace: Option<String>,
     matched: &mut Option<String>,
 ) -> (Option<Arc<ModuleHandle>>, Response) {
-    let key_workspace = match caller_workspace(state, &request).await {
-        Ok(workspace) => workspace,
-        Err(response) => return (None, response),
+    let key_workspace = match as_workspace {
+        Some(workspace) => Some(workspace),
+        None => match caller_workspace(state, &request).await {
+            Ok(workspace) => workspace,
+            Err(response) => return (None, response),
+        },
     };
     let module = match resolve_module(state, &request, &target, key_workspace.as_deref()) {
         Ok(module) => module,

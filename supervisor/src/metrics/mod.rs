@@ -333,6 +333,18 @@ impl Metrics {
         }
     }
 
+    /// A handler's numbers now (for the console).
+    pub fn worker_numbers(&self, labels: [&str; 3]) -> WorkerNumbers {
+        WorkerNumbers {
+            deliveries: self.worker_deliveries.with_label_values(&labels).get(),
+            acks: self.worker_acks.with_label_values(&labels).get(),
+            retries: self.worker_retries.with_label_values(&labels).get(),
+            dead_letters: self.worker_dead_letters.with_label_values(&labels).get(),
+            in_flight: self.worker_in_flight.with_label_values(&labels).get(),
+            backlog: self.worker_backlog.with_label_values(&labels).get(),
+        }
+    }
+
     /// Sets a handler's backlog (messages waiting).
     pub fn set_worker_backlog(&self, labels: [&str; 3], waiting: u64) {
         self.worker_backlog
@@ -510,6 +522,23 @@ pub struct ModuleGauges {
     pub in_flight: usize,
     /// Replicas.
     pub replicas: usize,
+}
+
+/// One handler's totals since the supervisor started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerNumbers {
+    /// Deliveries (redeliveries included).
+    pub deliveries: u64,
+    /// Acknowledged.
+    pub acks: u64,
+    /// Retried.
+    pub retries: u64,
+    /// Dead-lettered.
+    pub dead_letters: u64,
+    /// Being handled now.
+    pub in_flight: i64,
+    /// Waiting (as last sampled).
+    pub backlog: i64,
 }
 
 /// Counters of one worker handler, taken once per subscription.

@@ -257,6 +257,18 @@ impl Store {
         .await
     }
 
+    /// The newest deployments of every module, newest first.
+    pub async fn deployments_recent(&self, limit: u32) -> Result<Vec<Deployment>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM deployments ORDER BY id DESC LIMIT ?1"
+            ))?;
+            let rows = stmt.query_map([limit], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     /// Every deployed module with its active deployment (what starts at boot).
     pub async fn deployed_modules(&self) -> Result<Vec<DeployedModule>, StoreError> {
         self.read(|conn| {

@@ -90,6 +90,8 @@ pub fn supervisor_config(
     let mut root = toml::Table::new();
     let mut server = toml::Table::new();
     server.insert("listen".into(), text(&format!("127.0.0.1:{port}")));
+    // The console is the author's studio: open without login to this machine's browsers.
+    server.insert("console_without_login".into(), toml::Value::Boolean(true));
     root.insert("server".into(), toml::Value::Table(server));
     let mut supervisor = toml::Table::new();
     supervisor.insert("data_dir".into(), text(&data.display().to_string()));

@@ -488,6 +488,10 @@ async fn print_summary(private: &Private, key: &str) {
         manifest["version"].as_str().unwrap_or("?"),
         config::WORKSPACE
     );
+    println!(
+        "  studio  {base}/console/modules/{}/{name} (the console, no login from this machine)",
+        config::WORKSPACE
+    );
     for route in manifest["routes"]
         .as_array()
         .map(Vec::as_slice)
