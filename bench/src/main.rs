@@ -20,11 +20,13 @@
 //!   supervisor on NATS, the supervisor on its embedded queue) with the `bench-worker` module
 //!   ([`workers`]). Option: `--rounds <n>` (default 3; the best round is printed).
 //! * `dev`: save → new version answering under `dev`, per language ([`dev`]).
+//! * `console`: the console's pages and `/metrics` at 200 modules: time and size ([`console`]).
 //! * `deploy`: upload → traffic switched for the Rust example deployed as a package, and failed
 //!   requests during 20 deploys under load ([`deploy`]).
 //!
 //! Without an argument (or with `all`), every benchmark runs.
 
+mod console;
 mod crons;
 mod deploy;
 mod dev;
@@ -40,7 +42,7 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
@@ -55,8 +57,9 @@ fn main() {
             | "crons"
             | "deploy"
             | "dev"
+            | "console"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy or dev)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev or console)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -77,6 +80,9 @@ fn main() {
     }
     if which == "all" || which == "crons" {
         crons::run();
+    }
+    if which == "all" || which == "console" {
+        console::run();
     }
     if which == "all" || which == "deploy" {
         deploy::run();
