@@ -235,6 +235,13 @@ fn module_response(answer: RouteResponse, module: &str, id: &str) -> Response {
         if DROPPED_RESPONSE_HEADERS.contains(&lower.as_str()) {
             continue;
         }
+        if lower == "set-cookie" && sets_console_cookie(&value) {
+            tracing::warn!(
+                module,
+                "dropped a Set-Cookie naming the console's session cookie"
+            );
+            continue;
+        }
         match (
             HeaderName::from_bytes(lower.as_bytes()),
             HeaderValue::from_str(&value),
@@ -248,5 +255,72 @@ fn module_response(answer: RouteResponse, module: &str, id: &str) -> Response {
     if is_json && !headers.contains_key("content-type") {
         headers.insert("content-type", HeaderValue::from_static("application/json"));
     }
+    // A module's answer shares the console's origin: whatever it is (an HTML page, an SVG),
+    // the browser runs it in an opaque origin that cannot read the console or send its
+    // cookie. Added to any policy the module sets (browsers enforce every policy).
+    headers.append(
+        "content-security-policy",
+        HeaderValue::from_static(MODULE_CONTENT_POLICY),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     response
+}
+
+/// The policy every module answer carries: scripts and forms may run, but in a sandbox
+/// without the gateway's origin (no `allow-same-origin`).
+const MODULE_CONTENT_POLICY: &str =
+    "sandbox allow-scripts allow-forms allow-popups allow-downloads";
+
+/// Whether a `Set-Cookie` value would set the console's session cookie.
+fn sets_console_cookie(value: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .is_some_and(|(name, _)| {
+            name.trim()
+                .eq_ignore_ascii_case(super::console::session::COOKIE)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_answers_are_sandboxed_and_cannot_set_the_console_cookie() {
+        let answer = RouteResponse {
+            status: 200,
+            headers: [
+                ("content-type".to_string(), "text/html".to_string()),
+                (
+                    "set-cookie".to_string(),
+                    "Convotic_Console=stolen; Path=/console".to_string(),
+                ),
+                (
+                    "content-security-policy".to_string(),
+                    "default-src *".to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            body_kind: BodyKind::Bytes as i32,
+            body: b"<script>fetch('/console/')</script>".to_vec(),
+        };
+        let response = module_response(answer, "m", "req_1");
+        let headers = response.headers();
+        assert!(headers.get("set-cookie").is_none());
+        let policies: Vec<&str> = headers
+            .get_all("content-security-policy")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(policies.contains(&MODULE_CONTENT_POLICY), "{policies:?}");
+        assert!(policies.contains(&"default-src *"), "{policies:?}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(!sets_console_cookie("other=1; Path=/console"));
+    }
 }

@@ -1,8 +1,9 @@
 //! A tower layer on the Host server counting each call by service, method and gRPC code, with
 //! its latency (`convotic_host_calls_total`, `convotic_host_call_duration_seconds`).
 //!
-//! The path is the module's to choose, so labels stay bounded: a service outside the Host's
-//! and a method the server answered `UNIMPLEMENTED` are both counted as `unknown`.
+//! The path is the module's to choose, so labels stay bounded: a service outside the Host's,
+//! a method none of its services declares, and a call the server answered `UNIMPLEMENTED` are
+//! all counted as `unknown`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -129,26 +130,30 @@ fn lower(service: &str) -> &'static str {
     }
 }
 
-/// A method name as a label, interned so the set stays bounded: methods are short
-/// identifiers; anything else is `unknown`. Unknown methods of known services are answered
-/// `UNIMPLEMENTED` and relabelled by the caller.
+/// The methods the Host's services declare (`rpc` names of `convotic.host.v1`); any other
+/// name is `unknown`, so the label set is fixed whatever a module calls.
+const METHODS: &[&str] = &[
+    "Close",
+    "CompareAndSet",
+    "Create",
+    "Delete",
+    "FindByExternalId",
+    "Get",
+    "List",
+    "Log",
+    "Send",
+    "Set",
+    "Trigger",
+    "Update",
+];
+
+/// A method name as a label: one of [`METHODS`], else `unknown`.
 fn method_label(method: &str) -> &'static str {
-    static SEEN: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    const MOST_METHODS: usize = 128;
-    if method.is_empty() || method.len() > 40 || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return "unknown";
-    }
-    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(known) = seen.iter().find(|m| **m == method) {
-        return known;
-    }
-    if seen.len() >= MOST_METHODS {
-        return "unknown";
-    }
-    // Bounded by MOST_METHODS: at most that many short names are ever leaked.
-    let interned: &'static str = Box::leak(method.to_string().into_boxed_str());
-    seen.push(interned);
-    interned
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("unknown")
 }
 
 /// The gRPC code of a response as a label: from `grpc-status` when the response carries it in
@@ -200,6 +205,10 @@ mod tests {
         assert_eq!(service_and_method("/other/Get"), ("unknown", "unknown"));
         assert_eq!(
             service_and_method("/convotic.host.v1.Storage/x-1"),
+            ("storage", "unknown")
+        );
+        assert_eq!(
+            service_and_method("/convotic.host.v1.Storage/MadeUp"),
             ("storage", "unknown")
         );
         let mut headers = http::HeaderMap::new();

@@ -40,6 +40,9 @@ const WM: &[&str] = &["workspace", "module"];
 /// Every family the supervisor exports.
 pub struct Metrics {
     registry: Registry,
+    /// Held while the state gauges are reset, set and gathered (two scrapes at once would
+    /// otherwise see each other's half-set gauges).
+    rendering: std::sync::Mutex<()>,
     module_up: IntGaugeVec,
     module_state: IntGaugeVec,
     module_in_flight: IntGaugeVec,
@@ -281,6 +284,7 @@ impl Metrics {
                 &["state"],
             ),
             registry: r,
+            rendering: std::sync::Mutex::new(()),
         };
         let process = prometheus::process_collector::ProcessCollector::for_self();
         // Only fails on a duplicate name, which a fresh registry cannot have.
@@ -479,6 +483,7 @@ impl Metrics {
     /// Renders the exposition, after setting the gauges that mirror state from `modules`
     /// (each module's status) and `storage` (the current storage state's label).
     pub fn render(&self, modules: &[ModuleGauges], storage: &str) -> String {
+        let _rendering = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
         self.module_up.reset();
         self.module_state.reset();
         self.module_in_flight.reset();

@@ -31,7 +31,9 @@ pub struct Console {
     /// Whether loopback clients get an admin session without logging in.
     pub without_login: bool,
     /// The signed-in browsers.
-    pub sessions: Sessions,
+    pub sessions: Arc<Sessions>,
+    /// Live-log streams open now, by session (bounded per session and in all).
+    pub streams: Arc<live::Streams>,
 }
 
 impl Console {
@@ -40,7 +42,8 @@ impl Console {
         Self {
             enabled: server.console,
             without_login: server.console_without_login,
-            sessions: Sessions::new(server.console_session),
+            sessions: Arc::new(Sessions::new(server.console_session)),
+            streams: Arc::new(live::Streams::default()),
         }
     }
 }
@@ -62,6 +65,8 @@ pub(crate) struct Visit<'a> {
     pub state: &'a GatewayState,
     pub request: &'a Incoming,
     pub session: Session,
+    /// The session's id (the cookie's value).
+    pub session_id: String,
     /// A `Set-Cookie` to send (a session opened without login).
     pub new_cookie: Option<String>,
 }
@@ -83,7 +88,12 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
         "/console/login" => return login(state, &request, &mut body).await,
         _ => {}
     }
-    let Some(visit) = visit(state, &request) else {
+    if request.method == Method::POST {
+        if let Err(why) = same_origin(&request) {
+            return plain(StatusCode::FORBIDDEN, why);
+        }
+    }
+    let Some(visit) = visit(state, &request).await else {
         return if request.method == Method::GET || request.method == Method::HEAD {
             redirect("/console/login", None)
         } else {
@@ -129,9 +139,7 @@ async fn post(visit: &Visit<'_>, form: &[u8]) -> Response {
         );
     }
     if visit.request.path == "/console/logout" {
-        if let Some(id) = cookie_id(visit.request) {
-            visit.state.console.sessions.close(id);
-        }
+        visit.state.console.sessions.close(&visit.session_id);
         let mut response = redirect("/console/login", None);
         if let Ok(cookie) = HeaderValue::from_str(&clear_cookie()) {
             response.headers_mut().append("set-cookie", cookie);
@@ -147,29 +155,83 @@ async fn post(visit: &Visit<'_>, form: &[u8]) -> Response {
     actions::handle(visit, &fields, form).await
 }
 
-/// The session of the request, or one opened for a loopback client when the console opens
-/// without login.
-fn visit<'a>(state: &'a GatewayState, request: &'a Incoming) -> Option<Visit<'a>> {
+/// The session of the request (a workspace session only while its API key is still valid),
+/// or one opened for a loopback client when the console opens without login.
+async fn visit<'a>(state: &'a GatewayState, request: &'a Incoming) -> Option<Visit<'a>> {
     let console = &state.console;
-    if let Some(session) = cookie_id(request).and_then(|id| console.sessions.get(id)) {
+    if let Some((id, session)) =
+        cookie_id(request).and_then(|id| console.sessions.get(id).map(|s| (id, s)))
+    {
+        if let Some(key) = &session.key {
+            // A revoked key (or one moved to another workspace) ends its sessions at once.
+            let still = matches!(
+                (state.store.authenticate(key).await, &session.role),
+                (Ok(Some(ws)), Role::Workspace(own)) if &ws == own
+            );
+            if !still {
+                console.sessions.close(id);
+                return None;
+            }
+        }
         return Some(Visit {
             state,
             request,
             session,
+            session_id: id.to_string(),
             new_cookie: None,
         });
     }
     let loopback = request.remote.is_some_and(|r| r.ip().is_loopback());
-    if console.without_login && loopback {
-        let (id, session) = console.sessions.open(Role::Admin);
+    if console.without_login && loopback && loopback_host(request) {
+        let (id, session) = console.sessions.open(Role::Admin, None);
         return Some(Visit {
             state,
             request,
-            session,
             new_cookie: Some(session_cookie(&id, console, request)),
+            session,
+            session_id: id,
         });
     }
     None
+}
+
+/// Whether the request names this machine in `Host` (`127.0.0.1`, `localhost`, `[::1]`, with
+/// or without a port): a page of another site whose name was rebound to 127.0.0.1 names its
+/// own host, and gets no session without login.
+fn loopback_host(request: &Incoming) -> bool {
+    let Some(host) = request.headers.get("host").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split_once(']').map(|(name, _)| name).unwrap_or("")
+    } else {
+        host.rsplit_once(':').map(|(name, _)| name).unwrap_or(host)
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "::1")
+}
+
+/// Refuses a POST another site's page sent (the browser says so in `Sec-Fetch-Site`, or in an
+/// `Origin` that is not this host): login forms and actions alike.
+fn same_origin(request: &Incoming) -> Result<(), &'static str> {
+    let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return Err("refused: the request came from another site's page");
+        }
+    }
+    if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .unwrap_or(origin);
+        if origin != "null" && !origin_host.eq_ignore_ascii_case(host) {
+            return Err("refused: the request's Origin is not this console");
+        }
+        if origin == "null" {
+            return Err("refused: the request came from an opaque origin");
+        }
+    }
+    Ok(())
 }
 
 /// `GET` shows the form; `POST` checks the admin token, then API keys.
@@ -179,6 +241,9 @@ async fn login(state: &GatewayState, request: &Incoming, body: &mut BodyStream) 
     }
     if request.method != Method::POST {
         return super::method_not_allowed(request, "GET, HEAD, POST");
+    }
+    if let Err(why) = same_origin(request) {
+        return plain(StatusCode::FORBIDDEN, why);
     }
     let form = match read_limited(body, content_length(request), MAX_FORM_BYTES).await {
         Ok(bytes) => bytes,
@@ -200,10 +265,13 @@ async fn login(state: &GatewayState, request: &Incoming, body: &mut BodyStream) 
             Ok(Some(workspace)) => Some(Role::Workspace(workspace)),
             Ok(None) => None,
             Err(e) => {
+                tracing::warn!("console sign-in: cannot check an API key: {e}");
                 return html(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    html::login_page(Some(&format!("cannot check the key now: {e}"))),
-                )
+                    html::login_page(Some(
+                        "The key cannot be checked now (the supervisor's storage is unavailable; see its log). Try again shortly.",
+                    )),
+                );
             }
         }
     };
@@ -216,7 +284,8 @@ async fn login(state: &GatewayState, request: &Incoming, body: &mut BodyStream) 
             )),
         );
     };
-    let (id, _) = state.console.sessions.open(role);
+    let key = matches!(role, Role::Workspace(_)).then_some(token);
+    let (id, _) = state.console.sessions.open(role, key);
     let mut response = redirect("/console/", None);
     if let Ok(cookie) = HeaderValue::from_str(&session_cookie(&id, &state.console, request)) {
         response.headers_mut().append("set-cookie", cookie);
@@ -374,4 +443,53 @@ pub fn start_sampler(supervisor: Arc<crate::supervision::Supervisor>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Incoming {
+        let mut map = warp::http::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                warp::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        Incoming {
+            method: Method::POST,
+            path: "/console/login".into(),
+            query: String::new(),
+            headers: map,
+            request_id: "req_1".into(),
+            remote: Some("127.0.0.1:5000".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn posts_from_other_sites_are_refused() {
+        let host = ("host", "127.0.0.1:8080");
+        assert!(
+            same_origin(&request(&[host])).is_ok(),
+            "no browser headers: a CLI"
+        );
+        assert!(same_origin(&request(&[host, ("origin", "http://127.0.0.1:8080")])).is_ok());
+        assert!(same_origin(&request(&[host, ("sec-fetch-site", "same-origin")])).is_ok());
+        assert!(same_origin(&request(&[host, ("sec-fetch-site", "cross-site")])).is_err());
+        assert!(same_origin(&request(&[host, ("sec-fetch-site", "same-site")])).is_err());
+        assert!(same_origin(&request(&[host, ("origin", "http://evil.example")])).is_err());
+        assert!(same_origin(&request(&[host, ("origin", "null")])).is_err());
+    }
+
+    #[test]
+    fn only_loopback_names_open_without_login() {
+        for host in ["127.0.0.1:8080", "localhost:8787", "[::1]:80", "localhost"] {
+            assert!(loopback_host(&request(&[("host", host)])), "{host}");
+        }
+        for host in ["evil.example:8080", "127.0.0.1.evil.example", "[::2]:80"] {
+            assert!(!loopback_host(&request(&[("host", host)])), "{host}");
+        }
+        assert!(!loopback_host(&request(&[])));
+    }
 }

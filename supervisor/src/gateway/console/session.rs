@@ -13,6 +13,8 @@ use rand::RngCore as _;
 pub const COOKIE: &str = "convotic_console";
 /// Most sessions kept at once.
 const MOST_SESSIONS: usize = 4096;
+/// Most sessions of one workspace key's workspace (a key holder cannot crowd out the others).
+const MOST_PER_WORKSPACE: usize = 64;
 
 /// What a session may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +41,15 @@ impl Role {
 }
 
 /// One signed-in browser.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     /// The token a state-changing request must carry (form field `csrf` or `X-CSRF-Token`).
     pub csrf: String,
     /// What it may do.
     pub role: Role,
+    /// The API key a workspace session signed in with, checked again at every request so a
+    /// revoked key ends its sessions (never shown, never logged).
+    pub key: Option<String>,
     /// When it ends.
     expires: Instant,
     created: Instant,
@@ -77,24 +82,42 @@ impl Sessions {
         self.lifetime
     }
 
-    /// Opens a session for `role`; returns its id (the cookie's value) and the session.
-    pub fn open(&self, role: Role) -> (String, Session) {
+    /// Opens a session for `role` (with the API key a workspace session signed in with);
+    /// returns its id (the cookie's value) and the session. When full, the oldest session of
+    /// the same workspace goes first (a workspace key never evicts an admin session).
+    pub fn open(&self, role: Role, key: Option<String>) -> (String, Session) {
         let now = Instant::now();
         let session = Session {
             csrf: random_token(),
             role,
+            key,
             expires: now + self.lifetime,
             created: now,
         };
         let id = random_token();
         let mut sessions = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, s| s.expires > now);
-        if sessions.len() >= MOST_SESSIONS {
-            if let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.created)
-                .map(|(id, _)| id.clone())
-            {
+        let same_role = sessions.values().filter(|s| s.role == session.role).count();
+        let full = match session.role {
+            Role::Workspace(_) => {
+                same_role >= MOST_PER_WORKSPACE || sessions.len() >= MOST_SESSIONS
+            }
+            Role::Admin => sessions.len() >= MOST_SESSIONS,
+        };
+        if full {
+            let evict = |sessions: &HashMap<String, Session>, admins: bool| {
+                sessions
+                    .iter()
+                    .filter(|(_, s)| match &session.role {
+                        Role::Workspace(_) => s.role == session.role,
+                        Role::Admin => (s.role == Role::Admin) == admins,
+                    })
+                    .min_by_key(|(_, s)| s.created)
+                    .map(|(id, _)| id.clone())
+            };
+            // An admin login makes room by ending the oldest workspace session first.
+            let oldest = evict(&sessions, false).or_else(|| evict(&sessions, true));
+            if let Some(oldest) = oldest {
                 sessions.remove(&oldest);
             }
         }
@@ -146,16 +169,34 @@ mod tests {
     #[test]
     fn sessions_open_expire_and_close() {
         let sessions = Sessions::new(Duration::from_millis(50));
-        let (id, session) = sessions.open(Role::Admin);
+        let (id, session) = sessions.open(Role::Admin, None);
         assert_eq!(id.len(), 64);
         assert_eq!(sessions.get(&id).unwrap().csrf, session.csrf);
         assert!(csrf_matches(&session, &session.csrf));
         assert!(!csrf_matches(&session, "nope"));
         sessions.close(&id);
         assert!(sessions.get(&id).is_none());
-        let (id, _) = sessions.open(Role::Workspace("ws_a".into()));
+        let (id, _) = sessions.open(Role::Workspace("ws_a".into()), Some("key".into()));
         std::thread::sleep(Duration::from_millis(60));
         assert!(sessions.get(&id).is_none(), "expired");
+    }
+
+    #[test]
+    fn a_workspace_key_cannot_crowd_out_admin_sessions() {
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let (admin, _) = sessions.open(Role::Admin, None);
+        let mut first = None;
+        for _ in 0..MOST_PER_WORKSPACE + 10 {
+            let (id, _) = sessions.open(Role::Workspace("ws_a".into()), Some("k".into()));
+            first.get_or_insert(id);
+        }
+        assert!(sessions.get(&admin).is_some(), "the admin stays signed in");
+        assert!(
+            sessions.get(&first.unwrap()).is_none(),
+            "the oldest key session went"
+        );
+        let count = sessions.inner.lock().unwrap().len();
+        assert_eq!(count, MOST_PER_WORKSPACE + 1);
     }
 
     #[test]

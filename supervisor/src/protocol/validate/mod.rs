@@ -22,6 +22,18 @@ pub struct ManifestError {
     pub problems: Vec<String>,
 }
 
+/// Most entries of each kind in one manifest: each becomes consumers, timers, metric series
+/// and console rows, so a module cannot declare them without bound.
+pub const MOST_ROUTES: usize = 256;
+/// See [`MOST_ROUTES`].
+pub const MOST_WORKERS: usize = 64;
+/// See [`MOST_ROUTES`].
+pub const MOST_NODES: usize = 256;
+/// See [`MOST_ROUTES`].
+pub const MOST_BLOCKS: usize = 64;
+/// See [`MOST_ROUTES`].
+pub const MOST_CRONS: usize = 64;
+
 /// Checks a manifest against the rules of docs/PROTOCOL.md ("Manifest validation").
 /// `expected_name` is the module name the operator configured.
 pub fn validate_manifest(manifest: &Manifest, expected_name: &str) -> Result<(), ManifestError> {
@@ -40,6 +52,23 @@ pub fn validate_manifest(manifest: &Manifest, expected_name: &str) -> Result<(),
             "max_in_flight: {} is over the limit of {MAX_IN_FLIGHT}",
             manifest.max_in_flight
         ));
+    }
+    let counts = [
+        ("routes", manifest.routes.len(), MOST_ROUTES),
+        ("workers", manifest.workers.len(), MOST_WORKERS),
+        ("nodes", manifest.nodes.len(), MOST_NODES),
+        ("blocks", manifest.blocks.len(), MOST_BLOCKS),
+        ("crons", manifest.crons.len(), MOST_CRONS),
+    ];
+    for (field, count, most) in counts {
+        if count > most {
+            problems.push(format!(
+                "{field}: {count} entries, over the limit of {most} (split the module)"
+            ));
+        }
+    }
+    if !problems.is_empty() && counts.iter().any(|(_, count, most)| count > most) {
+        return Err(ManifestError { problems });
     }
     routes::check(&manifest.routes, &mut problems);
     entries::check_workers(&manifest.workers, &mut problems);
@@ -100,6 +129,22 @@ mod tests {
             ..Default::default()
         });
         validate_manifest(&m, "m").unwrap();
+    }
+
+    #[test]
+    fn entries_are_bounded_in_number() {
+        let mut m = manifest();
+        for i in 0..=MOST_WORKERS {
+            m.workers.push(WorkerDef {
+                topic: format!("t{i}"),
+                ..Default::default()
+            });
+        }
+        let problems = validate_manifest(&m, "m").unwrap_err().problems;
+        assert_eq!(
+            problems,
+            vec!["workers: 65 entries, over the limit of 64 (split the module)".to_string()]
+        );
     }
 
     #[test]

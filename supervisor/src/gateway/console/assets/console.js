@@ -147,7 +147,10 @@ function followLogs() {
     li.className = line.stream;
     li.dataset.seq = line.seq;
     li.textContent = `${new Date(line.ts_ms).toISOString().slice(11, 23)} ${line.stream} ${line.text}`;
-    if (paused) held.push(li); else show(li);
+    if (paused) {
+      held.push(li);
+      if (held.length > 2000) held.shift();
+    } else show(li);
   };
   pauseButton.addEventListener("click", () => {
     paused = !paused;

@@ -117,10 +117,20 @@ fn sandbox(status: &ModuleStatus) -> String {
     if !report.cgroup.is_empty() {
         layers.push("cgroup".into());
     }
-    if report.landlock.starts_with("enforced") || report.landlock.starts_with("fully") {
-        layers.push("landlock".into());
+    let applied = |layer: &str| {
+        !layer.is_empty()
+            && !["not", "off", "none", "disabled"]
+                .iter()
+                .any(|n| layer.starts_with(n))
+    };
+    if applied(&report.landlock) {
+        layers.push(if report.landlock.starts_with("partially") {
+            "landlock(partial)".into()
+        } else {
+            "landlock".into()
+        });
     }
-    if report.seccomp.starts_with("enforced") || report.seccomp.contains("filter") {
+    if applied(&report.seccomp) {
         layers.push("seccomp".into());
     }
     layers.join(" ")
@@ -199,14 +209,22 @@ mod tests {
                 s
             })
             .collect();
-        let (_, admin) = Sessions::new(std::time::Duration::from_secs(60)).open(Role::Admin);
+        let (_, admin) = Sessions::new(std::time::Duration::from_secs(60)).open(Role::Admin, None);
         let html = rows(&statuses, &admin);
-        assert!(html.len() < 120_000, "{} bytes: {}", html.len(), &html[..800]);
-        assert!(!html.contains("/disable"), "disable lives on the module's page");
+        assert!(
+            html.len() < 120_000,
+            "{} bytes: {}",
+            html.len(),
+            &html[..800]
+        );
+        assert!(
+            !html.contains("/disable"),
+            "disable lives on the module's page"
+        );
         assert!(html
             .contains("data-post=\"/console/modules/ws_production_eu/module-number-007/restart\""));
         let (_, reader) = Sessions::new(std::time::Duration::from_secs(60))
-            .open(Role::Workspace("ws_production_eu".into()));
+            .open(Role::Workspace("ws_production_eu".into()), None);
         assert!(!rows(&statuses, &reader).contains("data-post"));
     }
 
@@ -214,7 +232,7 @@ mod tests {
     fn module_text_is_escaped() {
         let mut s = ModuleStatus::new("ws", "m");
         s.last_error = Some("<img src=x onerror=alert(1)>".into());
-        let (_, admin) = Sessions::new(std::time::Duration::from_secs(60)).open(Role::Admin);
+        let (_, admin) = Sessions::new(std::time::Duration::from_secs(60)).open(Role::Admin, None);
         let html = rows(&[s], &admin);
         assert!(!html.contains("<img"), "{html}");
     }
