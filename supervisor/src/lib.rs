@@ -18,13 +18,17 @@
 //! * [`metrics`]: Prometheus counters and histograms.
 //! * [`outcomes`]: what a failed invocation means at every extension point (HTTP answer,
 //!   worker settlement, cron run outcome), in one table.
-//! * [`gateway`]: the HTTP listener (health, admin API).
+//! * [`delivery`]: delivery of messages and workflow runs to their targets (Block, signed
+//!   webhook, JetStream), with retries and dead letters.
+//! * [`signature`]: the webhook signature scheme.
+//! * [`gateway`]: the HTTP listener (health, admin API, platform API, console).
 //! * [`cli`]: the command line.
 
 pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod cron;
+pub mod delivery;
 pub mod deploy;
 pub mod gateway;
 pub mod host;
@@ -39,5 +43,6 @@ pub mod protocol;
 pub mod registry;
 pub mod sandbox;
 pub mod secrets;
+pub mod signature;
 pub mod store;
 pub mod supervision;

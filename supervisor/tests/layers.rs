@@ -7,13 +7,20 @@ use std::path::Path;
 
 /// Layers from the bottom up; a module may depend on modules of lower layers only.
 const LAYERS: &[&[&str]] = &[
-    &["names", "json_schema", "metrics", "secrets", "sandbox"],
+    &[
+        "names",
+        "json_schema",
+        "metrics",
+        "secrets",
+        "sandbox",
+        "signature",
+    ],
     &["store", "process", "protocol"],
     &["config", "registry", "host", "outcomes"],
     &["package"],
     &["supervision"],
     &["bus", "integrations", "deploy"],
-    &["cron"],
+    &["cron", "delivery"],
     &["gateway"],
     &["cli"],
 ];

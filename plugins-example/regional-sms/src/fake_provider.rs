@@ -7,7 +7,8 @@
 //!   `{"account": {"name": "Test Account", "phone": "+33100000000"}}`;
 //! * `POST /v1/messages` with the token and `{"from", "to", "text"}` → 201
 //!   `{"id": "msg_<n>", "status": "queued"}` (n = 1, 2, ...); a missing field → 400
-//!   `{"error": {"message": "<field> is required"}}`;
+//!   `{"error": {"message": "<field> is required"}}`; with an `Idempotency-Key` already seen,
+//!   201 with the first send's id, nothing recorded again (counted in `duplicates`);
 //! * a missing or wrong token → 401
 //!   `{"error": {"code": "invalid_token", "message": "invalid API token"}}`;
 //! * another path → 404, another method → 405, both with `{"error": {"message": ...}}`;
@@ -46,6 +47,10 @@ struct Recorded {
     messages: Vec<Value>,
     /// The status every request gets while non-zero.
     failing: u16,
+    /// The id given to each `Idempotency-Key` seen.
+    keys: std::collections::HashMap<String, String>,
+    /// Sends whose key was already seen (answered with the first id, not recorded again).
+    duplicates: usize,
 }
 
 /// The provider's behaviour: the accepted tokens, whether it prints what it does, and what
@@ -85,6 +90,11 @@ impl Provider {
         self.lock().requests
     }
 
+    /// Sends that repeated an `Idempotency-Key` already seen (answered, not recorded again).
+    pub fn duplicates(&self) -> usize {
+        self.lock().duplicates
+    }
+
     /// Makes every following request answer `status` with
     /// `{"error": {"message": "provider is down"}}`; `0` restores normal answers.
     pub fn set_failing(&self, status: u16) {
@@ -101,14 +111,21 @@ impl Provider {
         let routes = warp::method()
             .and(warp::path::full())
             .and(warp::header::optional::<String>("authorization"))
+            .and(warp::header::optional::<String>("idempotency-key"))
             .and(warp::body::bytes())
             .map(
                 move |method: Method,
                       path: warp::path::FullPath,
                       authorization: Option<String>,
+                      key: Option<String>,
                       body: warp::hyper::body::Bytes| {
-                    let (status, answer) =
-                        self.handle(&method, path.as_str(), authorization.as_deref(), &body);
+                    let (status, answer) = self.handle(
+                        &method,
+                        path.as_str(),
+                        authorization.as_deref(),
+                        key.as_deref(),
+                        &body,
+                    );
                     if self.print {
                         say(&format!(
                             "{method} {} -> {}",
@@ -136,6 +153,7 @@ impl Provider {
         method: &Method,
         path: &str,
         authorization: Option<&str>,
+        key: Option<&str>,
         body: &[u8],
     ) -> (StatusCode, Value) {
         let mut recorded = self.lock();
@@ -161,8 +179,19 @@ impl Provider {
                 json!({"account": {"name": "Test Account", "phone": "+33100000000"}}),
             ),
             ("POST", "/v1/messages") => match message(body) {
+                Ok(_) if key.is_some_and(|k| recorded.keys.contains_key(k)) => {
+                    recorded.duplicates += 1;
+                    let id = key
+                        .and_then(|k| recorded.keys.get(k))
+                        .cloned()
+                        .unwrap_or_default();
+                    (StatusCode::CREATED, json!({"id": id, "status": "queued"}))
+                }
                 Ok(mut message) => {
                     let id = format!("msg_{}", recorded.messages.len() + 1);
+                    if let Some(key) = key {
+                        recorded.keys.insert(key.to_string(), id.clone());
+                    }
                     if self.print {
                         say(&format!(
                             "{id}: from {} to {}: {}",
@@ -282,6 +311,11 @@ impl FakeProvider {
         self.provider.requests()
     }
 
+    /// Sends that repeated an `Idempotency-Key` already seen.
+    pub fn duplicates(&self) -> usize {
+        self.provider.duplicates()
+    }
+
     /// Makes every following request answer `status` with
     /// `{"error": {"message": "provider is down"}}`; `0` restores normal answers.
     pub fn set_failing(&self, status: u16) {
@@ -389,14 +423,14 @@ mod tests {
         let get = Method::GET;
         for token in ["tok-one", "tok-two"] {
             let bearer = format!("Bearer {token}");
-            let (status, _) = provider.handle(&get, "/v1/account", Some(&bearer), b"");
+            let (status, _) = provider.handle(&get, "/v1/account", Some(&bearer), None, b"");
             assert_eq!(status, StatusCode::OK);
         }
-        let (status, _) = provider.handle(&get, "/v1/account", Some("Bearer tok-three"), b"");
+        let (status, _) = provider.handle(&get, "/v1/account", Some("Bearer tok-three"), None, b"");
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _) = provider.handle(&get, "/v2/other", Some("Bearer tok-one"), b"");
+        let (status, _) = provider.handle(&get, "/v2/other", Some("Bearer tok-one"), None, b"");
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = provider.handle(&get, "/v1/messages", Some("Bearer tok-one"), b"");
+        let (status, _) = provider.handle(&get, "/v1/messages", Some("Bearer tok-one"), None, b"");
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(provider.requests(), 5);
     }

@@ -143,7 +143,12 @@ fn sms_input_schema() -> Value {
                 "pattern": "^\\+[1-9][0-9]{6,14}$",
                 "description": "Recipient in E.164 format, e.g. +33612345678"
             },
-            "text": { "type": "string", "minLength": 1, "maxLength": 1600 }
+            "text": { "type": "string", "minLength": 1, "maxLength": 1600 },
+            "idempotency_key": {
+                "type": "string",
+                "maxLength": 256,
+                "description": "The provider sends a message once per key"
+            }
         }
     })
 }

@@ -97,6 +97,10 @@ pub(crate) struct Sms {
     pub(crate) to: String,
     /// The text.
     pub(crate) text: String,
+    /// Sent as `Idempotency-Key`: the provider takes a repeated send with the same key once
+    /// (what the supervisor's delivery passes, so a retry after a crash is not sent twice).
+    #[serde(default)]
+    pub(crate) idempotency_key: Option<String>,
 }
 
 /// What the provider answered, parsed as far as possible.
@@ -191,17 +195,20 @@ impl Provider {
     ///
     /// Answers `{"message_id", "status"}`. A rejection (4xx) is final; a failing or
     /// unreachable provider (5xx, 429, transport error) is retryable. A request that timed
-    /// out may still have been accepted: a retry can then send the message twice, which is
-    /// the usual trade-off of a provider API without idempotency keys.
+    /// out may still have been accepted: a retry then sends the message twice unless the
+    /// input carried an `idempotency_key` (passed as `Idempotency-Key`).
     pub(crate) async fn send(&self, settings: &Settings, sms: &Sms) -> Result<Value, HandlerError> {
         let url = settings
             .endpoint("/v1/messages")
             .map_err(HandlerError::new)?;
-        let request = self
+        let mut request = self
             .http
             .post(url)
             .bearer_auth(&settings.api_token)
             .json(&json!({ "from": settings.sender_id, "to": sms.to, "text": sms.text }));
+        if let Some(key) = sms.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
+            request = request.header("idempotency-key", key);
+        }
         let answer = self.call(request).await.map_err(|err| {
             HandlerError::new(format!(
                 "cannot reach the provider at {}: {}",
@@ -353,6 +360,7 @@ mod tests {
 
     fn sms() -> Sms {
         Sms {
+            idempotency_key: None,
             to: "+33612345678".into(),
             text: "hi".into(),
         }

@@ -187,6 +187,14 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     if let Some(client) = bus.nats_client() {
         crate::integrations::responder::start(Arc::clone(&integrations), client);
     }
+    crate::delivery::start(
+        store.clone(),
+        Arc::new(crate::delivery::Targets::new(
+            Arc::clone(&integrations),
+            bus.nats_client(),
+        )),
+        config.delivery.clone(),
+    );
     let reloader = Arc::new(Reloader::new(
         config_path.to_path_buf(),
         config.clone(),

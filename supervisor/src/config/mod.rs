@@ -8,8 +8,8 @@ mod model;
 mod resolve;
 
 pub use model::{
-    Config, Defaults, DeploymentsConfig, ModuleConfig, NatsConfig, RestartPolicy, Runtimes,
-    SecretsConfig, ServerConfig, SupervisorConfig, WorkersConfig,
+    Config, Defaults, DeliveryConfig, DeploymentsConfig, ModuleConfig, NatsConfig, RestartPolicy,
+    Runtimes, SecretsConfig, ServerConfig, SupervisorConfig, WorkersConfig,
 };
 pub use resolve::{
     load, load_for_clients, parse, parse_memory, resolve_module_entry, ConfigError, ModuleSource,

@@ -29,6 +29,9 @@ pub struct Config {
     /// `[workers]`: retry pacing of worker messages.
     #[serde(default)]
     pub workers: WorkersConfig,
+    /// `[delivery]`: delivery of messages and workflow runs to their targets.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
     /// `[secrets]`: keys sealing Block connection secrets.
     #[serde(default)]
     pub secrets: SecretsConfig,
@@ -151,6 +154,56 @@ fn default_duplicate_window() -> Duration {
 }
 fn default_nats_timeout() -> Duration {
     Duration::from_secs(5)
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Attempts before a message or run is failed and dead-lettered. Default 8.
+    #[serde(default = "default_delivery_attempts")]
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles per attempt (±20 % jitter). Default `1s`.
+    #[serde(default = "default_retry_base", with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Longest delay between attempts. Default `5m`.
+    #[serde(default = "default_delivery_retry_max", with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// Deadline of one attempt (a webhook's answer, a Block action, a JetStream ack).
+    /// Default `30s`.
+    #[serde(default = "default_attempt_timeout", with = "humantime_serde")]
+    pub attempt_timeout: Duration,
+    /// Attempts in flight at once, per outbox. Default 32.
+    #[serde(default = "default_delivery_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_delivery_attempts(),
+            retry_base: default_retry_base(),
+            retry_max: default_delivery_retry_max(),
+            attempt_timeout: default_attempt_timeout(),
+            concurrency: default_delivery_concurrency(),
+        }
+    }
+}
+
+fn default_delivery_attempts() -> u32 {
+    8
+}
+
+fn default_delivery_retry_max() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_attempt_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_delivery_concurrency() -> usize {
+    32
 }
 
 /// `[workers]`.

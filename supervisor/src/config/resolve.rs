@@ -143,6 +143,8 @@ pub struct ResolvedConfig {
     pub nats: Option<super::model::NatsConfig>,
     /// `[workers]`.
     pub workers: super::model::WorkersConfig,
+    /// `[delivery]`.
+    pub delivery: super::model::DeliveryConfig,
     /// Absolute data dir.
     pub data_dir: PathBuf,
     /// Parent of per-instance runtime dirs.
@@ -256,6 +258,7 @@ fn parse_checked(
         ));
     }
     check_listener_limits(&config.server).map_err(|m| invalid("server".into(), m))?;
+    check_delivery(&config.delivery).map_err(|m| invalid("delivery".into(), m))?;
     if config.deployments.keep == 0 {
         return Err(invalid(
             "deployments.keep".into(),
@@ -282,6 +285,7 @@ fn parse_checked(
         server: config.server.clone(),
         nats: config.nats.clone(),
         workers: config.workers.clone(),
+        delivery: config.delivery.clone(),
         data_dir,
         runtime_dir,
         modules,
@@ -610,6 +614,29 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// The listener's timeouts and limits must all be positive, and one response must fit in the
 /// response buffer.
+/// Bounds of `[delivery]`: every wait finite, every count positive.
+fn check_delivery(delivery: &super::model::DeliveryConfig) -> Result<(), String> {
+    const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    if !(1..=100).contains(&delivery.max_attempts) {
+        return Err("max_attempts must be between 1 and 100".into());
+    }
+    if !(1..=1024).contains(&delivery.concurrency) {
+        return Err("concurrency must be between 1 and 1024".into());
+    }
+    if delivery.retry_base.is_zero() || delivery.retry_max < delivery.retry_base {
+        return Err("retry_base must be greater than 0 and retry_max at least retry_base".into());
+    }
+    if delivery.retry_max > DAY {
+        return Err("retry_max must be at most 24h".into());
+    }
+    if delivery.attempt_timeout.is_zero()
+        || delivery.attempt_timeout > std::time::Duration::from_secs(600)
+    {
+        return Err("attempt_timeout must be between 1ms and 10m".into());
+    }
+    Ok(())
+}
+
 fn check_listener_limits(server: &super::model::ServerConfig) -> Result<(), String> {
     let timeouts = [
         ("header_read_timeout", server.header_read_timeout),

@@ -1,5 +1,6 @@
 //! The platform data over REST, for operators and tests: `/v1/contacts`, `/v1/conversations`,
-//! `/v1/messages`, `/v1/workflow-runs`. The workspace always comes from the API key; records
+//! `/v1/messages` (list, get, send), `/v1/workflow-runs` (list; one run and its reports are in
+//! `outbox`). The workspace always comes from the API key; records
 //! of other workspaces do not exist for the caller (404).
 
 use serde::de::DeserializeOwned;
@@ -108,22 +109,33 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
             (["messages"], &Method::GET) => list(
                 "messages",
                 store
-                    .list_messages(ws, &query.contact_id, query.page_size, &query.page_token)
+                    .list_messages(
+                        ws,
+                        &query.contact_id,
+                        &query.status,
+                        query.page_size,
+                        &query.page_token,
+                    )
                     .await,
             ),
-            (["messages"], _) => return method_not_allowed(&request, "GET"),
+            (["messages"], &Method::POST) => created(store.send_message(ws, "", body!()).await),
+            (["messages"], _) => return method_not_allowed(&request, "GET, POST"),
             (["messages", id], &Method::GET) => ok(store.get_message(ws, id).await),
             (["messages", _], _) => return method_not_allowed(&request, "GET"),
 
             (["workflow-runs"], &Method::GET) => list(
                 "workflow_runs",
                 store
-                    .list_workflow_runs(ws, &query.workflow_id, query.page_size, &query.page_token)
+                    .list_workflow_runs(
+                        ws,
+                        &query.workflow_id,
+                        &query.status,
+                        query.page_size,
+                        &query.page_token,
+                    )
                     .await,
             ),
             (["workflow-runs"], _) => return method_not_allowed(&request, "GET"),
-            (["workflow-runs", id], &Method::GET) => ok(store.get_workflow_run(ws, id).await),
-            (["workflow-runs", _], _) => return method_not_allowed(&request, "GET"),
 
             _ => {
                 return error_response(
@@ -200,7 +212,7 @@ fn bad_request(request: &Incoming, code: &str, message: &str) -> Response {
     error_response(StatusCode::BAD_REQUEST, code, message, &request.request_id)
 }
 
-fn store_error(request: &Incoming, error: StoreError) -> Response {
+pub(super) fn store_error(request: &Incoming, error: StoreError) -> Response {
     let (status, code) = match &error {
         StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

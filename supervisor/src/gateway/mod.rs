@@ -19,6 +19,7 @@ mod forward;
 mod integrations;
 mod listener;
 mod modules;
+mod outbox;
 mod request_target;
 mod response_budget;
 mod storage;
@@ -193,6 +194,9 @@ async fn dispatch(state: &GatewayState, request: Incoming, body: BodyStream) -> 
     }
     if let Some(target) = modules::parse_target(&request.path) {
         return modules::handle(state, request, target, body).await;
+    }
+    if outbox::is_outbox_path(&request.path) {
+        return outbox::handle(state, request, body).await;
     }
     if data::is_data_path(&request.path) {
         return data::handle(state, request, body).await;

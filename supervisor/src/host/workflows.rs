@@ -27,11 +27,18 @@ impl Workflows for HostWorkflows {
         &self,
         request: Request<pb::TriggerWorkflowRequest>,
     ) -> Result<Response<pb::WorkflowRun>, Status> {
+        let request_id = request
+            .metadata()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(128).collect())
+            .unwrap_or_default();
         let r = request.into_inner();
         let new = NewWorkflowRun {
             payload: parse_json("payload_json", &r.payload_json)?,
             workflow_id: r.workflow_id,
             idempotency_key: r.idempotency_key,
+            request_id,
         };
         let s = &self.scope;
         let run = s

@@ -68,6 +68,8 @@ pub struct Metrics {
     node_duration: HistogramVec,
     block_invocations: IntCounterVec,
     deployments: IntCounterVec,
+    deliveries: IntCounterVec,
+    delivery_duration: HistogramVec,
     storage_status: IntGaugeVec,
 }
 
@@ -277,6 +279,19 @@ impl Metrics {
                 "Deployments and rollbacks, by outcome.",
                 &["workspace", "module", "operation", "outcome"],
             ),
+            deliveries: counter(
+                &r,
+                "convotic_deliveries_total",
+                "Delivery attempts of messages and workflow runs, by target kind and outcome.",
+                &["workspace", "outbox", "kind", "outcome"],
+            ),
+            delivery_duration: histogram(
+                &r,
+                "convotic_delivery_duration_seconds",
+                "Time one delivery attempt took.",
+                &["workspace", "outbox", "kind"],
+                CALL_BUCKETS,
+            ),
             storage_status: gauge(
                 &r,
                 "convotic_storage_status",
@@ -415,6 +430,18 @@ impl Metrics {
         self.deployments
             .with_label_values(&[workspace, module, operation, outcome])
             .inc();
+    }
+
+    /// A delivery attempt (`[workspace, outbox, kind]`) ended with `outcome` (`accepted`,
+    /// `retried`, `failed`).
+    pub fn delivered(&self, labels: [&str; 3], outcome: &str, elapsed: Duration) {
+        let [workspace, outbox, kind] = labels;
+        self.deliveries
+            .with_label_values(&[workspace, outbox, kind, outcome])
+            .inc();
+        self.delivery_duration
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Drops every series of a module that left the set, so removed modules do not linger.

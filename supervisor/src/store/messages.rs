@@ -1,5 +1,5 @@
-//! Outbound messages (`ctx.messages`): queued in an outbox with a status that the delivery side
-//! moves on (`queued` → `sent` → `delivered`, or `failed`).
+//! Outbound messages (`ctx.messages`): queued in an outbox with a status the delivery loop
+//! moves on (`queued` → `sending` → `sent` → `delivered`, or `failed`; see [`super::delivery`]).
 
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub struct OutboundMessage {
     pub text: String,
     /// Structured content (template id, media...); `null` for none.
     pub content: Value,
-    /// `queued`, `sent`, `delivered` or `failed`.
+    /// `queued`, `sending`, `sent`, `delivered` or `failed`.
     pub status: String,
     /// The module that sent it; empty when sent through the HTTP API.
     pub module: String,
@@ -37,6 +37,20 @@ pub struct OutboundMessage {
     pub created_at_ms: u64,
     /// Milliseconds since the Unix epoch of the last status change.
     pub updated_at_ms: u64,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// The target's id for it (the provider's message id).
+    pub provider_message_id: Option<String>,
+    /// When the target accepted it.
+    pub sent_at_ms: Option<u64>,
+    /// When the target reported it delivered (or failed).
+    pub finished_at_ms: Option<u64>,
+    /// Why the last attempt failed (or why it failed for good).
+    pub last_error: Option<String>,
+    /// When its delivery failed for good (it is a dead letter: `POST .../redrive`).
+    pub dead_lettered_at_ms: Option<u64>,
+    /// Why a queued message is waiting (no target for its channel, a retry later).
+    pub waiting: Option<String>,
 }
 
 /// A message to send.
@@ -56,7 +70,10 @@ pub struct NewMessage {
 }
 
 const COLUMNS: &str = "id, contact_id, conversation_id, channel, text, content, status, module, \
-                       created_at_ms, updated_at_ms";
+     created_at_ms, updated_at_ms, attempts, provider_id, accepted_at_ms, finished_at_ms, \
+     last_error, dead_lettered_at_ms, next_attempt_at_ms, \
+     EXISTS (SELECT 1 FROM delivery_targets t WHERE t.workspace_id = messages.workspace_id \
+             AND t.purpose = 'channel' AND t.name = messages.channel)";
 
 fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboundMessage> {
     Ok(OutboundMessage {
@@ -73,6 +90,32 @@ fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboundMessage> 
         module: row.get(7)?,
         created_at_ms: unsigned(row.get(8)?),
         updated_at_ms: unsigned(row.get(9)?),
+        attempts: row.get(10)?,
+        provider_message_id: row.get(11)?,
+        sent_at_ms: row.get::<_, Option<i64>>(12)?.map(unsigned),
+        finished_at_ms: row.get::<_, Option<i64>>(13)?.map(unsigned),
+        last_error: row.get(14)?,
+        dead_lettered_at_ms: row.get::<_, Option<i64>>(15)?.map(unsigned),
+        waiting: None,
+    })
+    .map(|mut message| {
+        let channel = message.channel.clone();
+        let next: i64 = row.get(16).unwrap_or(0);
+        let has_target: bool = row.get(17).unwrap_or(false);
+        if message.status == STATUS_QUEUED {
+            message.waiting = Some(if !has_target {
+                format!("channel {channel} has no delivery target: PUT /v1/channels/{channel}")
+            } else if message.attempts > 0 {
+                format!(
+                    "attempt {} is due at {} ms",
+                    message.attempts + 1,
+                    unsigned(next)
+                )
+            } else {
+                "due now".to_string()
+            });
+        }
+        message
     })
 }
 
@@ -111,54 +154,69 @@ impl Store {
             module: module.to_string(),
             created_at_ms: now,
             updated_at_ms: now,
+            attempts: 0,
+            provider_message_id: None,
+            sent_at_ms: None,
+            finished_at_ms: None,
+            last_error: None,
+            dead_lettered_at_ms: None,
+            waiting: None,
         };
         let ws = ws.to_string();
-        self.write(move |conn| {
-            if contacts::load(conn, &ws, &message.contact_id)?.is_none() {
-                return Err(StoreError::InvalidArgument(format!(
-                    "contact_id: no contact {} in this workspace",
-                    message.contact_id
-                )));
-            }
-            if !message.conversation_id.is_empty() {
-                match conversations::load(conn, &ws, &message.conversation_id)? {
-                    None => {
-                        return Err(StoreError::InvalidArgument(format!(
-                            "conversation_id: no conversation {} in this workspace",
-                            message.conversation_id
-                        )))
-                    }
-                    Some(c) if c.contact_id != message.contact_id => {
-                        return Err(StoreError::InvalidArgument(format!(
-                            "conversation_id: conversation {} is with another contact",
-                            message.conversation_id
-                        )))
-                    }
-                    Some(_) => {}
+        let waker = self.outbox_waker();
+        let stored = self
+            .write(move |conn| {
+                if contacts::load(conn, &ws, &message.contact_id)?.is_none() {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "contact_id: no contact {} in this workspace",
+                        message.contact_id
+                    )));
                 }
-            }
-            let conversation =
-                (!message.conversation_id.is_empty()).then_some(message.conversation_id.as_str());
-            conn.execute(
-                "INSERT INTO messages (id, workspace_id, contact_id, conversation_id, channel,
+                if !message.conversation_id.is_empty() {
+                    match conversations::load(conn, &ws, &message.conversation_id)? {
+                        None => {
+                            return Err(StoreError::InvalidArgument(format!(
+                                "conversation_id: no conversation {} in this workspace",
+                                message.conversation_id
+                            )))
+                        }
+                        Some(c) if c.contact_id != message.contact_id => {
+                            return Err(StoreError::InvalidArgument(format!(
+                                "conversation_id: conversation {} is with another contact",
+                                message.conversation_id
+                            )))
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let conversation = (!message.conversation_id.is_empty())
+                    .then_some(message.conversation_id.as_str());
+                conn.execute(
+                    "INSERT INTO messages (id, workspace_id, contact_id, conversation_id, channel,
                     text, content, status, module, created_at_ms, updated_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-                rusqlite::params![
-                    message.id,
-                    ws,
-                    message.contact_id,
-                    conversation,
-                    message.channel,
-                    message.text,
-                    content_text,
-                    message.status,
-                    message.module,
-                    signed(now)
-                ],
-            )?;
-            Ok(message)
-        })
-        .await
+                    rusqlite::params![
+                        message.id,
+                        ws,
+                        message.contact_id,
+                        conversation,
+                        message.channel,
+                        message.text,
+                        content_text,
+                        message.status,
+                        message.module,
+                        signed(now)
+                    ],
+                )?;
+                Ok(conn.query_row(
+                    &format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"),
+                    [&message.id],
+                    row_to_message,
+                )?)
+            })
+            .await?;
+        waker.notify_waiters();
+        Ok(stored)
     }
 
     /// Message `id` of `ws`.
@@ -176,24 +234,26 @@ impl Store {
         .await
     }
 
-    /// Messages of `ws` in creation order, oldest first; a non-empty `contact_id` filters.
+    /// Messages of `ws` in creation order, oldest first; a non-empty `contact_id` or `status`
+    /// filters.
     pub async fn list_messages(
         &self,
         ws: &str,
         contact_id: &str,
+        status: &str,
         page_size: u32,
         page_token: &str,
     ) -> Result<Page<OutboundMessage>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
-        let (ws, contact_id) = (ws.to_string(), contact_id.to_string());
+        let (ws, contact_id, status) = (ws.to_string(), contact_id.to_string(), status.to_string());
         self.read(move |conn| {
             let (sql, params) = page_query(
                 COLUMNS,
                 "messages",
                 &ws,
                 &after,
-                &[("contact_id", &contact_id)],
+                &[("contact_id", &contact_id), ("status", &status)],
                 limit,
             );
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -304,15 +364,15 @@ mod tests {
             Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
         ));
 
-        let all = store.list_messages("ws_a", "", 1, "").await.unwrap();
+        let all = store.list_messages("ws_a", "", "", 1, "").await.unwrap();
         assert_eq!(all.items, vec![sent.clone()]);
         let rest = store
-            .list_messages("ws_a", "", 1, all.next_page_token.as_deref().unwrap())
+            .list_messages("ws_a", "", "", 1, all.next_page_token.as_deref().unwrap())
             .await
             .unwrap();
         assert_eq!(rest.items, vec![templated]);
         assert_eq!(rest.next_page_token, None);
-        let ada_only = store.list_messages("ws_a", &ada, 0, "").await.unwrap();
+        let ada_only = store.list_messages("ws_a", &ada, "", 0, "").await.unwrap();
         assert_eq!(ada_only.items, vec![sent]);
     }
 }

@@ -22,6 +22,7 @@ mod connections;
 mod contacts;
 mod conversations;
 mod cron_runs;
+pub mod delivery;
 mod deployments;
 mod health;
 mod keys;
@@ -133,6 +134,8 @@ struct Inner {
     writer: writer::Writer,
     readers: pool::ReadPool,
     auth_cache: keys::AuthCache,
+    /// Woken when an item is queued in an outbox (messages, workflow runs).
+    outbox_waker: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -197,6 +200,7 @@ impl Store {
                 writer,
                 readers: pool::ReadPool::new(path.to_path_buf()),
                 auth_cache: keys::AuthCache::default(),
+                outbox_waker: Arc::new(tokio::sync::Notify::new()),
             }),
         })
     }
@@ -204,6 +208,11 @@ impl Store {
     /// Opens `<data_dir>/convotic.db`.
     pub fn open_in(data_dir: &Path) -> Result<Store, StoreError> {
         Self::open(&data_dir.join(DB_FILE))
+    }
+
+    /// Woken when a message or a workflow run is queued (the delivery loops wait on it).
+    pub fn outbox_waker(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.outbox_waker)
     }
 
     /// The database file.

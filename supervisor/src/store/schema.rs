@@ -264,6 +264,48 @@ CREATE TABLE deployed_modules (
 );
 "#,
     },
+    Migration {
+        version: 6,
+        name: "delivery of messages and workflow runs: targets, attempts, statuses",
+        sql: r#"
+CREATE TABLE delivery_targets (
+    workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    purpose         TEXT NOT NULL CHECK (purpose IN ('channel', 'workflows')),
+    name            TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('block', 'webhook', 'nats')),
+    config          TEXT NOT NULL,
+    secret          TEXT,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, purpose, name)
+);
+
+ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN attempt_deadline_ms INTEGER;
+ALTER TABLE messages ADD COLUMN provider_id TEXT;
+ALTER TABLE messages ADD COLUMN accepted_at_ms INTEGER;
+ALTER TABLE messages ADD COLUMN finished_at_ms INTEGER;
+ALTER TABLE messages ADD COLUMN last_error TEXT;
+ALTER TABLE messages ADD COLUMN dead_lettered_at_ms INTEGER;
+ALTER TABLE messages ADD COLUMN output TEXT;
+CREATE INDEX messages_due ON messages(status, next_attempt_at_ms)
+    WHERE status IN ('queued', 'sending');
+
+ALTER TABLE workflow_runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workflow_runs ADD COLUMN next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workflow_runs ADD COLUMN attempt_deadline_ms INTEGER;
+ALTER TABLE workflow_runs ADD COLUMN provider_id TEXT;
+ALTER TABLE workflow_runs ADD COLUMN accepted_at_ms INTEGER;
+ALTER TABLE workflow_runs ADD COLUMN finished_at_ms INTEGER;
+ALTER TABLE workflow_runs ADD COLUMN last_error TEXT;
+ALTER TABLE workflow_runs ADD COLUMN dead_lettered_at_ms INTEGER;
+ALTER TABLE workflow_runs ADD COLUMN output TEXT;
+ALTER TABLE workflow_runs ADD COLUMN request_id TEXT;
+CREATE INDEX workflow_runs_due ON workflow_runs(status, next_attempt_at_ms)
+    WHERE status IN ('queued', 'sending');
+"#,
+    },
 ];
 
 /// The schema version this build writes.

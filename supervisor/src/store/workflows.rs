@@ -1,5 +1,7 @@
-//! Workflow runs (`ctx.workflows.trigger`): each trigger queues a run; an idempotency key makes
-//! a repeated trigger return the first run instead of starting another.
+//! Workflow runs (`ctx.workflows.trigger`, `POST /v1/workflows/{id}/runs`): each trigger queues
+//! a run for the workspace's workflow engine; an idempotency key makes a repeated trigger return
+//! the first run instead of starting another. The delivery loop hands it over (`queued` →
+//! `sending` → `delivered`); the engine reports `running`, then `succeeded` or `failed`.
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -23,7 +25,7 @@ pub struct WorkflowRun {
     pub workflow_id: String,
     /// The trigger's payload.
     pub payload: Value,
-    /// `queued`, `running`, `succeeded` or `failed`.
+    /// `queued`, `sending`, `delivered`, `running`, `succeeded` or `failed`.
     pub status: String,
     /// The trigger's idempotency key; empty for none.
     pub idempotency_key: String,
@@ -31,6 +33,24 @@ pub struct WorkflowRun {
     pub module: String,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: u64,
+    /// Milliseconds since the Unix epoch of the last status change.
+    pub updated_at_ms: u64,
+    /// Attempts to hand it to the engine.
+    pub attempts: u32,
+    /// When the engine accepted it.
+    pub delivered_at_ms: Option<u64>,
+    /// When it succeeded or failed.
+    pub finished_at_ms: Option<u64>,
+    /// The engine's output once it succeeded.
+    pub output: Value,
+    /// Why the last hand-over attempt failed, or the engine's error.
+    pub error: Option<String>,
+    /// When its hand-over failed for good (a dead letter: `POST .../redrive`).
+    pub dead_lettered_at_ms: Option<u64>,
+    /// The request that triggered it, when known.
+    pub request_id: String,
+    /// Why a queued run is waiting (no workflow engine set, a retry later).
+    pub waiting: Option<String>,
 }
 
 /// A trigger.
@@ -44,9 +64,16 @@ pub struct NewWorkflowRun {
     /// When non-empty, a second trigger with the same key in the workspace returns the first
     /// run.
     pub idempotency_key: String,
+    /// The request that triggered it (not part of the JSON body).
+    #[serde(skip)]
+    pub request_id: String,
 }
 
-const COLUMNS: &str = "id, workflow_id, payload, status, idempotency_key, module, created_at_ms";
+const COLUMNS: &str = "id, workflow_id, payload, status, idempotency_key, module, created_at_ms, \
+     updated_at_ms, attempts, accepted_at_ms, finished_at_ms, output, last_error, \
+     dead_lettered_at_ms, request_id, next_attempt_at_ms, \
+     EXISTS (SELECT 1 FROM delivery_targets t WHERE t.workspace_id = workflow_runs.workspace_id \
+             AND t.purpose = 'workflows')";
 
 fn row_to_run(row: &rusqlite::Row<'_>) -> rusqlite::Result<WorkflowRun> {
     Ok(WorkflowRun {
@@ -57,6 +84,36 @@ fn row_to_run(row: &rusqlite::Row<'_>) -> rusqlite::Result<WorkflowRun> {
         idempotency_key: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
         module: row.get(5)?,
         created_at_ms: unsigned(row.get(6)?),
+        updated_at_ms: unsigned(row.get(7)?),
+        attempts: row.get(8)?,
+        delivered_at_ms: row.get::<_, Option<i64>>(9)?.map(unsigned),
+        finished_at_ms: row.get::<_, Option<i64>>(10)?.map(unsigned),
+        output: match row.get::<_, Option<String>>(11)? {
+            Some(text) => parse_json("workflow_runs.output", &text)?,
+            None => Value::Null,
+        },
+        error: row.get(12)?,
+        dead_lettered_at_ms: row.get::<_, Option<i64>>(13)?.map(unsigned),
+        request_id: row.get::<_, Option<String>>(14)?.unwrap_or_default(),
+        waiting: None,
+    })
+    .map(|mut run| {
+        let next: i64 = row.get(15).unwrap_or(0);
+        let has_engine: bool = row.get(16).unwrap_or(false);
+        if run.status == STATUS_QUEUED {
+            run.waiting = Some(if !has_engine {
+                "no workflow engine is set: PUT /v1/workflow-engine".to_string()
+            } else if run.attempts > 0 {
+                format!(
+                    "attempt {} is due at {} ms",
+                    run.attempts + 1,
+                    unsigned(next)
+                )
+            } else {
+                "due now".to_string()
+            });
+        }
+        run
     })
 }
 
@@ -96,34 +153,52 @@ impl Store {
             idempotency_key: new.idempotency_key,
             module: module.to_string(),
             created_at_ms: now_ms(),
+            updated_at_ms: 0,
+            attempts: 0,
+            delivered_at_ms: None,
+            finished_at_ms: None,
+            output: Value::Null,
+            error: None,
+            dead_lettered_at_ms: None,
+            request_id: new.request_id,
+            waiting: None,
         };
         let ws = ws.to_string();
-        self.write(move |conn| {
-            require_workspace(conn, &ws)?;
-            if !run.idempotency_key.is_empty() {
-                if let Some(first) = by_idempotency_key(conn, &ws, &run.idempotency_key)? {
-                    return Ok(first);
+        let waker = self.outbox_waker();
+        let stored = self
+            .write(move |conn| {
+                require_workspace(conn, &ws)?;
+                if !run.idempotency_key.is_empty() {
+                    if let Some(first) = by_idempotency_key(conn, &ws, &run.idempotency_key)? {
+                        return Ok(first);
+                    }
                 }
-            }
-            let key = (!run.idempotency_key.is_empty()).then_some(run.idempotency_key.as_str());
-            conn.execute(
-                "INSERT INTO workflow_runs (id, workspace_id, workflow_id, payload, status,
-                    idempotency_key, module, created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                rusqlite::params![
-                    run.id,
-                    ws,
-                    run.workflow_id,
-                    payload_text,
-                    run.status,
-                    key,
-                    run.module,
-                    signed(run.created_at_ms)
-                ],
-            )?;
-            Ok(run)
-        })
-        .await
+                let key = (!run.idempotency_key.is_empty()).then_some(run.idempotency_key.as_str());
+                conn.execute(
+                    "INSERT INTO workflow_runs (id, workspace_id, workflow_id, payload, status,
+                    idempotency_key, module, created_at_ms, updated_at_ms, request_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                    rusqlite::params![
+                        run.id,
+                        ws,
+                        run.workflow_id,
+                        payload_text,
+                        run.status,
+                        key,
+                        run.module,
+                        signed(run.created_at_ms),
+                        (!run.request_id.is_empty()).then_some(run.request_id.as_str())
+                    ],
+                )?;
+                Ok(conn.query_row(
+                    &format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = ?1"),
+                    [&run.id],
+                    row_to_run,
+                )?)
+            })
+            .await?;
+        waker.notify_waiters();
+        Ok(stored)
     }
 
     /// Run `id` of `ws`.
@@ -141,24 +216,27 @@ impl Store {
         .await
     }
 
-    /// Runs of `ws` in creation order, oldest first; a non-empty `workflow_id` filters.
+    /// Runs of `ws` in creation order, oldest first; a non-empty `workflow_id` or `status`
+    /// filters.
     pub async fn list_workflow_runs(
         &self,
         ws: &str,
         workflow_id: &str,
+        status: &str,
         page_size: u32,
         page_token: &str,
     ) -> Result<Page<WorkflowRun>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
-        let (ws, workflow_id) = (ws.to_string(), workflow_id.to_string());
+        let (ws, workflow_id, status) =
+            (ws.to_string(), workflow_id.to_string(), status.to_string());
         self.read(move |conn| {
             let (sql, params) = page_query(
                 COLUMNS,
                 "workflow_runs",
                 &ws,
                 &after,
-                &[("workflow_id", &workflow_id)],
+                &[("workflow_id", &workflow_id), ("status", &status)],
                 limit,
             );
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -181,6 +259,7 @@ mod tests {
             workflow_id: workflow_id.into(),
             payload: json!({"n": n}),
             idempotency_key: key.into(),
+            request_id: String::new(),
         }
     }
 
@@ -219,7 +298,7 @@ mod tests {
             Err(StoreError::NotFound(_))
         ));
         let wf1 = store
-            .list_workflow_runs("ws_a", "wf_1", 0, "")
+            .list_workflow_runs("ws_a", "wf_1", "", 0, "")
             .await
             .unwrap();
         assert_eq!(wf1.items, vec![first, a]);

@@ -1,4 +1,4 @@
-//! The two JetStream streams, created or brought up to date at connect.
+//! The JetStream streams, created or brought up to date at connect.
 //!
 //! * Topics (`[nats] stream`, subjects `convotic.*.topics.>`): file storage, **limits**
 //!   retention with a maximum age of [`TOPICS_MAX_AGE`]. Every handler has its own durable
@@ -11,7 +11,10 @@
 //! * Dead letters (`[nats] dead_letter_stream`, subjects `convotic.*.dead.>`): file storage,
 //!   limits retention without age: dead letters stay until they are re-driven or purged.
 //!
-//! Both deduplicate publishes on `Nats-Msg-Id` within `[nats] duplicate_window`. On an existing
+//! * Outbox (`CONVOTIC_OUTBOX`, subjects `convotic.*.messages.>` and `convotic.*.workflows.>`):
+//!   messages and workflow runs delivered to `nats` targets, kept 7 days.
+//!
+//! Every one deduplicates publishes on `Nats-Msg-Id` within `[nats] duplicate_window`. On an existing
 //! stream, connecting adds the bus's subjects if missing and sets the duplicate window; other
 //! settings (replicas, limits, placement) are left as they are.
 
@@ -39,11 +42,34 @@ pub(crate) const CRON_STREAM: &str = "CONVOTIC_CRON";
 /// How long a cron tick's claim is remembered (the stream's duplicate window).
 pub(crate) const CRON_CLAIM_WINDOW: Duration = Duration::from_secs(10 * 60);
 
-/// Creates or updates the topics, dead-letter and cron-claims streams.
+/// Subjects of the outbox stream: messages and workflow runs handed to `nats` targets.
+pub(crate) const OUTBOX_SUBJECTS: [&str; 2] = ["convotic.*.messages.>", "convotic.*.workflows.>"];
+/// Name of the outbox stream.
+pub(crate) const OUTBOX_STREAM: &str = "CONVOTIC_OUTBOX";
+
+/// Creates or updates the topics, dead-letter, cron-claims and outbox streams.
 pub(crate) async fn ensure_all(js: &Context, config: &NatsConfig) -> Result<(), BusError> {
     ensure(js, topics_config(config)).await?;
     ensure(js, dead_config(config)).await?;
-    ensure(js, cron_config()).await
+    ensure(js, cron_config()).await?;
+    ensure(js, outbox_config(config)).await
+}
+
+/// Messages and workflow runs delivered to `nats` targets (`convotic.<ws>.messages.<channel>`,
+/// `convotic.<ws>.workflows.trigger`): kept 7 days for the platform's consumers, deduplicated
+/// on `Nats-Msg-Id` (the item's id), so a retried delivery is stored once.
+fn outbox_config(config: &NatsConfig) -> Config {
+    Config {
+        name: OUTBOX_STREAM.into(),
+        description: Some("Convotic messages and workflow runs for the platform".into()),
+        subjects: OUTBOX_SUBJECTS.iter().map(|s| s.to_string()).collect(),
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        max_age: TOPICS_MAX_AGE,
+        duplicate_window: config.duplicate_window,
+        ..Default::default()
+    }
 }
 
 /// Claims of cron ticks: one tiny message per tick, deduplicated on its id within

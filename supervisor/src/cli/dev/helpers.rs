@@ -211,21 +211,9 @@ fn json(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("not JSON ({e}): {text}"))
 }
 
-/// The signature header value of the SDKs' webhook scheme:
-/// `t=<ms>,v1=<hex HMAC-SHA256(secret, "<ms>.<body>")>`.
+/// The signature header value of the SDKs' webhook scheme (see [`crate::signature`]).
 pub fn sign(secret: &str, t_ms: u64, body: &[u8]) -> String {
-    use hmac::{KeyInit, Mac};
-    let timestamp = t_ms.to_string();
-    // HMAC takes keys of any length.
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    crate::signature::sign(secret, t_ms, body)
 }
 
 #[cfg(test)]

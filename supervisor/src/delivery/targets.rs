@@ -1,0 +1,237 @@
+//! One delivery attempt to a target, and what its answer means:
+//!
+//! | target | accepted | retried | failed for good |
+//! |---|---|---|---|
+//! | `webhook` (signed JSON POST) | 2xx | 408, 425, 429, 5xx, no answer, connection error | other 4xx, a redirect |
+//! | `block` (a Block action with a connection) | the action's output | a module error marked retryable, 502/503/504 (module not ready, gone, late) | any other refusal (bad input, no such connection, ...) |
+//! | `nats` (JetStream publish) | the stream's ack | no ack, no connection | — |
+//!
+//! The item's id is the idempotency key: `Idempotency-Key` header, `idempotency_key` in the
+//! Block action's input, `Nats-Msg-Id` (the stream drops a duplicate within its window).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::integrations::{CallInfo, Integrations};
+use crate::store::delivery::{Claimed, Outbox};
+
+/// Most bytes of a target's answer quoted in an error.
+const QUOTED: usize = 300;
+
+/// How an attempt went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    /// The target took it.
+    Accepted {
+        /// Its id for the item, if it gave one.
+        provider_id: Option<String>,
+    },
+    /// Failed; trying again may succeed.
+    Retryable(String),
+    /// Refused; trying again will not help.
+    Final(String),
+}
+
+/// What the targets need: Blocks, an HTTP client, JetStream.
+pub struct Targets {
+    integrations: Arc<Integrations>,
+    http: reqwest::Client,
+    jetstream: Option<async_nats::jetstream::Context>,
+}
+
+impl Targets {
+    /// Targets over `integrations` (Blocks) and `nats` (when `[nats]` is set).
+    pub fn new(integrations: Arc<Integrations>, nats: Option<async_nats::Client>) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("convotic-supervisor/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self {
+            integrations,
+            http,
+            jetstream: nats.map(async_nats::jetstream::new),
+        }
+    }
+
+    /// One attempt of `item` to its target.
+    pub async fn attempt(&self, item: &Claimed) -> Attempt {
+        match item.target.kind.as_str() {
+            "webhook" => self.webhook(item).await,
+            "block" if item.outbox == Outbox::Messages => self.block(item).await,
+            "nats" => self.nats(item).await,
+            other => Attempt::Final(format!("target kind {other:?} cannot take this item")),
+        }
+    }
+
+    async fn webhook(&self, item: &Claimed) -> Attempt {
+        let Some(url) = item.target.config["url"].as_str() else {
+            return Attempt::Final("the webhook target has no url".into());
+        };
+        let mut body = item.payload.clone();
+        body["attempt"] = json!(item.attempt);
+        let body = body.to_string().into_bytes();
+        let secret = item.target.secret.as_deref().unwrap_or_default();
+        let signature = crate::signature::sign(secret, now_ms(), &body);
+        let sent = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header(crate::signature::HEADER, signature)
+            .header("idempotency-key", &item.id)
+            .header("x-convotic-attempt", item.attempt.to_string())
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return Attempt::Retryable(format!("POST {url}: {}", error_chain(&e))),
+        };
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let quoted: String = text.chars().take(QUOTED).collect();
+        match status {
+            200..=299 => {
+                let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                Attempt::Accepted {
+                    provider_id: provider_id(&answer),
+                }
+            }
+            408 | 425 | 429 | 500..=599 => {
+                Attempt::Retryable(format!("POST {url}: HTTP {status}: {quoted}"))
+            }
+            _ => Attempt::Final(format!("POST {url}: HTTP {status}: {quoted}")),
+        }
+    }
+
+    async fn block(&self, item: &Claimed) -> Attempt {
+        let config = &item.target.config;
+        let (Some(block), Some(action), Some(connection)) = (
+            config["block"].as_str(),
+            config["action"].as_str(),
+            config["connection_id"].as_str(),
+        ) else {
+            return Attempt::Final("the block target lacks block, action or connection_id".into());
+        };
+        let field = config["to"].as_str().unwrap_or("phone");
+        let to = item.payload["contact"][field].as_str().unwrap_or_default();
+        if to.is_empty() {
+            return Attempt::Final(format!(
+                "contact {} has no {field}: the channel's Block sends to the contact's {field}",
+                item.payload["contact"]["id"].as_str().unwrap_or("?")
+            ));
+        }
+        let input = json!({
+            "input": {
+                "to": to,
+                "text": item.payload["text"],
+                "idempotency_key": item.id,
+            }
+        });
+        let call = CallInfo {
+            request_id: item.id.clone(),
+            traceparent: String::new(),
+        };
+        let result = self
+            .integrations
+            .call_action(
+                &item.workspace,
+                block,
+                connection,
+                action,
+                input.to_string().as_bytes(),
+                &call,
+            )
+            .await;
+        match result {
+            Ok(answer) => Attempt::Accepted {
+                provider_id: provider_id(&answer.body["output"]),
+            },
+            Err(e) => {
+                let why = format!("{block}.{action}: {} ({})", e.message, e.code);
+                let transient = matches!(e.status.as_u16(), 502..=504);
+                if e.retryable == Some(true) || (e.retryable.is_none() && transient) {
+                    Attempt::Retryable(why)
+                } else {
+                    Attempt::Final(why)
+                }
+            }
+        }
+    }
+
+    async fn nats(&self, item: &Claimed) -> Attempt {
+        let Some(jetstream) = &self.jetstream else {
+            return Attempt::Retryable(
+                "the nats target needs [nats] in the supervisor's configuration".into(),
+            );
+        };
+        let subject = match item.outbox {
+            Outbox::Messages => format!(
+                "convotic.{}.messages.{}",
+                item.workspace,
+                item.payload["channel"].as_str().unwrap_or_default()
+            ),
+            Outbox::WorkflowRuns => format!("convotic.{}.workflows.trigger", item.workspace),
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", item.id.as_str());
+        let body = item.payload.to_string();
+        let published = jetstream
+            .publish_with_headers(subject.clone(), headers, body.into())
+            .await;
+        let ack = match published {
+            Ok(ack) => ack.await,
+            Err(e) => return Attempt::Retryable(format!("publish to {subject}: {e}")),
+        };
+        match ack {
+            Ok(ack) => Attempt::Accepted {
+                provider_id: Some(format!("{}:{}", ack.stream, ack.sequence)),
+            },
+            Err(e) => Attempt::Retryable(format!("publish to {subject}: no ack: {e}")),
+        }
+    }
+}
+
+/// The target's id for the item in its answer: `message_id`, `id` or `provider_id`.
+fn provider_id(answer: &Value) -> Option<String> {
+    ["message_id", "id", "provider_id"]
+        .iter()
+        .find_map(|key| answer[key].as_str())
+        .map(|id| id.chars().take(256).collect())
+}
+
+/// An error with its sources (reqwest's own message omits the cause).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_ids_come_from_the_usual_fields() {
+        assert_eq!(
+            provider_id(&json!({"message_id": "sms_1", "status": "sent"})),
+            Some("sms_1".into())
+        );
+        assert_eq!(provider_id(&json!({"id": "x"})), Some("x".into()));
+        assert_eq!(provider_id(&json!({"id": 3})), None);
+        assert_eq!(provider_id(&Value::Null), None);
+    }
+}

@@ -1,0 +1,500 @@
+//! Delivery state of the two outboxes — messages (`ctx.messages`) and workflow runs
+//! (`ctx.workflows`) — and the targets they are delivered to.
+//!
+//! An item moves `queued` → `sending` (claimed for one attempt, with a deadline) → `sent` (a
+//! run: `delivered`), or back to `queued` with a later `next_attempt_at_ms` after a retryable
+//! failure, or `failed` (dead-lettered: `dead_lettered_at_ms` set) after the last attempt or a
+//! final refusal. A `sending` item whose deadline passed (its supervisor died mid-attempt) is
+//! claimed again. Settling is guarded by the attempt number, so a late answer of an earlier
+//! attempt never overwrites a newer state.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::util::{now_ms, signed, unsigned};
+use super::{Store, StoreError};
+
+/// Which outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// `messages`, delivered to a channel's target.
+    Messages,
+    /// `workflow_runs`, handed to the workspace's workflow engine.
+    WorkflowRuns,
+}
+
+impl Outbox {
+    fn table(self) -> &'static str {
+        match self {
+            Outbox::Messages => "messages",
+            Outbox::WorkflowRuns => "workflow_runs",
+        }
+    }
+
+    /// The status of an item its target accepted.
+    pub fn accepted_status(self) -> &'static str {
+        match self {
+            Outbox::Messages => "sent",
+            Outbox::WorkflowRuns => "delivered",
+        }
+    }
+
+    /// Its name in logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outbox::Messages => "message",
+            Outbox::WorkflowRuns => "workflow_run",
+        }
+    }
+}
+
+/// Where a channel's messages (or a workspace's workflow runs) go.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryTarget {
+    /// The workspace.
+    pub workspace: String,
+    /// `channel` or `workflows`.
+    pub purpose: String,
+    /// The channel's name (empty for the workflow engine).
+    pub name: String,
+    /// `block`, `webhook` or `nats`.
+    pub kind: String,
+    /// Kind-specific settings (block: `block`, `action`, `connection_id`; webhook: `url`).
+    pub config: Value,
+    /// The webhook's signing secret (never serialized).
+    #[serde(skip)]
+    pub secret: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// Milliseconds since the Unix epoch.
+    pub updated_at_ms: u64,
+}
+
+/// One item claimed for an attempt, with its target.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// Which outbox.
+    pub outbox: Outbox,
+    /// `msg_…` or `run_…`: also the idempotency key given to the target.
+    pub id: String,
+    /// The workspace.
+    pub workspace: String,
+    /// This attempt's number (1 for the first).
+    pub attempt: u32,
+    /// Where it goes.
+    pub target: DeliveryTarget,
+    /// What is sent: the message or the run as the target receives it.
+    pub payload: Value,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// The target took it (with its own id for it, if it gave one).
+    Accepted {
+        /// The target's id.
+        provider_id: Option<String>,
+    },
+    /// Try again at `at_ms`.
+    Retry {
+        /// When.
+        at_ms: u64,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// Given up: failed and dead-lettered.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+const TARGET_COLUMNS: &str =
+    "t.workspace_id, t.purpose, t.name, t.kind, t.config, t.secret, t.created_at_ms, t.updated_at_ms";
+
+fn row_to_target(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<DeliveryTarget> {
+    let config: String = row.get(first + 4)?;
+    Ok(DeliveryTarget {
+        workspace: row.get(first)?,
+        purpose: row.get(first + 1)?,
+        name: row.get(first + 2)?,
+        kind: row.get(first + 3)?,
+        config: serde_json::from_str(&config).unwrap_or(Value::Null),
+        secret: row.get(first + 5)?,
+        created_at_ms: unsigned(row.get(first + 6)?),
+        updated_at_ms: unsigned(row.get(first + 7)?),
+    })
+}
+
+impl Store {
+    /// Sets (creates or replaces) a target.
+    pub async fn target_put(&self, target: DeliveryTarget) -> Result<DeliveryTarget, StoreError> {
+        self.write(move |conn| {
+            let now = signed(now_ms());
+            conn.prepare_cached(
+                "INSERT INTO delivery_targets
+                    (workspace_id, purpose, name, kind, config, secret, created_at_ms, updated_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 ON CONFLICT (workspace_id, purpose, name) DO UPDATE SET
+                    kind = excluded.kind, config = excluded.config, secret = excluded.secret,
+                    updated_at_ms = excluded.updated_at_ms",
+            )?
+            .execute(rusqlite::params![
+                target.workspace,
+                target.purpose,
+                target.name,
+                target.kind,
+                target.config.to_string(),
+                target.secret,
+                now
+            ])?;
+            load_target(conn, &target.workspace, &target.purpose, &target.name)?
+                .ok_or_else(|| StoreError::Internal("the target just written is gone".into()))
+        })
+        .await
+    }
+
+    /// A target, if set.
+    pub async fn target_get(
+        &self,
+        ws: &str,
+        purpose: &str,
+        name: &str,
+    ) -> Result<Option<DeliveryTarget>, StoreError> {
+        let (ws, purpose, name) = (ws.to_string(), purpose.to_string(), name.to_string());
+        self.read(move |conn| load_target(conn, &ws, &purpose, &name))
+            .await
+    }
+
+    /// The targets of `ws` for `purpose`, by name.
+    pub async fn target_list(
+        &self,
+        ws: &str,
+        purpose: &str,
+    ) -> Result<Vec<DeliveryTarget>, StoreError> {
+        let (ws, purpose) = (ws.to_string(), purpose.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {TARGET_COLUMNS} FROM delivery_targets t
+                 WHERE t.workspace_id = ?1 AND t.purpose = ?2 ORDER BY t.name"
+            ))?;
+            let rows = stmt.query_map([ws, purpose], |row| row_to_target(row, 0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Removes a target; whether it existed.
+    pub async fn target_delete(
+        &self,
+        ws: &str,
+        purpose: &str,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let (ws, purpose, name) = (ws.to_string(), purpose.to_string(), name.to_string());
+        self.write(move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "DELETE FROM delivery_targets WHERE workspace_id = ?1 AND purpose = ?2 AND name = ?3",
+                )?
+                .execute([ws, purpose, name])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Claims up to `limit` items of `outbox` that are due and have a target: `queued` ones
+    /// whose next attempt is due, and `sending` ones whose attempt deadline passed. Each is
+    /// marked `sending` with its attempt counted and a deadline `attempt_ms` from now.
+    pub async fn outbox_claim(
+        &self,
+        outbox: Outbox,
+        limit: u32,
+        attempt_ms: u64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.write(move |conn| {
+            let now = now_ms();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let claimed = claim(&tx, outbox, limit, now, attempt_ms)?;
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    /// Records how attempt `attempt` of item `id` ended; `false` when the item moved on
+    /// meanwhile (a newer attempt, a status report, a re-drive): nothing is changed then.
+    pub async fn outbox_settle(
+        &self,
+        outbox: Outbox,
+        id: &str,
+        attempt: u32,
+        settlement: Settlement,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            let now = signed(now_ms());
+            let table = outbox.table();
+            let guard = "WHERE id = ?1 AND status = 'sending' AND attempts = ?2";
+            let changed = match settlement {
+                Settlement::Accepted { provider_id } => conn
+                    .prepare_cached(&format!(
+                        "UPDATE {table} SET status = ?3, accepted_at_ms = ?4, updated_at_ms = ?4,
+                            provider_id = COALESCE(?5, provider_id), attempt_deadline_ms = NULL,
+                            last_error = NULL {guard}"
+                    ))?
+                    .execute(rusqlite::params![
+                        id,
+                        attempt,
+                        outbox.accepted_status(),
+                        now,
+                        provider_id
+                    ])?,
+                Settlement::Retry { at_ms, error } => conn
+                    .prepare_cached(&format!(
+                        "UPDATE {table} SET status = 'queued', next_attempt_at_ms = ?3,
+                            attempt_deadline_ms = NULL, last_error = ?4, updated_at_ms = ?5 {guard}"
+                    ))?
+                    .execute(rusqlite::params![id, attempt, signed(at_ms), error, now])?,
+                Settlement::Failed { error } => conn
+                    .prepare_cached(&format!(
+                        "UPDATE {table} SET status = 'failed', attempt_deadline_ms = NULL,
+                            last_error = ?3, dead_lettered_at_ms = ?4, updated_at_ms = ?4 {guard}"
+                    ))?
+                    .execute(rusqlite::params![id, attempt, error, now])?,
+            };
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    /// Puts a failed (dead-lettered) item of `ws` back in the outbox with fresh attempts.
+    pub async fn outbox_redrive(
+        &self,
+        outbox: Outbox,
+        ws: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let (ws, id) = (ws.to_string(), id.to_string());
+        self.write(move |conn| {
+            let table = outbox.table();
+            let n = conn
+                .prepare_cached(&format!(
+                    "UPDATE {table} SET status = 'queued', attempts = 0, next_attempt_at_ms = 0,
+                        dead_lettered_at_ms = NULL, updated_at_ms = ?3
+                     WHERE workspace_id = ?1 AND id = ?2 AND status = 'failed'
+                       AND dead_lettered_at_ms IS NOT NULL"
+                ))?
+                .execute(rusqlite::params![ws, id, signed(now_ms())])?;
+            if n == 1 {
+                return Ok(());
+            }
+            let exists: bool = conn
+                .prepare_cached(&format!(
+                    "SELECT EXISTS (SELECT 1 FROM {table} WHERE workspace_id = ?1 AND id = ?2)"
+                ))?
+                .query_row([&ws, &id], |row| row.get(0))?;
+            if exists {
+                Err(StoreError::Conflict(format!(
+                    "{id} is not a dead letter (only items whose delivery failed for good can be re-driven)"
+                )))
+            } else {
+                Err(StoreError::NotFound(format!("no {} {id}", outbox.label())))
+            }
+        })
+        .await
+    }
+
+    /// Records what the target reported about item `id` of `ws` after accepting it: `status`
+    /// among `allowed_from` → `status` (with the target's id, output or error). Returns the
+    /// previous status; [`StoreError::Conflict`] when the item is not in a status it can
+    /// leave that way.
+    pub async fn outbox_report(
+        &self,
+        outbox: Outbox,
+        ws: &str,
+        id: &str,
+        report: Report,
+    ) -> Result<String, StoreError> {
+        let (ws, id) = (ws.to_string(), id.to_string());
+        self.write(move |conn| {
+            let table = outbox.table();
+            let current: Option<String> = conn
+                .prepare_cached(&format!(
+                    "SELECT status FROM {table} WHERE workspace_id = ?1 AND id = ?2"
+                ))?
+                .query_row([&ws, &id], |row| row.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+            let Some(current) = current else {
+                return Err(StoreError::NotFound(format!("no {} {id}", outbox.label())));
+            };
+            if !report.allowed_from.contains(&current.as_str()) {
+                return Err(StoreError::Conflict(format!(
+                    "{id} is {current}: it cannot become {}",
+                    report.status
+                )));
+            }
+            let now = signed(now_ms());
+            conn.prepare_cached(&format!(
+                "UPDATE {table} SET status = ?3, updated_at_ms = ?4,
+                    provider_id = COALESCE(?5, provider_id),
+                    last_error = COALESCE(?6, last_error),
+                    output = COALESCE(?7, output),
+                    finished_at_ms = CASE WHEN ?3 IN ('delivered', 'succeeded', 'failed')
+                                     THEN ?4 ELSE finished_at_ms END,
+                    attempt_deadline_ms = NULL
+                 WHERE workspace_id = ?1 AND id = ?2"
+            ))?
+            .execute(rusqlite::params![
+                ws,
+                id,
+                report.status,
+                now,
+                report.provider_id,
+                report.error,
+                report.output.map(|o| o.to_string()),
+            ])?;
+            Ok(current)
+        })
+        .await
+    }
+}
+
+/// A status reported by the target (a message's delivery receipt, a run's progress).
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The new status.
+    pub status: &'static str,
+    /// The statuses it may follow.
+    pub allowed_from: &'static [&'static str],
+    /// The target's id for the item.
+    pub provider_id: Option<String>,
+    /// A failure's reason.
+    pub error: Option<String>,
+    /// A run's output.
+    pub output: Option<Value>,
+}
+
+fn load_target(
+    conn: &rusqlite::Connection,
+    ws: &str,
+    purpose: &str,
+    name: &str,
+) -> Result<Option<DeliveryTarget>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TARGET_COLUMNS} FROM delivery_targets t
+         WHERE t.workspace_id = ?1 AND t.purpose = ?2 AND t.name = ?3"
+    ))?;
+    let mut rows = stmt.query_map([ws, purpose, name], |row| row_to_target(row, 0))?;
+    Ok(rows.next().transpose()?)
+}
+
+/// The claim of [`Store::outbox_claim`], in a write transaction.
+fn claim(
+    tx: &rusqlite::Transaction<'_>,
+    outbox: Outbox,
+    limit: u32,
+    now: u64,
+    attempt_ms: u64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let (select, join) = match outbox {
+        Outbox::Messages => (
+            "i.id, i.workspace_id, i.attempts, i.channel, i.text, i.content, i.conversation_id,
+             i.module, i.created_at_ms, c.id, c.external_id, c.name, c.email, c.phone",
+            "JOIN delivery_targets t ON t.workspace_id = i.workspace_id AND t.purpose = 'channel'
+                                     AND t.name = i.channel
+             JOIN contacts c ON c.workspace_id = i.workspace_id AND c.id = i.contact_id",
+        ),
+        Outbox::WorkflowRuns => (
+            "i.id, i.workspace_id, i.attempts, i.workflow_id, i.payload, i.module, i.created_at_ms,
+             i.request_id",
+            "JOIN delivery_targets t ON t.workspace_id = i.workspace_id AND t.purpose = 'workflows'
+                                     AND t.name = ''",
+        ),
+    };
+    let table = outbox.table();
+    let sql = format!(
+        "SELECT {select}, {TARGET_COLUMNS} FROM {table} i {join}
+         WHERE (i.status = 'queued' AND i.next_attempt_at_ms <= ?1)
+            OR (i.status = 'sending' AND i.attempt_deadline_ms < ?1)
+         ORDER BY i.next_attempt_at_ms, i.id LIMIT ?2"
+    );
+    let now_signed = signed(now);
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params![now_signed, limit], |row| {
+        let id: String = row.get(0)?;
+        let workspace: String = row.get(1)?;
+        let attempts: u32 = row.get(2)?;
+        let (payload, first_target) = match outbox {
+            Outbox::Messages => {
+                let content: Option<String> = row.get(5)?;
+                let conversation: Option<String> = row.get(6)?;
+                (
+                    serde_json::json!({
+                        "id": id,
+                        "workspace": workspace,
+                        "channel": row.get::<_, String>(3)?,
+                        "text": row.get::<_, String>(4)?,
+                        "content": content
+                            .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+                            .unwrap_or(Value::Null),
+                        "conversation_id": conversation.unwrap_or_default(),
+                        "module": row.get::<_, String>(7)?,
+                        "created_at_ms": unsigned(row.get(8)?),
+                        "contact": {
+                            "id": row.get::<_, String>(9)?,
+                            "external_id": row.get::<_, String>(10)?,
+                            "name": row.get::<_, String>(11)?,
+                            "email": row.get::<_, String>(12)?,
+                            "phone": row.get::<_, String>(13)?,
+                        },
+                    }),
+                    14,
+                )
+            }
+            Outbox::WorkflowRuns => {
+                let payload: String = row.get(4)?;
+                (
+                    serde_json::json!({
+                        "run_id": id,
+                        "workspace": workspace,
+                        "workflow_id": row.get::<_, String>(3)?,
+                        "payload": serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null),
+                        "module": row.get::<_, String>(5)?,
+                        "created_at_ms": unsigned(row.get(6)?),
+                        "request_id": row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                    }),
+                    8,
+                )
+            }
+        };
+        Ok(Claimed {
+            outbox,
+            id,
+            workspace,
+            attempt: attempts + 1,
+            target: row_to_target(row, first_target)?,
+            payload,
+        })
+    })?;
+    let claimed = rows.collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    let deadline = signed(now.saturating_add(attempt_ms));
+    let mut update = tx.prepare_cached(&format!(
+        "UPDATE {table} SET status = 'sending', attempts = ?2, attempt_deadline_ms = ?3,
+            updated_at_ms = ?4 WHERE id = ?1"
+    ))?;
+    for item in &claimed {
+        update.execute(rusqlite::params![
+            item.id,
+            item.attempt,
+            deadline,
+            now_signed
+        ])?;
+    }
+    Ok(claimed)
+}
