@@ -31,6 +31,8 @@ fn to_proto(m: OutboundMessage) -> pb::OutboundMessage {
         text: m.text,
         status: m.status,
         created_at_ms: m.created_at_ms,
+        provider_message_id: m.provider_message_id.unwrap_or_default(),
+        error: m.last_error.unwrap_or_default(),
     }
 }
 

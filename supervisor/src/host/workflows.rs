@@ -1,11 +1,12 @@
-//! `convotic.host.v1.Workflows`: trigger workflow runs in the caller's workspace.
+//! `convotic.host.v1.Workflows`: trigger workflow runs in the caller's workspace and read
+//! their status back.
 
 use convotic_proto::host::v1 as pb;
 use convotic_proto::host::v1::workflows_server::Workflows;
 use tonic::{Request, Response, Status};
 
 use super::scope::{optional_json_bytes, parse_json, Scope};
-use crate::store::NewWorkflowRun;
+use crate::store::{NewWorkflowRun, WorkflowRun};
 
 const FIELDS: &[(&str, &str)] = &[("payload", "payload_json")];
 
@@ -46,12 +47,31 @@ impl Workflows for HostWorkflows {
             .trigger_workflow(s.workspace(), s.module(), new)
             .await
             .map_err(|e| s.status(e, FIELDS))?;
-        Ok(Response::new(pb::WorkflowRun {
-            payload_json: optional_json_bytes(&run.payload),
-            id: run.id,
-            workflow_id: run.workflow_id,
-            status: run.status,
-            created_at_ms: run.created_at_ms,
-        }))
+        Ok(Response::new(to_proto(run)))
+    }
+
+    async fn get(
+        &self,
+        request: Request<pb::GetWorkflowRunRequest>,
+    ) -> Result<Response<pb::WorkflowRun>, Status> {
+        let id = request.into_inner().id;
+        let s = &self.scope;
+        s.store
+            .get_workflow_run(s.workspace(), &id)
+            .await
+            .map(|run| Response::new(to_proto(run)))
+            .map_err(|e| s.status(e, FIELDS))
+    }
+}
+
+fn to_proto(run: WorkflowRun) -> pb::WorkflowRun {
+    pb::WorkflowRun {
+        payload_json: optional_json_bytes(&run.payload),
+        output_json: optional_json_bytes(&run.output),
+        id: run.id,
+        workflow_id: run.workflow_id,
+        status: run.status,
+        created_at_ms: run.created_at_ms,
+        error: run.error.unwrap_or_default(),
     }
 }
