@@ -322,10 +322,26 @@ async fn patch(
                     return Err(last);
                 }
             }
-            Err(err) => last = err.to_string(),
+            Err(err) => last = with_causes(&err),
         }
     }
     Err(last)
+}
+
+/// An error's text followed by its causes', e.g. `error sending request ...: tcp connect
+/// error: Connection refused (os error 111)`.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        let more = err.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = err.source();
+    }
+    text
 }
 
 /// A short description of a delivered item for the printed lines.
