@@ -71,6 +71,8 @@ fn a_broken_module_fails_naming_the_check() {
         (Language::Rust, "routes.echo"),
         (Language::TypeScript, "nodes.invoke"),
         (Language::Python, "ctx.storage"),
+        (Language::Rust, "ctx.messages"),
+        (Language::Python, "ctx.workflows"),
     ] {
         let (sup, key) = start(language, Some(check));
         let failures = run_all(&Target {

@@ -152,6 +152,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("ctx.storage", ctx_storage),
     ("ctx.default_channel", ctx_default_channel),
     ("ctx.contacts", ctx_contacts),
+    ("ctx.messages", ctx_messages),
     ("ctx.workflows", ctx_workflows),
     ("ctx.logger", ctx_logger),
     (
@@ -433,6 +434,45 @@ fn ctx_contacts(t: &Target<'_>) -> Result<(), String> {
     expect(status == 404, || format!("unknown external id → {status}"))
 }
 
+/// A message sent through `ctx.messages` is queued (the workspace has no target for `sms`, so
+/// it stays queued), `ctx.messages.get` reads it back, and the platform holds it.
+fn ctx_messages(t: &Target<'_>) -> Result<(), String> {
+    let (status, _, contact) = t.call(
+        Method::POST,
+        "/v1/contacts",
+        Some(json!({"external_id": format!("msg-{}", t.language.name()), "name": "Grace"})),
+    );
+    expect(status == 201 && contact["id"].is_string(), || {
+        format!("POST /v1/contacts → {status} {contact}")
+    })?;
+    let contact_id = contact["id"].as_str().unwrap_or_default();
+    let text = format!("hello from the {} module", t.language.name());
+    let (status, _, sent) = t.call(
+        Method::POST,
+        &t.path("/messages"),
+        Some(json!({"contact_id": contact_id, "text": text})),
+    );
+    expect(
+        status == 201
+            && sent["id"].is_string()
+            && sent["status"] == "queued"
+            && sent["read_back_status"] == "queued",
+        || format!("POST /messages → {status} {sent}"),
+    )?;
+    let id = sent["id"].as_str().unwrap_or_default();
+    let (status, _, message) = t.call(Method::GET, &format!("/v1/messages/{id}"), None);
+    expect(
+        status == 200
+            && message["contact_id"] == contact_id
+            && message["channel"] == "sms"
+            && message["text"] == text.as_str(),
+        || format!("GET /v1/messages/{id} → {status} {message}"),
+    )
+}
+
+/// A run triggered through `ctx.workflows` is read back with `ctx.workflows.get` (queued: the
+/// workspace has no workflow engine), by id through the module, and by the platform; an
+/// unknown id is not found.
 fn ctx_workflows(t: &Target<'_>) -> Result<(), String> {
     let payload = json!({"order_id": "SO-9"});
     let (status, _, body) = t.call(
@@ -440,15 +480,33 @@ fn ctx_workflows(t: &Target<'_>) -> Result<(), String> {
         &t.path("/workflows/wf_conf/trigger"),
         Some(payload.clone()),
     );
-    expect(status == 202 && body["run_id"].is_string(), || {
-        format!("trigger → {status} {body}")
-    })?;
+    expect(
+        status == 202 && body["run_id"].is_string() && body["status"] == "queued",
+        || format!("trigger → {status} {body}"),
+    )?;
     let run_id = body["run_id"].as_str().unwrap_or_default();
     let (status, _, run) = t.call(Method::GET, &format!("/v1/workflow-runs/{run_id}"), None);
     expect(
         status == 200 && run["workflow_id"] == "wf_conf" && run["payload"] == payload,
         || format!("GET /v1/workflow-runs/{run_id} → {status} {run}"),
-    )
+    )?;
+    let (status, _, run) = t.call(
+        Method::GET,
+        &t.path(&format!("/workflows/runs/{run_id}")),
+        None,
+    );
+    expect(
+        status == 200
+            && run["id"] == run_id
+            && run["status"] == "queued"
+            && run["output"].is_null()
+            && run["error"].is_string(),
+        || format!("GET /workflows/runs/{run_id} → {status} {run}"),
+    )?;
+    let (status, _, body) = t.call(Method::GET, &t.path("/workflows/runs/run_nobody"), None);
+    expect(status == 404 && body["error"] == "not found", || {
+        format!("GET /workflows/runs/run_nobody → {status} {body}")
+    })
 }
 
 fn ctx_logger(t: &Target<'_>) -> Result<(), String> {

@@ -1,7 +1,7 @@
 """Test harness: an in-process fake supervisor that drives a module served by
 :func:`convotic_sdk.serve` over a real Unix socket (health, Describe, Work lanes, Shutdown),
-and a fake host serving the Host services (in-memory storage, contacts, workflows, logger)
-that checks the token on every call."""
+and a fake host serving the Host services (in-memory storage, contacts, messages, workflows,
+logger) that checks the token on every call."""
 
 from __future__ import annotations
 
@@ -206,6 +206,8 @@ class FakeHostState:
         self.contacts: dict[str, host.Contact] = {}
         self.logs: list[host.LogRequest] = []
         self.triggers: list[host.TriggerWorkflowRequest] = []
+        self.runs: dict[str, host.WorkflowRun] = {}
+        self.messages: dict[str, host.OutboundMessage] = {}
         self.calls: list[tuple[str, dict[str, str]]] = []
 
 
@@ -319,12 +321,41 @@ def make_fake_host(state: FakeHostState) -> list[tuple[Any, Callable[[Any, grpc.
         @_guarded(state, "workflows.trigger")
         async def Trigger(self, request: host.TriggerWorkflowRequest, context: Any) -> host.WorkflowRun:
             state.triggers.append(request)
-            return host.WorkflowRun(
+            run = host.WorkflowRun(
                 id=f"run_{len(state.triggers)}",
                 workflow_id=request.workflow_id,
                 payload_json=request.payload_json,
                 status="queued",
             )
+            state.runs[run.id] = run
+            return run
+
+        @_guarded(state, "workflows.get")
+        async def Get(self, request: host.GetWorkflowRunRequest, context: Any) -> host.WorkflowRun:
+            if request.id not in state.runs:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "no such run")
+            return state.runs[request.id]
+
+    class Messages(host_grpc.MessagesServicer):
+        @_guarded(state, "messages.send")
+        async def Send(self, request: host.SendMessageRequest, context: Any) -> host.OutboundMessage:
+            message = host.OutboundMessage(
+                id=f"msg_{len(state.messages) + 1}",
+                contact_id=request.contact_id,
+                conversation_id=request.conversation_id,
+                channel=request.channel,
+                text=request.text,
+                content_json=request.content_json,
+                status="queued",
+            )
+            state.messages[message.id] = message
+            return message
+
+        @_guarded(state, "messages.get")
+        async def Get(self, request: host.GetMessageRequest, context: Any) -> host.OutboundMessage:
+            if request.id not in state.messages:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "no such message")
+            return state.messages[request.id]
 
     class Logger(host_grpc.LoggerServicer):
         @_guarded(state, "logger.log")
@@ -336,6 +367,7 @@ def make_fake_host(state: FakeHostState) -> list[tuple[Any, Callable[[Any, grpc.
         (Storage(), host_grpc.add_StorageServicer_to_server),
         (Contacts(), host_grpc.add_ContactsServicer_to_server),
         (Workflows(), host_grpc.add_WorkflowsServicer_to_server),
+        (Messages(), host_grpc.add_MessagesServicer_to_server),
         (Logger(), host_grpc.add_LoggerServicer_to_server),
     ]
 

@@ -14,6 +14,7 @@ import pytest
 from harness import TOKEN, FakeHost, FakeSupervisor, async_test, route_invocation
 
 from convotic_sdk import Context, HostError, Module, RouteRequest, RouteResponse
+from convotic_sdk._generated.convotic.host.v1 import host_pb2
 from convotic_sdk._pb import TOKEN_METADATA_KEY
 from convotic_sdk.host import Host
 
@@ -73,6 +74,35 @@ async def test_contacts_and_workflows(sock_dir: Path) -> None:
 
 
 @async_test()
+async def test_messages_and_runs_read_back(sock_dir: Path) -> None:
+    async with FakeHost(sock_dir) as host:
+        ctx = context(host)
+        sent = await ctx.messages.send(contact_id="ct_1", channel="sms", text="hi")
+        message = await ctx.messages.get(sent.id)
+        assert message is not None
+        assert (message.id, message.status, message.text, message.provider_message_id, message.error) == (
+            sent.id, "queued", "hi", "", "")
+        host.state.messages["msg_failed"] = host_pb2.OutboundMessage(
+            id="msg_failed", status="failed", provider_message_id="prov-1", error="invalid number")
+        failed = await ctx.messages.get("msg_failed")
+        assert failed is not None
+        assert (failed.status, failed.provider_message_id, failed.error) == ("failed", "prov-1", "invalid number")
+        assert await ctx.messages.get("msg_none") is None
+
+        run = await ctx.workflows.trigger("wf_abc", payload={"n": 1})
+        queued = await ctx.workflows.get(run.id)
+        assert queued is not None
+        assert (queued.id, queued.status, queued.payload, queued.output, queued.error) == (
+            run.id, "queued", {"n": 1}, None, "")
+        host.state.runs["run_done"] = host_pb2.WorkflowRun(
+            id="run_done", status="succeeded", output_json=b'{"total": 3}')
+        done = await ctx.workflows.get("run_done")
+        assert done is not None
+        assert (done.status, done.output, done.error) == ("succeeded", {"total": 3}, "")
+        assert await ctx.workflows.get("run_none") is None
+
+
+@async_test()
 async def test_wrong_token_and_unimplemented(sock_dir: Path) -> None:
     async with FakeHost(sock_dir) as host:
         ctx = Context(Host(str(host.socket), "wrong"), module="m")
@@ -80,7 +110,7 @@ async def test_wrong_token_and_unimplemented(sock_dir: Path) -> None:
             await ctx.storage.get("k")
         assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
         with pytest.raises(HostError) as err:
-            await context(host).messages.get("msg_1")  # not served by the fake host
+            await context(host).conversations.get("cv_1")  # not served by the fake host
         assert err.value.code == grpc.StatusCode.UNIMPLEMENTED
 
 

@@ -1,5 +1,6 @@
 //! `ctx` against a fake host on a Unix socket: the token metadata, NOT_FOUND as `None`,
-//! compare-and-set conflicts, attribute JSON and log lines.
+//! compare-and-set conflicts, attribute JSON, messages and workflow runs read back, and log
+//! lines.
 
 mod common;
 
@@ -9,12 +10,14 @@ use std::time::Duration;
 
 use common::{connect, get, json_body, Lane};
 use convotic_plugin_sdk::prelude::*;
-use convotic_plugin_sdk::{serve, ContactUpdate, ServeOptions};
+use convotic_plugin_sdk::{serve, ContactUpdate, OutgoingMessage, ServeOptions};
 use convotic_proto::host::v1 as host;
 use convotic_proto::plugin::v1 as pb;
 use host::contacts_server::{Contacts, ContactsServer};
 use host::logger_server::{Logger, LoggerServer};
+use host::messages_server::{Messages, MessagesServer};
 use host::storage_server::{Storage, StorageServer};
+use host::workflows_server::{Workflows, WorkflowsServer};
 use pb::plugin_client::PluginClient;
 use serde_json::json;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -27,9 +30,11 @@ struct FakeHost {
     logs: Mutex<Vec<host::LogRequest>>,
     storage: Mutex<HashMap<String, (Vec<u8>, u64)>>,
     contacts: Mutex<HashMap<String, host::Contact>>,
+    messages: Mutex<HashMap<String, host::OutboundMessage>>,
+    runs: Mutex<HashMap<String, host::WorkflowRun>>,
 }
 
-/// The fake host shared by the three services.
+/// The fake host shared by its services.
 #[derive(Clone)]
 struct Shared(Arc<FakeHost>);
 
@@ -228,6 +233,76 @@ impl Storage for Shared {
 }
 
 #[tonic::async_trait]
+impl Messages for Shared {
+    async fn send(
+        &self,
+        r: Request<host::SendMessageRequest>,
+    ) -> Result<Response<host::OutboundMessage>, Status> {
+        check_token(&r)?;
+        let send = r.into_inner();
+        let mut messages = self.messages.lock().unwrap();
+        let message = host::OutboundMessage {
+            id: format!("msg_{}", messages.len() + 1),
+            contact_id: send.contact_id,
+            conversation_id: send.conversation_id,
+            channel: send.channel,
+            text: send.text,
+            content_json: send.content_json,
+            status: "queued".into(),
+            created_at_ms: 7,
+            ..Default::default()
+        };
+        messages.insert(message.id.clone(), message.clone());
+        Ok(Response::new(message))
+    }
+    async fn get(
+        &self,
+        r: Request<host::GetMessageRequest>,
+    ) -> Result<Response<host::OutboundMessage>, Status> {
+        check_token(&r)?;
+        let messages = self.messages.lock().unwrap();
+        messages
+            .get(&r.get_ref().id)
+            .cloned()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("no such message"))
+    }
+}
+
+#[tonic::async_trait]
+impl Workflows for Shared {
+    async fn trigger(
+        &self,
+        r: Request<host::TriggerWorkflowRequest>,
+    ) -> Result<Response<host::WorkflowRun>, Status> {
+        check_token(&r)?;
+        let trigger = r.into_inner();
+        let mut runs = self.runs.lock().unwrap();
+        let run = host::WorkflowRun {
+            id: format!("run_{}", runs.len() + 1),
+            workflow_id: trigger.workflow_id,
+            payload_json: trigger.payload_json,
+            status: "queued".into(),
+            created_at_ms: 9,
+            ..Default::default()
+        };
+        runs.insert(run.id.clone(), run.clone());
+        Ok(Response::new(run))
+    }
+    async fn get(
+        &self,
+        r: Request<host::GetWorkflowRunRequest>,
+    ) -> Result<Response<host::WorkflowRun>, Status> {
+        check_token(&r)?;
+        let runs = self.runs.lock().unwrap();
+        runs.get(&r.get_ref().id)
+            .cloned()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("no such run"))
+    }
+}
+
+#[tonic::async_trait]
 impl Logger for Shared {
     async fn log(
         &self,
@@ -288,8 +363,38 @@ impl ConvoticModule for UsesHost {
             },
         ));
         sdk.register_route(
+            Route::get("/outbox").handler(|_req, ctx: Context| async move {
+                let sent = ctx
+                    .messages()
+                    .send(OutgoingMessage {
+                        contact_id: "c1".into(),
+                        channel: "sms".into(),
+                        text: "hi".into(),
+                        ..Default::default()
+                    })
+                    .await?;
+                let message = ctx.messages().get(&sent.id).await?;
+                let failed = ctx.messages().get("msg_failed").await?;
+                let run = ctx.workflows().trigger("wf_1", json!({"n": 1})).await?;
+                let queued = ctx.workflows().get(&run.id).await?;
+                let done = ctx.workflows().get("run_done").await?;
+                let missing_message = ctx.messages().get("msg_none").await?;
+                let missing_run = ctx.workflows().get("run_none").await?;
+                Ok(RouteResponse::json(
+                    200,
+                    json!({
+                        "message": message.map(|m| (m.id, m.status, m.text)),
+                        "failed": failed.map(|m| (m.status, m.provider_message_id, m.error)),
+                        "queued": queued.map(|r| (r.id == run.id, r.status, r.payload, r.output)),
+                        "done": done.map(|r| (r.status, r.output, r.error)),
+                        "missing": [missing_message.is_none(), missing_run.is_none()],
+                    }),
+                ))
+            }),
+        );
+        sdk.register_route(
             Route::get("/unimplemented").handler(|_req, ctx: Context| async move {
-                ctx.workflows().trigger("wf_1", json!({})).await?;
+                ctx.conversations().get("cv_1").await?;
                 Ok(RouteResponse::empty(204))
             }),
         );
@@ -312,10 +417,31 @@ async fn context_calls_the_host() {
             ..Default::default()
         },
     );
+    fake.messages.lock().unwrap().insert(
+        "msg_failed".into(),
+        host::OutboundMessage {
+            id: "msg_failed".into(),
+            status: "failed".into(),
+            provider_message_id: "prov-1".into(),
+            error: "invalid number".into(),
+            ..Default::default()
+        },
+    );
+    fake.runs.lock().unwrap().insert(
+        "run_done".into(),
+        host::WorkflowRun {
+            id: "run_done".into(),
+            status: "succeeded".into(),
+            output_json: br#"{"total":3}"#.to_vec(),
+            ..Default::default()
+        },
+    );
     let listener = tokio::net::UnixListener::bind(&host_socket).unwrap();
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(ContactsServer::new(Shared(fake.clone())))
+            .add_service(MessagesServer::new(Shared(fake.clone())))
+            .add_service(WorkflowsServer::new(Shared(fake.clone())))
             .add_service(StorageServer::new(Shared(fake.clone())))
             .add_service(LoggerServer::new(Shared(fake.clone())))
             .serve_with_incoming(UnixListenerStream::new(listener)),
@@ -362,13 +488,27 @@ async fn context_calls_the_host() {
         })
     );
 
-    lane.send(get(4, 5_000, "/unimplemented", &[])).await;
+    lane.send(get(4, 5_000, "/outbox", &[])).await;
+    let (status, body) = json_body(&lane.outcome().await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "message": ["msg_2", "queued", "hi"],
+            "failed": ["failed", "prov-1", "invalid number"],
+            "queued": [true, "queued", {"n": 1}, null],
+            "done": ["succeeded", {"total": 3}, ""],
+            "missing": [true, true],
+        })
+    );
+
+    lane.send(get(5, 5_000, "/unimplemented", &[])).await;
     match lane.outcome().await.result {
         Some(pb::outcome::Result::Error(e)) => {
             assert_eq!(e.code, pb::ErrorCode::Handler as i32);
             assert!(
                 e.message
-                    .starts_with("workflows.trigger failed: UNIMPLEMENTED"),
+                    .starts_with("conversations.get failed: UNIMPLEMENTED"),
                 "{}",
                 e.message
             );

@@ -116,6 +116,8 @@ function outbound(call: string, m: PbOutboundMessage): OutboundMessage {
     content: decode(call, m.content_json as Buffer),
     status: String(m.status ?? ""),
     created_at_ms: num(m.created_at_ms),
+    provider_message_id: String(m.provider_message_id ?? ""),
+    error: String(m.error ?? ""),
   };
 }
 
@@ -135,6 +137,8 @@ function workflowRun(call: string, r: PbWorkflowRun): WorkflowRun {
     payload: decode(call, r.payload_json as Buffer),
     status: String(r.status ?? ""),
     created_at_ms: num(r.created_at_ms),
+    output: decode(call, r.output_json as Buffer),
+    error: String(r.error ?? ""),
   };
 }
 
@@ -252,6 +256,8 @@ export function createContext(host: Host, identity: Identity, info: CallInfo): C
       };
       return workflowRun("workflows.trigger", await call<PbWorkflowRun>("Workflows", "Trigger", "workflows.trigger", request));
     },
+    get: (id) =>
+      optional(call<PbWorkflowRun>("Workflows", "Get", "workflows.get", { id }).then((r) => workflowRun("workflows.get", r))),
   };
 
   const listPage = async (prefix: string, options: PageOptions = {}) => {

@@ -494,14 +494,22 @@ export interface OutboundMessage {
   channel: string;
   text: string;
   content: unknown;
-  /** `queued`, `sent`, `delivered` or `failed`. */
+  /**
+   * `queued` (waiting for a delivery attempt), `sending`, `sent` (a target accepted it),
+   * `delivered` (the provider reported it delivered) or `failed`.
+   */
   status: string;
   created_at_ms: number;
+  /** The provider's id for the message once a target accepted it, `""` before. */
+  provider_message_id: string;
+  /** Why the last delivery attempt failed (or why the message failed for good), `""` when none. */
+  error: string;
 }
 
 export interface Messages {
   /** Queues a message in the outbox. */
   send(message: OutgoingMessage): Promise<OutboundMessage>;
+  /** The message of the workspace with this id, with its current delivery status, or `null`. */
   get(id: string): Promise<OutboundMessage | null>;
 }
 
@@ -509,9 +517,16 @@ export interface WorkflowRun {
   id: string;
   workflow_id: string;
   payload: unknown;
-  /** `queued`, `running`, `succeeded` or `failed`. */
+  /**
+   * `queued` (waiting to be handed to the workspace's workflow engine), `sending`, `delivered`
+   * (the engine accepted it), `running`, `succeeded` or `failed`.
+   */
   status: string;
   created_at_ms: number;
+  /** The engine's output once the run succeeded, `null` otherwise. */
+  output: unknown;
+  /** The engine's error once the run failed, or why handing it over failed; `""` when none. */
+  error: string;
 }
 
 export interface TriggerOptions {
@@ -524,6 +539,8 @@ export interface TriggerOptions {
 export interface Workflows {
   /** Triggers a workflow, e.g. `ctx.workflows.trigger("wf_abc123", { payload: req.body })`. */
   trigger(workflowId: string, options?: TriggerOptions): Promise<WorkflowRun>;
+  /** The run of the workspace with this id, with its current status (and output or error once it finished), or `null`. */
+  get(id: string): Promise<WorkflowRun | null>;
 }
 
 export interface StorageEntry {

@@ -1,7 +1,7 @@
 // Test support: an in-process fake supervisor — a gRPC client of the module's Plugin and Health
 // services over a real Unix socket, driving Work lanes like the supervisor does — and a fake
-// host (in-memory Storage, Contacts, Workflows and Logger services) that records the token each
-// call carried.
+// host (in-memory Storage, Contacts, Messages, Workflows and Logger services) that records the
+// token each call carried.
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import * as fs from "node:fs";
@@ -182,6 +182,7 @@ export interface FakeHost {
   contacts: Map<string, Record<string, unknown>>;
   logs: { level: string; message: string; fields: unknown; request_id: string }[];
   runs: Record<string, unknown>[];
+  messages: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
@@ -197,6 +198,7 @@ export async function startFakeHost(dir: string, token: string): Promise<FakeHos
     contacts: new Map(),
     logs: [],
     runs: [],
+    messages: [],
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
   type Call = grpc.ServerUnaryCall<Record<string, unknown>, unknown>;
@@ -281,6 +283,23 @@ export async function startFakeHost(dir: string, token: string): Promise<FakeHos
       const run = { id: `run_${host.runs.length + 1}`, workflow_id: req.workflow_id, payload_json: req.payload_json, status: "queued", created_at_ms: 5 };
       host.runs.push(run);
       return run;
+    }),
+    Get: guard((req) => {
+      const run = host.runs.find((r) => r.id === req.id);
+      if (!run) throw notFound("no run");
+      return run;
+    }),
+  });
+  server.addService(pkg.Messages.service, {
+    Send: guard((req) => {
+      const message = { ...req, id: `msg_${host.messages.length + 1}`, status: "queued", created_at_ms: 6 };
+      host.messages.push(message);
+      return message;
+    }),
+    Get: guard((req) => {
+      const message = host.messages.find((m) => m.id === req.id);
+      if (!message) throw notFound("no message");
+      return message;
     }),
   });
   server.addService(pkg.Logger.service, {

@@ -91,6 +91,24 @@ const testModule: ConvoticModule = {
         return { status: 200, body: updated };
       },
     });
+    sdk.registerRoute({
+      method: "GET",
+      path: "/outbox",
+      handler: async (_req, ctx) => {
+        const sent = await ctx.messages.send({ contact_id: "ct_1", channel: "sms", text: "hi" });
+        const run = await ctx.workflows.trigger("wf_1", { payload: { n: 1 } });
+        return {
+          status: 200,
+          body: {
+            message: await ctx.messages.get(sent.id),
+            failed: await ctx.messages.get("msg_failed"),
+            run: await ctx.workflows.get(run.id),
+            done: await ctx.workflows.get("run_done"),
+            missing: [await ctx.messages.get("msg_none"), await ctx.workflows.get("run_none")],
+          },
+        };
+      },
+    });
     sdk.registerWorkerHandler({
       topic: "orders.created",
       concurrency: 2,
@@ -170,7 +188,7 @@ describe("the Work stream against a fake supervisor", () => {
     assert.equal(described.manifest?.name, "work-test");
     assert.equal(described.manifest?.max_in_flight, 8);
     assert.equal(described.manifest?.sdk?.language, "typescript");
-    assert.equal(described.manifest?.routes.length, 12);
+    assert.equal(described.manifest?.routes.length, 13);
     const again = await unary<unknown, DescribeResponse__Output>(client, "Describe", { protocol_versions: [1] });
     assert.deepEqual(again.manifest, described.manifest);
   });
@@ -399,6 +417,26 @@ describe("the Work stream against a fake supervisor", () => {
     const deadline = Date.now() + 2000;
     while (!host.logs.some((l) => l.message === "stored") && Date.now() < deadline) await sleep(10);
     assert.deepEqual(host.logs.find((l) => l.message === "stored"), { level: "LOG_LEVEL_INFO", message: "stored", fields: { key: "a" }, request_id: "req-kv" });
+    lane.halfClose();
+  });
+
+  it("reads messages and workflow runs back, null when unknown", async () => {
+    host.messages.push({ id: "msg_failed", status: "failed", provider_message_id: "prov-1", error: "invalid number" });
+    host.runs.push({ id: "run_done", workflow_id: "wf_1", status: "succeeded", output_json: Buffer.from('{"total":3}') });
+    const lane = new Lane(client);
+    await lane.open(0);
+    lane.send(get(90, "/outbox", "/outbox", {}));
+    const { status, body } = jsonBody(await lane.outcome(90)) as { status: number; body: Record<string, Record<string, unknown>> };
+    assert.equal(status, 200);
+    const { message, failed, run, done, missing } = body;
+    assert.deepEqual(
+      [message!.id, message!.status, message!.text, message!.provider_message_id, message!.error],
+      [host.messages[host.messages.length - 1]!.id, "queued", "hi", "", ""],
+    );
+    assert.deepEqual([failed!.status, failed!.provider_message_id, failed!.error], ["failed", "prov-1", "invalid number"]);
+    assert.deepEqual([run!.workflow_id, run!.status, run!.payload, run!.output, run!.error], ["wf_1", "queued", { n: 1 }, null, ""]);
+    assert.deepEqual([done!.status, done!.output, done!.error], ["succeeded", { total: 3 }, ""]);
+    assert.deepEqual(missing, [null, null]);
     lane.halfClose();
   });
 });

@@ -159,11 +159,43 @@ async def update_contact(req: RouteRequest, ctx: Context) -> RouteResponse:
     return RouteResponse(200, {"id": contact.id, "attributes": contact.attributes})
 
 
+@module.route("POST", "/messages")
+async def send_message(req: RouteRequest, ctx: Context) -> RouteResponse:
+    """ctx.messages: sends, then reads the message back."""
+    body: dict[str, Any] = req.body if isinstance(req.body, dict) else {}
+    sent = await ctx.messages.send(
+        contact_id=str(body.get("contact_id") or ""), channel="sms", text=str(body.get("text") or "")
+    )
+    read_back = None if broken("ctx.messages") else await ctx.messages.get(sent.id)
+    return RouteResponse(
+        201,
+        {
+            "id": sent.id,
+            "status": sent.status,
+            "read_back_status": None if read_back is None else read_back.status,
+        },
+    )
+
+
 @module.route("POST", "/workflows/:workflowId/trigger")
 async def trigger(req: RouteRequest, ctx: Context) -> RouteResponse:
-    """ctx.workflows"""
+    """ctx.workflows: triggers, then reads the run back."""
     run = await ctx.workflows.trigger(req.params["workflowId"], payload=req.body)
-    return RouteResponse(202, {"run_id": run.id})
+    read_back = await ctx.workflows.get(run.id)
+    return RouteResponse(
+        202, {"run_id": run.id, "status": None if read_back is None else read_back.status}
+    )
+
+
+@module.route("GET", "/workflows/runs/:runId")
+async def workflow_run(req: RouteRequest, ctx: Context) -> RouteResponse:
+    """ctx.workflows"""
+    run = None if broken("ctx.workflows") else await ctx.workflows.get(req.params["runId"])
+    if run is None:
+        return not_found()
+    return RouteResponse(
+        200, {"id": run.id, "status": run.status, "output": run.output, "error": run.error}
+    )
 
 
 @module.route("POST", "/log")

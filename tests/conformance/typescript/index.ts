@@ -99,7 +99,7 @@ const module: ConvoticModule = {
       handler: async () => process.exit(1),
     });
 
-    // ---- ctx: storage, contacts, workflows, logger -----------------------------------------
+    // ---- ctx: storage, contacts, messages, workflows, logger -------------------------------
     sdk.registerRoute({
       method: "PUT",
       path: "/kv/:key",
@@ -160,10 +160,30 @@ const module: ConvoticModule = {
 
     sdk.registerRoute({
       method: "POST",
+      path: "/messages",
+      handler: async (req, ctx) => {
+        const sent = await ctx.messages.send({ contact_id: String(req.body?.contact_id ?? ""), channel: "sms", text: String(req.body?.text ?? "") });
+        const readBack = broken("ctx.messages") ? null : await ctx.messages.get(sent.id);
+        return { status: 201, body: { id: sent.id, status: sent.status, read_back_status: readBack === null ? null : readBack.status } };
+      },
+    });
+
+    sdk.registerRoute({
+      method: "POST",
       path: "/workflows/:workflowId/trigger",
       handler: async (req, ctx) => {
         const run = await ctx.workflows.trigger(req.params.workflowId!, { payload: req.body });
-        return { status: 202, body: { run_id: run.id } };
+        const readBack = await ctx.workflows.get(run.id);
+        return { status: 202, body: { run_id: run.id, status: readBack === null ? null : readBack.status } };
+      },
+    });
+
+    sdk.registerRoute({
+      method: "GET",
+      path: "/workflows/runs/:runId",
+      handler: async (req, ctx) => {
+        const run = broken("ctx.workflows") ? null : await ctx.workflows.get(req.params.runId!);
+        return run === null ? notFound : { status: 200, body: { id: run.id, status: run.status, output: run.output, error: run.error } };
       },
     });
 

@@ -152,9 +152,15 @@ class OutboundMessage:
     channel: str = ""
     text: str = ""
     content: Any = None
-    #: ``"queued"``, ``"sent"``, ``"delivered"`` or ``"failed"``.
+    #: ``"queued"`` (waiting for a delivery attempt), ``"sending"``, ``"sent"`` (a target
+    #: accepted it), ``"delivered"`` (the provider reported it delivered) or ``"failed"``.
     status: str = ""
     created_at_ms: int = 0
+    #: The provider's id for the message once a target accepted it, ``""`` before.
+    provider_message_id: str = ""
+    #: Why the last delivery attempt failed (or why the message failed for good), ``""``
+    #: when there is none.
+    error: str = ""
 
     @classmethod
     def _from_pb(cls, call: str, m: pb.OutboundMessage) -> OutboundMessage:
@@ -167,19 +173,41 @@ class OutboundMessage:
             _decode(call, m.content_json),
             m.status,
             m.created_at_ms,
+            m.provider_message_id,
+            m.error,
         )
 
 
 @dataclass
 class WorkflowRun:
-    """A workflow run recorded by ``ctx.workflows.trigger``."""
+    """A workflow run, as ``ctx.workflows.trigger`` recorded it or ``ctx.workflows.get``
+    reads it back."""
 
     id: str
     workflow_id: str = ""
     payload: Any = None
-    #: ``"queued"``, ``"running"``, ``"succeeded"`` or ``"failed"``.
+    #: ``"queued"`` (waiting to be handed to the workspace's workflow engine),
+    #: ``"sending"``, ``"delivered"`` (the engine accepted it), ``"running"``,
+    #: ``"succeeded"`` or ``"failed"``.
     status: str = ""
     created_at_ms: int = 0
+    #: The engine's output once the run succeeded, ``None`` otherwise.
+    output: Any = None
+    #: The engine's error once the run failed, or why handing it over failed; ``""`` when
+    #: there is none.
+    error: str = ""
+
+    @classmethod
+    def _from_pb(cls, call: str, r: pb.WorkflowRun) -> WorkflowRun:
+        return cls(
+            r.id,
+            r.workflow_id,
+            _decode(call, r.payload_json),
+            r.status,
+            r.created_at_ms,
+            _decode(call, r.output_json),
+            r.error,
+        )
 
 
 @dataclass
@@ -425,13 +453,13 @@ class Messages(_Client):
         return OutboundMessage._from_pb(call, await self._call(call, "Send", request))
 
     async def get(self, id: str) -> OutboundMessage | None:
-        """The message with this id (with its delivery status), or ``None``."""
+        """The message of the workspace with this id (with its delivery status), or ``None``."""
         m = await self._optional("messages.get", "Get", pb.GetMessageRequest(id=id))
         return None if m is None else OutboundMessage._from_pb("messages.get", m)
 
 
 class Workflows(_Client):
-    """``ctx.workflows``: triggering workflows."""
+    """``ctx.workflows``: triggering workflows and reading their runs back."""
 
     _service = "Workflows"
 
@@ -450,9 +478,13 @@ class Workflows(_Client):
                 idempotency_key=idempotency_key,
             ),
         )
-        return WorkflowRun(
-            run.id, run.workflow_id, _decode(call, run.payload_json), run.status, run.created_at_ms
-        )
+        return WorkflowRun._from_pb(call, run)
+
+    async def get(self, id: str) -> WorkflowRun | None:
+        """The run of the workspace with this id, with its current status (and output or
+        error once it finished), or ``None``."""
+        r = await self._optional("workflows.get", "Get", pb.GetWorkflowRunRequest(id=id))
+        return None if r is None else WorkflowRun._from_pb("workflows.get", r)
 
 
 class Storage(_Client):

@@ -38,10 +38,16 @@ pub struct OutboundMessage {
     pub text: String,
     /// Structured content.
     pub content: Value,
-    /// `queued`, `sent`, `delivered` or `failed`.
+    /// `queued` (waiting for a delivery attempt), `sending`, `sent` (a target accepted it),
+    /// `delivered` (the provider reported it delivered) or `failed`.
     pub status: String,
     /// Creation time, ms since the Unix epoch.
     pub created_at_ms: u64,
+    /// The provider's id for the message once a target accepted it, empty before.
+    pub provider_message_id: String,
+    /// Why the last delivery attempt failed (or why the message failed for good); empty when
+    /// there is none.
+    pub error: String,
 }
 
 impl OutboundMessage {
@@ -55,6 +61,8 @@ impl OutboundMessage {
             text: m.text,
             status: m.status,
             created_at_ms: m.created_at_ms,
+            provider_message_id: m.provider_message_id,
+            error: m.error,
         })
     }
 }
@@ -93,7 +101,8 @@ impl Messages {
         OutboundMessage::from_proto(CALL, sent)
     }
 
-    /// The message with this id, or `None`.
+    /// The message of the workspace with this id, with its current delivery status, or `None`
+    /// when there is no such message.
     pub async fn get(&self, id: &str) -> Result<Option<OutboundMessage>, HostError> {
         const CALL: &str = "messages.get";
         let request = pb::GetMessageRequest { id: id.to_string() };

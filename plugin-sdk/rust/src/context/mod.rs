@@ -145,7 +145,7 @@ impl Context {
         Messages::new(self.clone())
     }
 
-    /// Workflow triggers.
+    /// Workflow triggers and runs.
     pub fn workflows(&self) -> Workflows {
         Workflows::new(self.clone())
     }

@@ -14,6 +14,7 @@ import type { FindByExternalIdRequest as _convotic_host_v1_FindByExternalIdReque
 import type { GetContactRequest as _convotic_host_v1_GetContactRequest, GetContactRequest__Output as _convotic_host_v1_GetContactRequest__Output } from './convotic/host/v1/GetContactRequest.js';
 import type { GetConversationRequest as _convotic_host_v1_GetConversationRequest, GetConversationRequest__Output as _convotic_host_v1_GetConversationRequest__Output } from './convotic/host/v1/GetConversationRequest.js';
 import type { GetMessageRequest as _convotic_host_v1_GetMessageRequest, GetMessageRequest__Output as _convotic_host_v1_GetMessageRequest__Output } from './convotic/host/v1/GetMessageRequest.js';
+import type { GetWorkflowRunRequest as _convotic_host_v1_GetWorkflowRunRequest, GetWorkflowRunRequest__Output as _convotic_host_v1_GetWorkflowRunRequest__Output } from './convotic/host/v1/GetWorkflowRunRequest.js';
 import type { ListContactsRequest as _convotic_host_v1_ListContactsRequest, ListContactsRequest__Output as _convotic_host_v1_ListContactsRequest__Output } from './convotic/host/v1/ListContactsRequest.js';
 import type { ListContactsResponse as _convotic_host_v1_ListContactsResponse, ListContactsResponse__Output as _convotic_host_v1_ListContactsResponse__Output } from './convotic/host/v1/ListContactsResponse.js';
 import type { ListConversationsRequest as _convotic_host_v1_ListConversationsRequest, ListConversationsRequest__Output as _convotic_host_v1_ListConversationsRequest__Output } from './convotic/host/v1/ListConversationsRequest.js';
@@ -60,6 +61,7 @@ export interface ProtoGrpcType {
         GetContactRequest: MessageTypeDefinition<_convotic_host_v1_GetContactRequest, _convotic_host_v1_GetContactRequest__Output>
         GetConversationRequest: MessageTypeDefinition<_convotic_host_v1_GetConversationRequest, _convotic_host_v1_GetConversationRequest__Output>
         GetMessageRequest: MessageTypeDefinition<_convotic_host_v1_GetMessageRequest, _convotic_host_v1_GetMessageRequest__Output>
+        GetWorkflowRunRequest: MessageTypeDefinition<_convotic_host_v1_GetWorkflowRunRequest, _convotic_host_v1_GetWorkflowRunRequest__Output>
         ListContactsRequest: MessageTypeDefinition<_convotic_host_v1_ListContactsRequest, _convotic_host_v1_ListContactsRequest__Output>
         ListContactsResponse: MessageTypeDefinition<_convotic_host_v1_ListContactsResponse, _convotic_host_v1_ListContactsResponse__Output>
         ListConversationsRequest: MessageTypeDefinition<_convotic_host_v1_ListConversationsRequest, _convotic_host_v1_ListConversationsRequest__Output>

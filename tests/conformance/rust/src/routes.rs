@@ -1,10 +1,10 @@
 //! The conformance module's routes: echo, body, public, status, error, deadline, crash, and the
-//! ctx routes (storage, contacts, workflows, logger).
+//! ctx routes (storage, contacts, messages, workflows, logger).
 
 use std::time::Duration;
 
 use convotic_plugin_sdk::prelude::*;
-use convotic_plugin_sdk::{ContactUpdate, NewContact};
+use convotic_plugin_sdk::{ContactUpdate, NewContact, OutgoingMessage};
 use serde_json::{json, Value};
 
 use crate::broken;
@@ -171,13 +171,68 @@ pub fn register(sdk: &mut Sdk) {
             ))
         },
     ));
+    sdk.register_route(Route::post("/messages").handler(
+        |req: RouteRequest, ctx: Context| async move {
+            let sent = ctx
+                .messages()
+                .send(OutgoingMessage {
+                    contact_id: req.body["contact_id"].as_str().unwrap_or_default().into(),
+                    channel: "sms".into(),
+                    text: req.body["text"].as_str().unwrap_or_default().into(),
+                    ..Default::default()
+                })
+                .await?;
+            let read_back = if broken("ctx.messages") {
+                None
+            } else {
+                ctx.messages().get(&sent.id).await?
+            };
+            Ok(RouteResponse::json(
+                201,
+                json!({
+                    "id": sent.id,
+                    "status": sent.status,
+                    "read_back_status": read_back.map(|m| m.status),
+                }),
+            ))
+        },
+    ));
     sdk.register_route(Route::post("/workflows/:workflowId/trigger").handler(
         |req: RouteRequest, ctx: Context| async move {
             let run = ctx
                 .workflows()
                 .trigger(req.param("workflowId").unwrap_or_default(), &req.body)
                 .await?;
-            Ok(RouteResponse::json(202, json!({"run_id": run.id})))
+            let read_back = ctx.workflows().get(&run.id).await?;
+            Ok(RouteResponse::json(
+                202,
+                json!({"run_id": run.id, "status": read_back.map(|r| r.status)}),
+            ))
+        },
+    ));
+    sdk.register_route(Route::get("/workflows/runs/:runId").handler(
+        |req: RouteRequest, ctx: Context| async move {
+            if broken("ctx.workflows") {
+                return Ok(not_found());
+            }
+            Ok(
+                match ctx
+                    .workflows()
+                    .get(req.param("runId").unwrap_or_default())
+                    .await?
+                {
+                    Some(run) => RouteResponse::json(
+                        200,
+                        json!({
+                            "id": run.id,
+                            "status": run.status,
+                            "output": run.output,
+                            "error": run.error,
+                        }),
+                    ),
+                    None => not_found(),
+                },
+            )
         },
     ));
     sdk.register_route(

@@ -10,10 +10,18 @@ export interface OutboundMessage {
   'text'?: (string);
   'content_json'?: (Buffer | Uint8Array | string);
   /**
-   * "queued", "sent", "delivered", "failed".
+   * "queued", "sending", "sent", "delivered", "failed".
    */
   'status'?: (string);
   'created_at_ms'?: (number | string | Long);
+  /**
+   * The provider's id for the message once a target accepted it.
+   */
+  'provider_message_id'?: (string);
+  /**
+   * Why the last delivery attempt failed (or why it failed for good).
+   */
+  'error'?: (string);
 }
 
 export interface OutboundMessage__Output {
@@ -24,8 +32,16 @@ export interface OutboundMessage__Output {
   'text': (string);
   'content_json': (Buffer);
   /**
-   * "queued", "sent", "delivered", "failed".
+   * "queued", "sending", "sent", "delivered", "failed".
    */
   'status': (string);
   'created_at_ms': (string);
+  /**
+   * The provider's id for the message once a target accepted it.
+   */
+  'provider_message_id': (string);
+  /**
+   * Why the last delivery attempt failed (or why it failed for good).
+   */
+  'error': (string);
 }

@@ -7,10 +7,18 @@ export interface WorkflowRun {
   'workflow_id'?: (string);
   'payload_json'?: (Buffer | Uint8Array | string);
   /**
-   * "queued", "running", "succeeded", "failed".
+   * "queued", "sending", "delivered", "running", "succeeded", "failed".
    */
   'status'?: (string);
   'created_at_ms'?: (number | string | Long);
+  /**
+   * The engine's output once it succeeded (UTF-8 JSON), empty otherwise.
+   */
+  'output_json'?: (Buffer | Uint8Array | string);
+  /**
+   * The engine's error once it failed, or why handing it over failed.
+   */
+  'error'?: (string);
 }
 
 export interface WorkflowRun__Output {
@@ -18,8 +26,16 @@ export interface WorkflowRun__Output {
   'workflow_id': (string);
   'payload_json': (Buffer);
   /**
-   * "queued", "running", "succeeded", "failed".
+   * "queued", "sending", "delivered", "running", "succeeded", "failed".
    */
   'status': (string);
   'created_at_ms': (string);
+  /**
+   * The engine's output once it succeeded (UTF-8 JSON), empty otherwise.
+   */
+  'output_json': (Buffer);
+  /**
+   * The engine's error once it failed, or why handing it over failed.
+   */
+  'error': (string);
 }

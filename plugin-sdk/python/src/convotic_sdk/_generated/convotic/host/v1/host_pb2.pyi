@@ -204,7 +204,7 @@ class SendMessageRequest(_message.Message):
     def __init__(self, contact_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[str] = ..., text: _Optional[str] = ..., content_json: _Optional[bytes] = ...) -> None: ...
 
 class OutboundMessage(_message.Message):
-    __slots__ = ("id", "contact_id", "conversation_id", "channel", "text", "content_json", "status", "created_at_ms")
+    __slots__ = ("id", "contact_id", "conversation_id", "channel", "text", "content_json", "status", "created_at_ms", "provider_message_id", "error")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -213,6 +213,8 @@ class OutboundMessage(_message.Message):
     CONTENT_JSON_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     id: str
     contact_id: str
     conversation_id: str
@@ -221,9 +223,17 @@ class OutboundMessage(_message.Message):
     content_json: bytes
     status: str
     created_at_ms: int
-    def __init__(self, id: _Optional[str] = ..., contact_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[str] = ..., text: _Optional[str] = ..., content_json: _Optional[bytes] = ..., status: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+    provider_message_id: str
+    error: str
+    def __init__(self, id: _Optional[str] = ..., contact_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., channel: _Optional[str] = ..., text: _Optional[str] = ..., content_json: _Optional[bytes] = ..., status: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., provider_message_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class GetMessageRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowRunRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
@@ -240,18 +250,22 @@ class TriggerWorkflowRequest(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., payload_json: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class WorkflowRun(_message.Message):
-    __slots__ = ("id", "workflow_id", "payload_json", "status", "created_at_ms")
+    __slots__ = ("id", "workflow_id", "payload_json", "status", "created_at_ms", "output_json", "error")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     id: str
     workflow_id: str
     payload_json: bytes
     status: str
     created_at_ms: int
-    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., payload_json: _Optional[bytes] = ..., status: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+    output_json: bytes
+    error: str
+    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., payload_json: _Optional[bytes] = ..., status: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., output_json: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
 
 class StorageEntry(_message.Message):
     __slots__ = ("key", "value_json", "revision", "expires_at_ms")

@@ -709,6 +709,11 @@ class WorkflowsStub:
                 request_serializer=convotic_dot_host_dot_v1_dot_host__pb2.TriggerWorkflowRequest.SerializeToString,
                 response_deserializer=convotic_dot_host_dot_v1_dot_host__pb2.WorkflowRun.FromString,
                 _registered_method=True)
+        self.Get = channel.unary_unary(
+                '/convotic.host.v1.Workflows/Get',
+                request_serializer=convotic_dot_host_dot_v1_dot_host__pb2.GetWorkflowRunRequest.SerializeToString,
+                response_deserializer=convotic_dot_host_dot_v1_dot_host__pb2.WorkflowRun.FromString,
+                _registered_method=True)
 
 
 class WorkflowsServicer:
@@ -722,12 +727,25 @@ class WorkflowsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Get(self, request, context):
+        """A run of the caller's workspace, with its status as the workflow engine reported it;
+        NOT_FOUND for an unknown id (or another workspace's run).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowsServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Trigger': grpc.unary_unary_rpc_method_handler(
                     servicer.Trigger,
                     request_deserializer=convotic_dot_host_dot_v1_dot_host__pb2.TriggerWorkflowRequest.FromString,
+                    response_serializer=convotic_dot_host_dot_v1_dot_host__pb2.WorkflowRun.SerializeToString,
+            ),
+            'Get': grpc.unary_unary_rpc_method_handler(
+                    servicer.Get,
+                    request_deserializer=convotic_dot_host_dot_v1_dot_host__pb2.GetWorkflowRunRequest.FromString,
                     response_serializer=convotic_dot_host_dot_v1_dot_host__pb2.WorkflowRun.SerializeToString,
             ),
     }
@@ -759,6 +777,33 @@ class Workflows:
             target,
             '/convotic.host.v1.Workflows/Trigger',
             convotic_dot_host_dot_v1_dot_host__pb2.TriggerWorkflowRequest.SerializeToString,
+            convotic_dot_host_dot_v1_dot_host__pb2.WorkflowRun.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Get(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/convotic.host.v1.Workflows/Get',
+            convotic_dot_host_dot_v1_dot_host__pb2.GetWorkflowRunRequest.SerializeToString,
             convotic_dot_host_dot_v1_dot_host__pb2.WorkflowRun.FromString,
             options,
             channel_credentials,
