@@ -21,6 +21,8 @@
 //!   ([`workers`]). Option: `--rounds <n>` (default 3; the best round is printed).
 //! * `dev`: save → new version answering under `dev`, per language ([`dev`]).
 //! * `console`: the console's pages and `/metrics` at 200 modules: time and size ([`console`]).
+//! * `delivery`: messages to a local signed-webhook receiver: send → arrival latency, backlog
+//!   drain rate, end-to-end rate with concurrent senders ([`delivery`]).
 //! * `deploy`: upload → traffic switched for the Rust example deployed as a package, and failed
 //!   requests during 20 deploys under load ([`deploy`]).
 //!
@@ -28,6 +30,7 @@
 
 mod console;
 mod crons;
+mod delivery;
 mod deploy;
 mod dev;
 mod languages;
@@ -42,7 +45,7 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console|delivery] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
@@ -58,8 +61,9 @@ fn main() {
             | "deploy"
             | "dev"
             | "console"
+            | "delivery"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev or console)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev, console or delivery)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -83,6 +87,9 @@ fn main() {
     }
     if which == "all" || which == "console" {
         console::run();
+    }
+    if which == "all" || which == "delivery" {
+        delivery::run();
     }
     if which == "all" || which == "deploy" {
         deploy::run();
