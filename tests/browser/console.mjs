@@ -416,6 +416,21 @@ await step('h-catalog-test-connection', async () => {
   console.log(`     test connection: ${JSON.stringify(text.trim().slice(0, 120))}`);
 });
 
+await step('h2-delivery', async () => {
+  await page.goto('/console/delivery');
+  visited.push(pathOf(page));
+  await page.locator('table#targets tr[data-target="ws_demo/sms"]').waitFor();
+  await page.locator('table#outbox-counts').waitFor();
+  const letter = page.locator('table#delivery-dead-letters tr[data-dead-item]', { hasText: '404' }).first();
+  await letter.waitFor();
+  const error = (await letter.locator('td.err').textContent()) ?? '';
+  expect(/404/.test(error), `the dead letter should carry the target's answer (HTTP 404), got ${JSON.stringify(error)}`);
+  await page.screenshot({ path: join(out, 'delivery.png'), fullPage: true });
+  await letter.getByRole('button', { name: 'Re-drive' }).click();
+  await page.locator('p.notice').waitFor({ state: 'visible' });
+  console.log(`     notice: ${JSON.stringify((await page.locator('p.notice').first().textContent()).trim())}`);
+});
+
 await step('i-roll-back', async () => {
   await page.goto('/console/modules/ws_pkg/shop');
   visited.push(pathOf(page));
@@ -481,7 +496,7 @@ await step('l-workspace-key-read-only', async () => {
   expect(foreign.length === 0, `modules of other workspaces shown to a ws_demo key: ${foreign.join(', ')}`);
   for (const name of EXAMPLES) expect(rows.includes(`ws_demo/${name}`), `ws_demo/${name} missing for the ws_demo key`);
   const pages = ['/console/', '/console/modules/ws_demo/hello-rust', '/console/modules/ws_demo/loyalty-lookup',
-    '/console/crons', '/console/crons/ws_demo/nightly-sync/nightly-sync', '/console/workers', '/console/catalog', '/console/deployments'];
+    '/console/crons', '/console/crons/ws_demo/nightly-sync/nightly-sync', '/console/workers', '/console/catalog', '/console/deployments', '/console/delivery'];
   const problems = [];
   for (const path of pages) {
     const r = await page.goto(path);

@@ -86,6 +86,44 @@ fn the_console_works_in_a_real_browser() {
     let show = Showcase::start(vec![]);
     show.drive_traffic();
     show.deploy_twice();
+    // Deliveries for the delivery page: channel sms to the Block (order-worker's SMS is sent),
+    // channel email to an address that refuses (a dead letter at once).
+    for (channel, body) in [
+        (
+            "sms",
+            json!({"kind": "block", "block": "regional-sms", "action": "send_message",
+                   "connection_id": show.connection}),
+        ),
+        (
+            "email",
+            json!({"kind": "webhook", "url": format!("{}/refuses", show.provider.url())}),
+        ),
+    ] {
+        let (status, answer) =
+            show.call(Method::PUT, &format!("/v1/channels/{channel}"), Some(body));
+        assert_eq!(status, 200, "channel {channel}: {answer}");
+    }
+    let (_, contacts) = show.call(Method::GET, "/v1/contacts", None);
+    let contact = contacts["contacts"][0]["id"]
+        .as_str()
+        .expect("a contact")
+        .to_string();
+    let (status, mail) = show.call(
+        Method::POST,
+        "/v1/messages",
+        Some(json!({"contact_id": contact, "channel": "email", "text": "Your invoice"})),
+    );
+    assert_eq!(status, 201, "{mail}");
+    let dead = mail["id"].as_str().expect("message id").to_string();
+    show.sup.wait_until(
+        Duration::from_secs(30),
+        "the email to be dead-lettered",
+        |_| {
+            show.call(Method::GET, &format!("/v1/messages/{dead}"), None)
+                .1["status"]
+                == "failed"
+        },
+    );
     // The member the node form looks up (the traffic stored it too; this makes it explicit).
     let (status, body) = show.call(
         Method::PUT,

@@ -107,7 +107,7 @@ impl Showcase {
         let (status, body) = self.call(
             Method::POST,
             "/v1/contacts",
-            Some(json!({"external_id": "cust-42", "name": "Ada"})),
+            Some(json!({"external_id": "cust-42", "name": "Ada", "phone": "+33612345678"})),
         );
         assert!(status == 200 || status == 201, "{status} {body}");
         let (status, body) = self.call(

@@ -268,6 +268,26 @@ impl Store {
         .await
     }
 
+    /// How many items of `ws` are in each status, by status.
+    pub async fn outbox_counts(
+        &self,
+        outbox: Outbox,
+        ws: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let ws = ws.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT status, COUNT(*) FROM {} WHERE workspace_id = ?1 GROUP BY status ORDER BY status",
+                outbox.table()
+            ))?;
+            let rows = stmt.query_map([ws], |row| {
+                Ok((row.get::<_, String>(0)?, unsigned(row.get(1)?)))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     /// Puts a failed (dead-lettered) item of `ws` back in the outbox with fresh attempts.
     pub async fn outbox_redrive(
         &self,

@@ -1,5 +1,5 @@
 //! The console's actions (admin sessions, CSRF checked before): restart, disable and enable,
-//! roll back, run a cron now, re-drive a dead letter — forms answered with a redirect and a
+//! roll back, run a cron now, re-drive a dead letter (a worker's, or a failed delivery) — forms answered with a redirect and a
 //! notice — and, for the pages' scripts, a route's *try it*, a node invocation and a
 //! connection test, answered in JSON. Each does what the matching API endpoint does.
 
@@ -62,6 +62,21 @@ pub async fn handle(visit: &Visit<'_>, fields: &[(String, String)], body: &[u8])
                         &format!("re-driven as message {}", published.message_id),
                     )),
                 ),
+                Err(e) => redirect(&page, Some(("error", &e.to_string()))),
+            }
+        }
+        ["outbox", ws, kind @ ("messages" | "runs"), id, "redrive"] => {
+            let outbox = if *kind == "messages" {
+                crate::store::delivery::Outbox::Messages
+            } else {
+                crate::store::delivery::Outbox::WorkflowRuns
+            };
+            let page = back.unwrap_or_else(|| "/console/delivery".into());
+            match visit.state.store.outbox_redrive(outbox, ws, id).await {
+                Ok(()) => {
+                    visit.state.store.outbox_waker().notify_waiters();
+                    redirect(&page, Some(("notice", &format!("{id} is queued again"))))
+                }
                 Err(e) => redirect(&page, Some(("error", &e.to_string()))),
             }
         }

@@ -41,6 +41,7 @@ const NAV: &[(&str, &str)] = &[
     ("/console/crons", "Crons"),
     ("/console/workers", "Workers"),
     ("/console/catalog", "Nodes & Blocks"),
+    ("/console/delivery", "Delivery"),
     ("/console/deployments", "Deployments"),
 ];
 
@@ -64,7 +65,7 @@ pub fn page(title: &str, current: &str, session: &Session, body: &str) -> String
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
 <meta name=\"csrf-token\" content=\"{csrf}\">\
-<title>{title} · Convotic</title><link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
+<title>{title} · Convotic</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
 <script defer src=\"/console/assets/console.js\"></script></head><body>\
 <header><strong class=\"brand\">Convotic</strong><nav>{nav}</nav>\
 <span class=\"who\">{who}</span>\
@@ -84,7 +85,7 @@ pub fn login_page(error: Option<&str>) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>Sign in · Convotic</title><link rel=\"stylesheet\" href=\"/console/assets/console.css\"></head>\
+<title>Sign in · Convotic</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/console/assets/console.css\"></head>\
 <body class=\"login\"><main><h1>Convotic console</h1>{error}\
 <form method=\"post\" action=\"/console/login\">\
 <label>Admin token or workspace API key<input type=\"password\" name=\"token\" id=\"token\" \

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod crons;
+mod delivery;
 mod deployments;
 mod module;
 mod modules;
@@ -57,6 +58,7 @@ pub async fn get(visit: &Visit<'_>) -> Response {
         ["workers"] => workers::page(visit).await,
         ["catalog"] => catalog::page(visit).await,
         ["deployments"] => deployments::page(visit).await,
+        ["delivery"] => delivery::page(visit).await,
         _ => not_found(visit, "no such console page"),
     }
 }
