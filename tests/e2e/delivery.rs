@@ -18,8 +18,7 @@ use serde_json::{json, Value};
 const LONG: Duration = Duration::from_secs(30);
 const TOKEN: &str = "demo-token-123";
 /// Quick retries for the tests.
-const DELIVERY: &str =
-    "[delivery]\nmax_attempts = 4\nretry_base = \"100ms\"\nretry_max = \"300ms\"\nattempt_timeout = \"3s\"\n";
+const DELIVERY: &str = "[delivery]\nmax_attempts = 4\nretry_base = \"100ms\"\nretry_max = \"300ms\"\nattempt_timeout = \"3s\"\nallow_private_targets = true\n";
 
 fn send(request: reqwest::blocking::RequestBuilder) -> (u16, Value) {
     let response = request.send().expect("request");
@@ -433,4 +432,50 @@ fn workflow_runs_reach_the_engine_which_reports_them_succeeded() {
         Some(json!({"status": "delivered"})),
     );
     assert_eq!(status, 404);
+}
+
+#[test]
+fn private_targets_are_refused_by_default() {
+    let sup = Supervisor::start_full(&[], &[], &[], "");
+    let (code, _, stderr) = sup.cli(&["workspaces", "create", "--id", "ws_test"]);
+    assert_eq!(code, 0, "{stderr}");
+    let api = Api {
+        sup: &sup,
+        key: sup.create_key("ws_test"),
+    };
+    let receiver = Receiver::start();
+    for url in [
+        receiver.url(),
+        "http://localhost:9/hook".to_string(),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+        "http://[::1]:9/hook".to_string(),
+        "http://10.0.0.1/hook".to_string(),
+    ] {
+        let (status, answer) = api.call(
+            Method::PUT,
+            "/v1/channels/email",
+            Some(json!({"kind": "webhook", "url": url})),
+        );
+        assert_eq!(status, 400, "{url}: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("url: ") && m.contains("allow_private_targets")),
+            "{url}: {answer}"
+        );
+    }
+    let (status, _) = api.call(
+        Method::PUT,
+        "/v1/workflow-engine",
+        Some(json!({"kind": "webhook", "url": receiver.url()})),
+    );
+    assert_eq!(status, 400);
+    // A public address is taken (nothing is sent until a message is queued).
+    let (status, answer) = api.call(
+        Method::PUT,
+        "/v1/channels/email",
+        Some(json!({"kind": "webhook", "url": "https://93.184.216.34/hook"})),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(receiver.requests(), 0);
 }

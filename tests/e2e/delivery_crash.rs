@@ -77,7 +77,7 @@ fn a_thousand_messages_per_target_survive_two_kills() {
         &[],
         &[],
         &format!(
-            "[delivery]\nretry_base = \"100ms\"\nretry_max = \"500ms\"\nattempt_timeout = \"2s\"\nmax_attempts = 50\n[nats]\nurl = \"{}\"\n",
+            "[delivery]\nretry_base = \"100ms\"\nretry_max = \"500ms\"\nattempt_timeout = \"2s\"\nmax_attempts = 50\nallow_private_targets = true\n[nats]\nurl = \"{}\"\n",
             nats.url()
         ),
     );

@@ -61,7 +61,13 @@ impl Showcase {
         let mut modules = example_modules();
         modules.extend(extra);
         let defaults = fixture_defaults();
-        let sup = Supervisor::start(&modules, &[&defaults]);
+        // The receivers of the tests run on this machine.
+        let sup = Supervisor::start_full(
+            &modules,
+            &[&defaults],
+            &[],
+            "[delivery]\nallow_private_targets = true\n",
+        );
         sup.wait_until(LONG, "every module ready", |s| s.get("/readyz").0 == 200);
         let key = sup.create_key("ws_demo");
         let provider = FakeProvider::start(TOKEN);

@@ -192,6 +192,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         Arc::new(crate::delivery::Targets::new(
             Arc::clone(&integrations),
             bus.nats_client(),
+            config.delivery.allow_private_targets,
         )),
         config.delivery.clone(),
     );
@@ -212,6 +213,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         reloader: Arc::clone(&reloader),
         deployer,
         console: gateway::console::Console::new(&config.server),
+        allow_private_targets: config.delivery.allow_private_targets,
     });
     gateway::console::start_sampler(Arc::clone(&supervisor));
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();

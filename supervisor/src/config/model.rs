@@ -176,6 +176,10 @@ pub struct DeliveryConfig {
     /// Attempts in flight at once, per outbox. Default 32.
     #[serde(default = "default_delivery_concurrency")]
     pub concurrency: usize,
+    /// Whether webhook targets may point at this machine or a private network. Default
+    /// `false`.
+    #[serde(default)]
+    pub allow_private_targets: bool,
 }
 
 impl Default for DeliveryConfig {
@@ -186,6 +190,7 @@ impl Default for DeliveryConfig {
             retry_max: default_delivery_retry_max(),
             attempt_timeout: default_attempt_timeout(),
             concurrency: default_delivery_concurrency(),
+            allow_private_targets: false,
         }
     }
 }

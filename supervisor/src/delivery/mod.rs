@@ -11,6 +11,7 @@
 //! item is queued; otherwise it looks every [`IDLE_POLL`]. A supervisor that dies mid-attempt
 //! leaves the item `sending` until its deadline; the next claim (after a restart) retries it.
 
+pub mod address;
 mod targets;
 
 use std::sync::Arc;

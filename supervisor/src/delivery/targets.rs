@@ -38,20 +38,28 @@ pub struct Targets {
     integrations: Arc<Integrations>,
     http: reqwest::Client,
     jetstream: Option<async_nats::jetstream::Context>,
+    allow_private: bool,
 }
 
 impl Targets {
-    /// Targets over `integrations` (Blocks) and `nats` (when `[nats]` is set).
-    pub fn new(integrations: Arc<Integrations>, nats: Option<async_nats::Client>) -> Self {
-        let http = reqwest::Client::builder()
+    /// Targets over `integrations` (Blocks) and `nats` (when `[nats]` is set); webhooks go to
+    /// public addresses only unless `allow_private`.
+    pub fn new(
+        integrations: Arc<Integrations>,
+        nats: Option<async_nats::Client>,
+        allow_private: bool,
+    ) -> Self {
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("convotic-supervisor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+            .user_agent(concat!("convotic-supervisor/", env!("CARGO_PKG_VERSION")));
+        if let Some(resolver) = super::address::resolver(allow_private) {
+            builder = builder.dns_resolver(resolver);
+        }
         Self {
             integrations,
-            http,
+            http: builder.build().unwrap_or_default(),
             jetstream: nats.map(async_nats::jetstream::new),
+            allow_private,
         }
     }
 
@@ -69,6 +77,14 @@ impl Targets {
         let Some(url) = item.target.config["url"].as_str() else {
             return Attempt::Final("the webhook target has no url".into());
         };
+        if !self.allow_private {
+            let refused = reqwest::Url::parse(url)
+                .ok()
+                .and_then(|parsed| super::address::literal_refusal(&parsed));
+            if let Some(refused) = refused {
+                return Attempt::Final(format!("POST {url}: {refused}"));
+            }
+        }
         let mut body = item.payload.clone();
         body["attempt"] = json!(item.attempt);
         let body = body.to_string().into_bytes();

@@ -60,6 +60,8 @@ pub struct GatewayState {
     pub deployer: Arc<crate::deploy::Deployer>,
     /// The operator console's settings and sessions.
     pub console: console::Console,
+    /// Whether webhook targets may point at this machine or a private network.
+    pub allow_private_targets: bool,
 }
 
 /// The gateway's limits (`[server]` in the config).

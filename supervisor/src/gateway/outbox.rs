@@ -248,6 +248,11 @@ async fn put_target(
                     "url: an http:// or https:// URL of at most 2048 bytes",
                 ));
             }
+            if !state.allow_private_targets {
+                refuse_private(&parsed)
+                    .await
+                    .map_err(|e| invalid(&format!("url: {e}")))?;
+            }
             let secret = match asked.secret {
                 Some(secret) if secret.len() >= 16 && secret.len() <= 256 => secret,
                 Some(_) => return Err(invalid("secret: 16 to 256 characters")),
@@ -324,6 +329,42 @@ async fn put_target(
             json!("shown once: the target verifies the x-convotic-signature header with it");
     }
     Ok((StatusCode::OK, answer))
+}
+
+/// Refuses a URL on this machine or a private network: a literal address, or a name that
+/// resolves only to such addresses now (each connection checks again).
+async fn refuse_private(url: &reqwest::Url) -> Result<(), String> {
+    if let Some(refused) = crate::delivery::address::literal_refusal(url) {
+        return Err(refused);
+    }
+    let Some(host) = url.host_str() else {
+        return Err("no host".into());
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let lookup = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::lookup_host((host, port)),
+    )
+    .await;
+    match lookup {
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<_> = addrs.collect();
+            if !addrs.is_empty()
+                && addrs
+                    .iter()
+                    .all(|a| crate::delivery::address::is_private(a.ip()))
+            {
+                return Err(format!(
+                    "{host} resolves to {} (this machine or a private network); the supervisor \
+                     sends only to public addresses unless [delivery] allow_private_targets = true",
+                    addrs[0].ip()
+                ));
+            }
+            Ok(())
+        }
+        // A name that does not resolve yet is accepted: attempts check it when they connect.
+        Ok(Err(_)) | Err(_) => Ok(()),
+    }
 }
 
 async fn get_target(

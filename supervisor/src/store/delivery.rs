@@ -326,7 +326,10 @@ impl Store {
     }
 
     /// Records what the target reported about item `id` of `ws` after accepting it: `status`
-    /// among `allowed_from` → `status` (with the target's id, output or error). Returns the
+    /// among `allowed_from` → `status` (with the target's id, output or error). A report that
+    /// arrives while the attempt is still `sending` (the target reported before its answer
+    /// reached the supervisor) also records the acceptance; that attempt's own settling then
+    /// finds the item moved on and changes nothing. Returns the
     /// previous status; [`StoreError::Conflict`] when the item is not in a status it can
     /// leave that way.
     pub async fn outbox_report(
@@ -361,6 +364,8 @@ impl Store {
             let now = signed(now_ms());
             conn.prepare_cached(&format!(
                 "UPDATE {table} SET status = ?3, updated_at_ms = ?4,
+                    accepted_at_ms = CASE WHEN status = 'sending'
+                                     THEN COALESCE(accepted_at_ms, ?4) ELSE accepted_at_ms END,
                     provider_id = COALESCE(?5, provider_id),
                     last_error = COALESCE(?6, last_error),
                     output = COALESCE(?7, output),
