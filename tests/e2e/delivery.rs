@@ -103,7 +103,8 @@ impl Api<'_> {
         assert_eq!(target["kind"], "block");
     }
 
-    fn webhook(&self, path: &str, receiver: &Receiver) {
+    /// Sets a webhook target to `receiver`; returns the generated secret.
+    fn webhook(&self, path: &str, receiver: &Receiver) -> String {
         let (status, target) = self.call(
             Method::PUT,
             path,
@@ -119,6 +120,7 @@ impl Api<'_> {
             again.get("secret").is_none(),
             "the secret is shown once: {again}"
         );
+        secret.to_string()
     }
 }
 
@@ -145,7 +147,7 @@ fn each_target_kind_delivers_once_with_the_idempotency_key() {
     let provider = FakeProvider::start(TOKEN);
     let receiver = Receiver::start();
     api.sms_channel(&provider);
-    api.webhook("/v1/channels/email", &receiver);
+    let secret = api.webhook("/v1/channels/email", &receiver);
     let (status, push) = api.call(
         Method::PUT,
         "/v1/channels/push",
@@ -216,6 +218,18 @@ fn each_target_kind_delivers_once_with_the_idempotency_key() {
         tokio::time::timeout(Duration::from_millis(500), futures_next(&mut subscriber)).await
     });
     assert!(again.is_err(), "the subscriber sees the message once");
+
+    // The signing secret is stored sealed: not in the database files.
+    let mut stored = Vec::new();
+    for name in ["convotic.db", "convotic.db-wal"] {
+        if let Ok(content) = std::fs::read(sup.data_dir().join(name)) {
+            stored.extend(content);
+        }
+    }
+    assert!(
+        !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the webhook secret is stored in plaintext"
+    );
 
     // A body changed after signing is refused by the receiver.
     let body = br#"{"id":"msg_forged","text":"send me money"}"#;
@@ -384,7 +398,7 @@ fn workflow_runs_reach_the_engine_which_reports_them_succeeded() {
     );
     let receiver = Receiver::start();
     receiver.set_engine(&sup.base, &api.key);
-    api.webhook("/v1/workflow-engine", &receiver);
+    let _secret = api.webhook("/v1/workflow-engine", &receiver);
     let path = format!("/v1/workflow-runs/{id}");
     let done = api.wait_status(&path, "succeeded");
     assert_eq!(done["output"]["handled_by"], "example-engine", "{done}");

@@ -12,6 +12,7 @@
 //! leaves the item `sending` until its deadline; the next claim (after a restart) retries it.
 
 pub mod address;
+pub mod secret;
 mod targets;
 
 use std::sync::Arc;

@@ -88,8 +88,18 @@ impl Targets {
         let mut body = item.payload.clone();
         body["attempt"] = json!(item.attempt);
         let body = body.to_string().into_bytes();
-        let secret = item.target.secret.as_deref().unwrap_or_default();
-        let signature = crate::signature::sign(secret, now_ms(), &body);
+        let target = &item.target;
+        let stored = target.secret.as_deref().unwrap_or_default();
+        let secret = match super::secret::open(
+            &self.integrations.keyring,
+            (&target.workspace, &target.purpose, &target.name),
+            stored,
+        ) {
+            Ok(secret) => secret,
+            // A missing key may come back (a key dir restored): retry, then dead-letter.
+            Err(e) => return Attempt::Retryable(format!("POST {url}: {e}")),
+        };
+        let signature = crate::signature::sign(&secret, now_ms(), &body);
         let sent = self
             .http
             .post(url)

@@ -10,7 +10,7 @@
 //!   in the outbox.
 //!
 //! A webhook target gets a signing secret: the caller's, or one generated and returned once in
-//! the answer to the `PUT` (never shown again).
+//! the answer to the `PUT` (never shown again); it is stored sealed with the keyring.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -263,7 +263,13 @@ async fn put_target(
                     secret
                 }
             };
-            (json!({"url": url}), Some(secret))
+            let sealed = crate::delivery::secret::seal(
+                &state.integrations.keyring,
+                (ws, purpose, name),
+                &secret,
+            )
+            .map_err(StoreError::FailedPrecondition)?;
+            (json!({"url": url}), Some(sealed))
         }
         "block" if purpose == "channel" => {
             let (Some(block), Some(action), Some(connection)) =
