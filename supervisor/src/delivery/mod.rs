@@ -113,7 +113,13 @@ async fn deliver(store: &Store, targets: &Targets, config: &DeliveryConfig, item
         started.elapsed(),
     );
     let settlement = match attempt {
-        Attempt::Accepted { provider_id } => Settlement::Accepted { provider_id },
+        Attempt::Accepted {
+            provider_id,
+            delivered,
+        } => Settlement::Accepted {
+            provider_id,
+            delivered,
+        },
         Attempt::Retryable(error) if item.attempt >= config.max_attempts => Settlement::Failed {
             error: format!(
                 "gave up after {} attempts; last error: {error}",

@@ -3,7 +3,7 @@
 //! | target | accepted | retried | failed for good |
 //! |---|---|---|---|
 //! | `webhook` (signed JSON POST) | 2xx | 408, 425, 429, 5xx, no answer, connection error | other 4xx, a redirect |
-//! | `block` (a Block action with a connection) | the action's output | a module error marked retryable, 502/503/504 (module not ready, gone, late) | any other refusal (bad input, no such connection, ...) |
+//! | `block` (a Block action with a connection) | the action's output (`delivered` at once when its `status` says so) | a module error marked retryable, 502/503/504 (module not ready, gone, late) | any other refusal (bad input, no such connection, ...) |
 //! | `nats` (JetStream publish) | the stream's ack | no ack, no connection | — |
 //!
 //! The item's id is the idempotency key: `Idempotency-Key` header, `idempotency_key` in the
@@ -26,6 +26,9 @@ pub enum Attempt {
     Accepted {
         /// Its id for the item, if it gave one.
         provider_id: Option<String>,
+        /// Whether it says the item already reached its recipient (a Block's `status:
+        /// "delivered"`).
+        delivered: bool,
     },
     /// Failed; trying again may succeed.
     Retryable(String),
@@ -122,6 +125,7 @@ impl Targets {
                 let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 Attempt::Accepted {
                     provider_id: provider_id(&answer),
+                    delivered: false,
                 }
             }
             408 | 425 | 429 | 500..=599 => {
@@ -173,6 +177,7 @@ impl Targets {
         match result {
             Ok(answer) => Attempt::Accepted {
                 provider_id: provider_id(&answer.body["output"]),
+                delivered: answer.body["output"]["status"] == "delivered",
             },
             Err(e) => {
                 let why = format!("{block}.{action}: {} ({})", e.message, e.code);
@@ -213,6 +218,7 @@ impl Targets {
         match ack {
             Ok(ack) => Attempt::Accepted {
                 provider_id: Some(format!("{}:{}", ack.stream, ack.sequence)),
+                delivered: false,
             },
             Err(e) => Attempt::Retryable(format!("publish to {subject}: no ack: {e}")),
         }

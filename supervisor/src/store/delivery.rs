@@ -94,6 +94,8 @@ pub enum Settlement {
     Accepted {
         /// The target's id.
         provider_id: Option<String>,
+        /// The target says it reached its recipient already (messages become `delivered`).
+        delivered: bool,
     },
     /// Try again at `at_ms`.
     Retry {
@@ -237,19 +239,31 @@ impl Store {
             let table = outbox.table();
             let guard = "WHERE id = ?1 AND status = 'sending' AND attempts = ?2";
             let changed = match settlement {
-                Settlement::Accepted { provider_id } => conn
-                    .prepare_cached(&format!(
+                Settlement::Accepted {
+                    provider_id,
+                    delivered,
+                } => {
+                    let delivered = delivered && outbox == Outbox::Messages;
+                    let status = if delivered {
+                        "delivered"
+                    } else {
+                        outbox.accepted_status()
+                    };
+                    conn.prepare_cached(&format!(
                         "UPDATE {table} SET status = ?3, accepted_at_ms = ?4, updated_at_ms = ?4,
                             provider_id = COALESCE(?5, provider_id), attempt_deadline_ms = NULL,
+                            finished_at_ms = CASE WHEN ?6 THEN ?4 ELSE finished_at_ms END,
                             last_error = NULL {guard}"
                     ))?
                     .execute(rusqlite::params![
                         id,
                         attempt,
-                        outbox.accepted_status(),
+                        status,
                         now,
-                        provider_id
-                    ])?,
+                        provider_id,
+                        delivered
+                    ])?
+                }
                 Settlement::Retry { at_ms, error } => conn
                     .prepare_cached(&format!(
                         "UPDATE {table} SET status = 'queued', next_attempt_at_ms = ?3,
@@ -522,4 +536,186 @@ fn claim(
         ])?;
     }
     Ok(claimed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::two_workspaces;
+    use crate::store::{NewContact, NewMessage};
+
+    async fn queued_message(store: &Store, channel: &str) -> String {
+        let contact = store
+            .create_contact(
+                "ws_a",
+                NewContact {
+                    phone: "+33612345678".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .send_message(
+                "ws_a",
+                "m",
+                NewMessage {
+                    contact_id: contact.id,
+                    channel: channel.into(),
+                    text: "hi".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    fn target(name: &str) -> DeliveryTarget {
+        DeliveryTarget {
+            workspace: "ws_a".into(),
+            purpose: "channel".into(),
+            name: name.into(),
+            kind: "webhook".into(),
+            config: serde_json::json!({"url": "https://hooks.example.com"}),
+            secret: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn claims_need_a_target_and_settles_follow_the_attempt() {
+        let (_dir, store) = two_workspaces().await;
+        let id = queued_message(&store, "sms").await;
+        assert!(store
+            .outbox_claim(Outbox::Messages, 10, 1000)
+            .await
+            .unwrap()
+            .is_empty());
+        store.target_put(target("sms")).await.unwrap();
+        let claimed = store
+            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            (claimed[0].id.as_str(), claimed[0].attempt),
+            (id.as_str(), 1)
+        );
+        assert_eq!(claimed[0].payload["contact"]["phone"], "+33612345678");
+        // Claimed items are not claimed twice while their deadline runs.
+        assert!(store
+            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .await
+            .unwrap()
+            .is_empty());
+        // A retry puts it back for later; a stale settle of attempt 1 then changes nothing.
+        let retry = Settlement::Retry {
+            at_ms: 0,
+            error: "HTTP 503".into(),
+        };
+        assert!(store
+            .outbox_settle(Outbox::Messages, &id, 1, retry.clone())
+            .await
+            .unwrap());
+        assert!(!store
+            .outbox_settle(Outbox::Messages, &id, 1, retry)
+            .await
+            .unwrap());
+        let again = store
+            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .await
+            .unwrap();
+        assert_eq!(again[0].attempt, 2);
+        let accepted = Settlement::Accepted {
+            provider_id: Some("sms_9".into()),
+            delivered: true,
+        };
+        assert!(store
+            .outbox_settle(Outbox::Messages, &id, 2, accepted)
+            .await
+            .unwrap());
+        let message = store.get_message("ws_a", &id).await.unwrap();
+        assert_eq!(message.status, "delivered");
+        assert_eq!(message.provider_message_id.as_deref(), Some("sms_9"));
+        assert!(message.finished_at_ms.is_some() && message.sent_at_ms.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_dead_supervisors_attempt_is_claimed_again_after_its_deadline() {
+        let (_dir, store) = two_workspaces().await;
+        store.target_put(target("sms")).await.unwrap();
+        let id = queued_message(&store, "sms").await;
+        let first = store.outbox_claim(Outbox::Messages, 10, 0).await.unwrap();
+        assert_eq!(first.len(), 1);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = store
+            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .await
+            .unwrap();
+        assert_eq!((second[0].id.as_str(), second[0].attempt), (id.as_str(), 2));
+    }
+
+    #[tokio::test]
+    async fn dead_letters_are_redriven_and_reports_follow_the_statuses() {
+        let (_dir, store) = two_workspaces().await;
+        store.target_put(target("sms")).await.unwrap();
+        let id = queued_message(&store, "sms").await;
+        store
+            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .await
+            .unwrap();
+        let failed = Settlement::Failed {
+            error: "HTTP 404".into(),
+        };
+        assert!(store
+            .outbox_settle(Outbox::Messages, &id, 1, failed)
+            .await
+            .unwrap());
+        assert!(matches!(
+            store.outbox_redrive(Outbox::Messages, "ws_b", &id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        store
+            .outbox_redrive(Outbox::Messages, "ws_a", &id)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.outbox_redrive(Outbox::Messages, "ws_a", &id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let delivered = Report {
+            status: "delivered",
+            allowed_from: &["sending", "sent"],
+            provider_id: None,
+            error: None,
+            output: None,
+        };
+        assert!(matches!(
+            store
+                .outbox_report(Outbox::Messages, "ws_a", &id, delivered.clone())
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .outbox_report(Outbox::Messages, "ws_a", &id, delivered)
+                .await
+                .unwrap(),
+            "sending"
+        );
+        let message = store.get_message("ws_a", &id).await.unwrap();
+        assert_eq!(message.status, "delivered");
+        assert!(
+            message.sent_at_ms.is_some(),
+            "a report during the attempt records acceptance"
+        );
+        let counts = store.outbox_counts(Outbox::Messages, "ws_a").await.unwrap();
+        assert_eq!(counts, vec![("delivered".to_string(), 1)]);
+    }
 }
