@@ -118,7 +118,7 @@ impl Targets {
             Err(e) => return Attempt::Retryable(format!("POST {url}: {}", error_chain(&e))),
         };
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let text = read_bounded(response).await;
         let quoted: String = text.chars().take(QUOTED).collect();
         match status {
             200..=299 => {
@@ -223,6 +223,25 @@ impl Targets {
             Err(e) => Attempt::Retryable(format!("publish to {subject}: no ack: {e}")),
         }
     }
+}
+
+/// Most bytes of a target's answer read (its id and an error's first words are all that is
+/// used; the rest is dropped unread).
+const ANSWER_BYTES: usize = 64 * 1024;
+
+/// The start of a response's body, at most [`ANSWER_BYTES`], as text.
+async fn read_bounded(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < ANSWER_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = ANSWER_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The target's id for the item in its answer: `message_id`, `id` or `provider_id`.
