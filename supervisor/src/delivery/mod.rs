@@ -2,7 +2,9 @@
 //! webhook, a JetStream subject) and workflow runs to the workspace's workflow engine (a
 //! signed webhook or a subject), at least once.
 //!
-//! One loop per outbox claims due items in batches (as many as free attempt slots), runs each
+//! One loop per outbox claims due items in batches (as many as free attempt slots, and at most a
+//! quarter of the slots for one workspace, so a slow or flooded target cannot starve the
+//! others), runs each
 //! attempt with a deadline, and settles it: accepted (`sent` / `delivered`), retried with
 //! jittered exponential backoff for retryable failures (5xx, 408, 429, timeouts, connection
 //! errors, a Block error marked retryable), or failed and dead-lettered after the last attempt
@@ -56,8 +58,16 @@ async fn run(outbox: Outbox, store: Store, targets: Arc<Targets>, config: Arc<De
             Ok(permit) => permit,
             Err(_) => return,
         };
+        // Registered before claiming: a wake between an empty claim and the wait is kept.
+        let woken = wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         let free = 1 + slots.available_permits();
-        let claimed = match store.outbox_claim(outbox, free as u32, attempt_ms).await {
+        let per_workspace = (config.concurrency / 4).max(1) as u32;
+        let claimed = match store
+            .outbox_claim(outbox, free as u32, per_workspace, attempt_ms)
+            .await
+        {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(outbox = outbox.label(), "cannot claim deliveries: {e}");
@@ -68,7 +78,7 @@ async fn run(outbox: Outbox, store: Store, targets: Arc<Targets>, config: Arc<De
         };
         if claimed.is_empty() {
             drop(first);
-            let _ = tokio::time::timeout(IDLE_POLL, wake.notified()).await;
+            let _ = tokio::time::timeout(IDLE_POLL, woken).await;
             continue;
         }
         let mut permit = Some(first);

@@ -52,15 +52,27 @@ impl Targets {
         nats: Option<async_nats::Client>,
         allow_private: bool,
     ) -> Self {
+        // No proxy from the environment: the address check must see the real destination.
         let mut builder = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("convotic-supervisor/", env!("CARGO_PKG_VERSION")));
         if let Some(resolver) = super::address::resolver(allow_private) {
             builder = builder.dns_resolver(resolver);
         }
+        let http = builder.build().unwrap_or_else(|e| {
+            // Building fails only without a usable TLS backend; nothing can be sent then.
+            tracing::error!("cannot build the delivery HTTP client: {e}");
+            reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(std::sync::Arc::new(super::address::PublicOnly))
+                .build()
+                .unwrap_or_default()
+        });
         Self {
             integrations,
-            http: builder.build().unwrap_or_default(),
+            http,
             jetstream: nats.map(async_nats::jetstream::new),
             allow_private,
         }

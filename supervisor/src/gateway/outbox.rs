@@ -431,7 +431,9 @@ fn message_report(report: StatusReport) -> Result<Report, String> {
     };
     Ok(Report {
         status,
-        allowed_from: &["sending", "sent"],
+        // `queued` and `failed` too: an answer lost after the target took the item (a timeout,
+        // a dead supervisor) must not lose the target's later report.
+        allowed_from: &["sending", "sent", "queued", "failed"],
         provider_id: bounded(report.provider_message_id),
         error: bounded(report.error),
         output: None,
@@ -442,9 +444,12 @@ fn message_report(report: StatusReport) -> Result<Report, String> {
 fn run_report(report: RunReport) -> Result<Report, String> {
     let (status, allowed_from): (&'static str, &'static [&'static str]) =
         match report.status.as_str() {
-            "running" => ("running", &["sending", "delivered"]),
-            "succeeded" => ("succeeded", &["sending", "delivered", "running"]),
-            "failed" => ("failed", &["sending", "delivered", "running"]),
+            "running" => ("running", &["queued", "sending", "delivered", "failed"]),
+            "succeeded" => (
+                "succeeded",
+                &["queued", "sending", "delivered", "running", "failed"],
+            ),
+            "failed" => ("failed", &["queued", "sending", "delivered", "running"]),
             other => {
                 return Err(format!(
                     "status: {other:?} is not running, succeeded or failed"

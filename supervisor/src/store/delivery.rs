@@ -206,18 +206,21 @@ impl Store {
     }
 
     /// Claims up to `limit` items of `outbox` that are due and have a target: `queued` ones
-    /// whose next attempt is due, and `sending` ones whose attempt deadline passed. Each is
-    /// marked `sending` with its attempt counted and a deadline `attempt_ms` from now.
+    /// whose next attempt is due, and `sending` ones whose attempt deadline passed. At most
+    /// `per_workspace` items of one workspace are `sending` afterwards (counting those under
+    /// way), so one workspace's slow target or flood cannot take every slot. Each is marked
+    /// `sending` with its attempt counted and a deadline `attempt_ms` from now.
     pub async fn outbox_claim(
         &self,
         outbox: Outbox,
         limit: u32,
+        per_workspace: u32,
         attempt_ms: u64,
     ) -> Result<Vec<Claimed>, StoreError> {
         self.write(move |conn| {
             let now = now_ms();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let claimed = claim(&tx, outbox, limit, now, attempt_ms)?;
+            let claimed = claim(&tx, outbox, limit, per_workspace, now, attempt_ms)?;
             tx.commit()?;
             Ok(claimed)
         })
@@ -369,7 +372,22 @@ impl Store {
             let Some(current) = current else {
                 return Err(StoreError::NotFound(format!("no {} {id}", outbox.label())));
             };
-            if !report.allowed_from.contains(&current.as_str()) {
+            // From `queued` or `failed`, only an item the target may have taken (an attempt
+            // was made; for `failed`, a dead letter rather than a reported failure).
+            let attempted: (u32, Option<i64>, Option<String>) = conn
+                .prepare_cached(&format!(
+                    "SELECT attempts, dead_lettered_at_ms, status FROM {table}
+                     WHERE workspace_id = ?1 AND id = ?2"
+                ))?
+                .query_row([&ws, &id], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+            let reachable = match current.as_str() {
+                "queued" => attempted.0 > 0,
+                "failed" => attempted.1.is_some(),
+                _ => true,
+            };
+            if !reachable || !report.allowed_from.contains(&current.as_str()) {
                 return Err(StoreError::Conflict(format!(
                     "{id} is {current}: it cannot become {}",
                     report.status
@@ -378,10 +396,12 @@ impl Store {
             let now = signed(now_ms());
             conn.prepare_cached(&format!(
                 "UPDATE {table} SET status = ?3, updated_at_ms = ?4,
-                    accepted_at_ms = CASE WHEN status = 'sending'
+                    accepted_at_ms = CASE WHEN status IN ('sending', 'queued', 'failed')
                                      THEN COALESCE(accepted_at_ms, ?4) ELSE accepted_at_ms END,
                     provider_id = COALESCE(?5, provider_id),
-                    last_error = COALESCE(?6, last_error),
+                    last_error = CASE WHEN status IN ('sending', 'queued', 'failed')
+                                 THEN ?6 ELSE COALESCE(?6, last_error) END,
+                    dead_lettered_at_ms = NULL, next_attempt_at_ms = 0,
                     output = COALESCE(?7, output),
                     finished_at_ms = CASE WHEN ?3 IN ('delivered', 'succeeded', 'failed')
                                      THEN ?4 ELSE finished_at_ms END,
@@ -437,6 +457,7 @@ fn claim(
     tx: &rusqlite::Transaction<'_>,
     outbox: Outbox,
     limit: u32,
+    per_workspace: u32,
     now: u64,
     attempt_ms: u64,
 ) -> Result<Vec<Claimed>, StoreError> {
@@ -456,15 +477,27 @@ fn claim(
         ),
     };
     let table = outbox.table();
+    // Each workspace's due items ranked by age; a workspace gets at most its free share
+    // (`per_workspace` minus its attempts still under way). The extra columns come last, so
+    // the positions read below are those of the inner select.
     let sql = format!(
-        "SELECT {select}, {TARGET_COLUMNS} FROM {table} i {join}
-         WHERE (i.status = 'queued' AND i.next_attempt_at_ms <= ?1)
-            OR (i.status = 'sending' AND i.attempt_deadline_ms < ?1)
-         ORDER BY i.next_attempt_at_ms, i.id LIMIT ?2"
+        "SELECT * FROM (
+            SELECT {select}, {TARGET_COLUMNS}, i.workspace_id AS claim_ws,
+                   ROW_NUMBER() OVER (PARTITION BY i.workspace_id
+                                      ORDER BY i.next_attempt_at_ms, i.id) AS claim_rank,
+                   i.next_attempt_at_ms AS claim_due, i.id AS claim_id
+            FROM {table} i {join}
+            WHERE (i.status = 'queued' AND i.next_attempt_at_ms <= ?1)
+               OR (i.status = 'sending' AND i.attempt_deadline_ms < ?1)
+         )
+         WHERE claim_rank + (SELECT COUNT(*) FROM {table} s
+                             WHERE s.workspace_id = claim_ws AND s.status = 'sending'
+                               AND s.attempt_deadline_ms >= ?1) <= ?3
+         ORDER BY claim_due, claim_id LIMIT ?2"
     );
     let now_signed = signed(now);
     let mut stmt = tx.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params![now_signed, limit], |row| {
+    let rows = stmt.query_map(rusqlite::params![now_signed, limit, per_workspace], |row| {
         let id: String = row.get(0)?;
         let workspace: String = row.get(1)?;
         let attempts: u32 = row.get(2)?;
@@ -589,13 +622,13 @@ mod tests {
         let (_dir, store) = two_workspaces().await;
         let id = queued_message(&store, "sms").await;
         assert!(store
-            .outbox_claim(Outbox::Messages, 10, 1000)
+            .outbox_claim(Outbox::Messages, 10, 8, 1000)
             .await
             .unwrap()
             .is_empty());
         store.target_put(target("sms")).await.unwrap();
         let claimed = store
-            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1);
@@ -606,7 +639,7 @@ mod tests {
         assert_eq!(claimed[0].payload["contact"]["phone"], "+33612345678");
         // Claimed items are not claimed twice while their deadline runs.
         assert!(store
-            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
             .await
             .unwrap()
             .is_empty());
@@ -624,7 +657,7 @@ mod tests {
             .await
             .unwrap());
         let again = store
-            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
             .await
             .unwrap();
         assert_eq!(again[0].attempt, 2);
@@ -647,11 +680,14 @@ mod tests {
         let (_dir, store) = two_workspaces().await;
         store.target_put(target("sms")).await.unwrap();
         let id = queued_message(&store, "sms").await;
-        let first = store.outbox_claim(Outbox::Messages, 10, 0).await.unwrap();
+        let first = store
+            .outbox_claim(Outbox::Messages, 10, 8, 0)
+            .await
+            .unwrap();
         assert_eq!(first.len(), 1);
         std::thread::sleep(std::time::Duration::from_millis(5));
         let second = store
-            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
             .await
             .unwrap();
         assert_eq!((second[0].id.as_str(), second[0].attempt), (id.as_str(), 2));
@@ -663,7 +699,7 @@ mod tests {
         store.target_put(target("sms")).await.unwrap();
         let id = queued_message(&store, "sms").await;
         store
-            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
             .await
             .unwrap();
         let failed = Settlement::Failed {
@@ -699,7 +735,7 @@ mod tests {
             Err(StoreError::Conflict(_))
         ));
         store
-            .outbox_claim(Outbox::Messages, 10, 60_000)
+            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
             .await
             .unwrap();
         assert_eq!(
@@ -717,5 +753,145 @@ mod tests {
         );
         let counts = store.outbox_counts(Outbox::Messages, "ws_a").await.unwrap();
         assert_eq!(counts, vec![("delivered".to_string(), 1)]);
+    }
+}
+
+#[cfg(test)]
+mod fairness_tests {
+    use super::*;
+    use crate::store::test_support::two_workspaces;
+    use crate::store::{NewContact, NewMessage};
+
+    #[tokio::test]
+    async fn one_workspace_gets_at_most_its_share_of_the_slots() {
+        let (_dir, store) = two_workspaces().await;
+        for ws in ["ws_a", "ws_b"] {
+            store
+                .target_put(DeliveryTarget {
+                    workspace: ws.into(),
+                    purpose: "channel".into(),
+                    name: "sms".into(),
+                    kind: "webhook".into(),
+                    config: serde_json::json!({"url": "https://hooks.example.com"}),
+                    secret: None,
+                    created_at_ms: 0,
+                    updated_at_ms: 0,
+                })
+                .await
+                .unwrap();
+            let contact = store
+                .create_contact(ws, NewContact::default())
+                .await
+                .unwrap();
+            let count = if ws == "ws_a" { 20 } else { 2 };
+            for _ in 0..count {
+                store
+                    .send_message(
+                        ws,
+                        "",
+                        NewMessage {
+                            contact_id: contact.id.clone(),
+                            channel: "sms".into(),
+                            text: "x".into(),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        // ws_a's 20 older messages do not keep ws_b's 2 waiting.
+        let claimed = store
+            .outbox_claim(Outbox::Messages, 32, 4, 60_000)
+            .await
+            .unwrap();
+        let of = |ws: &str| claimed.iter().filter(|c| c.workspace == ws).count();
+        assert_eq!((of("ws_a"), of("ws_b")), (4, 2));
+        // While its 4 are under way, ws_a gets nothing more.
+        let more = store
+            .outbox_claim(Outbox::Messages, 32, 4, 60_000)
+            .await
+            .unwrap();
+        assert!(more.is_empty(), "{more:?}");
+    }
+}
+
+#[cfg(test)]
+mod late_report_tests {
+    use super::*;
+    use crate::store::test_support::two_workspaces;
+    use crate::store::{NewWorkflowRun, StoreError};
+
+    #[tokio::test]
+    async fn a_report_after_a_lost_answer_is_kept() {
+        let (_dir, store) = two_workspaces().await;
+        store
+            .target_put(DeliveryTarget {
+                workspace: "ws_a".into(),
+                purpose: "workflows".into(),
+                name: String::new(),
+                kind: "webhook".into(),
+                config: serde_json::json!({"url": "https://engine.example.com"}),
+                secret: None,
+                created_at_ms: 0,
+                updated_at_ms: 0,
+            })
+            .await
+            .unwrap();
+        let run = store
+            .trigger_workflow(
+                "ws_a",
+                "",
+                NewWorkflowRun {
+                    workflow_id: "wf_1".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let report = |status: &'static str| Report {
+            status,
+            allowed_from: &["queued", "sending", "delivered", "running", "failed"],
+            provider_id: None,
+            error: None,
+            output: Some(serde_json::json!({"ok": true})),
+        };
+        // Never attempted: the engine cannot have it.
+        assert!(matches!(
+            store
+                .outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, report("running"))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        // The engine took it but its answer was lost: the attempt is settled as a retry.
+        store
+            .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
+            .await
+            .unwrap();
+        let retry = Settlement::Retry {
+            at_ms: u64::MAX / 2,
+            error: "no answer within 30s".into(),
+        };
+        assert!(store
+            .outbox_settle(Outbox::WorkflowRuns, &run.id, 1, retry)
+            .await
+            .unwrap());
+        store
+            .outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, report("succeeded"))
+            .await
+            .unwrap();
+        let done = store.get_workflow_run("ws_a", &run.id).await.unwrap();
+        assert_eq!(done.status, "succeeded");
+        assert_eq!(
+            done.error, None,
+            "the lost attempt's error is not the run's"
+        );
+        assert!(done.delivered_at_ms.is_some() && done.finished_at_ms.is_some());
+        // Not claimed again.
+        assert!(store
+            .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -304,6 +304,17 @@ ALTER TABLE workflow_runs ADD COLUMN output TEXT;
 ALTER TABLE workflow_runs ADD COLUMN request_id TEXT;
 CREATE INDEX workflow_runs_due ON workflow_runs(status, next_attempt_at_ms)
     WHERE status IN ('queued', 'sending');
+
+-- Items queued before delivery existed are not sent on their own once a target appears (they
+-- may be months old): they become dead letters, to re-drive deliberately.
+UPDATE messages SET status = 'failed',
+    dead_lettered_at_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+    last_error = 'queued before this supervisor delivered messages: re-drive it to send it'
+    WHERE status = 'queued';
+UPDATE workflow_runs SET status = 'failed',
+    dead_lettered_at_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+    last_error = 'queued before this supervisor delivered workflow runs: re-drive it to send it'
+    WHERE status = 'queued';
 "#,
     },
 ];
