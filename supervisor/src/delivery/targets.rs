@@ -89,11 +89,14 @@ impl Targets {
     }
 
     async fn webhook(&self, item: &Claimed) -> Attempt {
-        let Some(url) = item.target.config["url"].as_str() else {
+        let Some(full_url) = item.target.config["url"].as_str() else {
             return Attempt::Final("the webhook target has no url".into());
         };
+        // Errors and logs name the URL without its credentials or query.
+        let shown = redacted(full_url);
+        let url = shown.as_str();
         if !self.allow_private {
-            let refused = reqwest::Url::parse(url)
+            let refused = reqwest::Url::parse(full_url)
                 .ok()
                 .and_then(|parsed| super::address::literal_refusal(&parsed));
             if let Some(refused) = refused {
@@ -117,7 +120,7 @@ impl Targets {
         let signature = crate::signature::sign(&secret, now_ms(), &body);
         let sent = self
             .http
-            .post(url)
+            .post(full_url)
             .header("content-type", "application/json")
             .header(crate::signature::HEADER, signature)
             .header("idempotency-key", &item.id)
@@ -157,6 +160,11 @@ impl Targets {
             return Attempt::Final("the block target lacks block, action or connection_id".into());
         };
         let field = config["to"].as_str().unwrap_or("phone");
+        if item.payload["text"].as_str().unwrap_or_default().is_empty() {
+            return Attempt::Final(format!(
+                "the message has no text (only content): {block}.{action} sends text"
+            ));
+        }
         let to = item.payload["contact"][field].as_str().unwrap_or_default();
         if to.is_empty() {
             return Attempt::Final(format!(
@@ -256,6 +264,20 @@ async fn read_bounded(mut response: reqwest::Response) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
+/// `url` without user info, query or fragment (what errors and logs show).
+fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "(an invalid URL)".to_string(),
+    }
+}
+
 /// The target's id for the item in its answer: `message_id`, `id` or `provider_id`.
 fn provider_id(answer: &Value) -> Option<String> {
     ["message_id", "id", "provider_id"]
@@ -286,6 +308,15 @@ fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        assert_eq!(
+            redacted("https://user:pw@hooks.example.com/in?token=abc#x"),
+            "https://hooks.example.com/in"
+        );
+        assert_eq!(redacted("not a url"), "(an invalid URL)");
+    }
 
     #[test]
     fn provider_ids_come_from_the_usual_fields() {
