@@ -130,7 +130,15 @@ impl Targets {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(e) => return Attempt::Retryable(format!("POST {url}: {}", error_chain(&e))),
+            Err(e) => {
+                let why = format!("POST {url}: {}", error_chain(&e));
+                // The name resolves only to private addresses: trying again will not help.
+                return if why.contains("allow_private_targets") {
+                    Attempt::Final(why)
+                } else {
+                    Attempt::Retryable(why)
+                };
+            }
         };
         let status = response.status().as_u16();
         let text = read_bounded(response).await;

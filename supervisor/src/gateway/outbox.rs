@@ -299,6 +299,11 @@ async fn put_target(
             )
         }
         "nats" => {
+            if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+                return Err(invalid(
+                    "a nats target's channel is a subject token: no leading, trailing or double dot",
+                ));
+            }
             if state.bus.nats_client().is_none() {
                 return Err(StoreError::FailedPrecondition(
                     "a nats target needs [nats] in the supervisor's configuration".into(),

@@ -477,6 +477,20 @@ fn claim(
         ),
     };
     let table = outbox.table();
+    // An attempt cut short (its supervisor died) whose target has since been removed goes back
+    // to `queued`, where it waits for a target again and says so.
+    let orphan_target = match outbox {
+        Outbox::Messages => {
+            "t.workspace_id = o.workspace_id AND t.purpose = 'channel' AND t.name = o.channel"
+        }
+        Outbox::WorkflowRuns => "t.workspace_id = o.workspace_id AND t.purpose = 'workflows'",
+    };
+    tx.prepare_cached(&format!(
+        "UPDATE {table} AS o SET status = 'queued', attempt_deadline_ms = NULL
+         WHERE o.status = 'sending' AND o.attempt_deadline_ms < ?1
+           AND NOT EXISTS (SELECT 1 FROM delivery_targets t WHERE {orphan_target})"
+    ))?
+    .execute([signed(now)])?;
     // Each workspace's due items ranked by age; a workspace gets at most its free share
     // (`per_workspace` minus its attempts still under way). The extra columns come last, so
     // the positions read below are those of the inner select.
@@ -691,6 +705,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((second[0].id.as_str(), second[0].attempt), (id.as_str(), 2));
+    }
+
+    #[tokio::test]
+    async fn a_cut_attempt_whose_target_was_removed_waits_queued_again() {
+        let (_dir, store) = two_workspaces().await;
+        store.target_put(target("sms")).await.unwrap();
+        let id = queued_message(&store, "sms").await;
+        assert_eq!(
+            store
+                .outbox_claim(Outbox::Messages, 10, 8, 0)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(store.target_delete("ws_a", "channel", "sms").await.unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(store
+            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.get_message("ws_a", &id).await.unwrap().status,
+            "queued"
+        );
     }
 
     #[tokio::test]
