@@ -6,3 +6,7 @@ pub const FEATURE_CANCEL: &str = "work.cancel";
 pub const FEATURE_LANES: &str = "work.lanes";
 /// The module drains in-flight work on `Shutdown`.
 pub const FEATURE_GRACEFUL_SHUTDOWN: &str = "shutdown.drain";
+/// Work frames may carry several invocations, cancels or outcomes (`WorkBatch`, `OutcomeBatch`).
+pub const FEATURE_BATCH: &str = "work.batch";
+/// The supervisor serves `HostStream.Calls`: Host calls multiplexed on one stream.
+pub const FEATURE_HOST_STREAM: &str = "host.stream";
