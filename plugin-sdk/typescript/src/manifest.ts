@@ -24,7 +24,10 @@ export const SDK_VERSION: string = (() => {
 export const PROTOCOL_VERSIONS: readonly number[] = [1];
 
 /** Optional features the SDK implements (docs/PROTOCOL.md §4.3). */
-export const FEATURES: readonly string[] = ["work.cancel", "work.lanes", "shutdown.drain"];
+export const FEATURES: readonly string[] = ["work.cancel", "work.lanes", "shutdown.drain", "work.batch"];
+
+/** The feature under which both sides may send several invocations or outcomes in one frame. */
+export const WORK_BATCH = "work.batch";
 
 /** Default of `ConvoticModule.maxInFlight`. */
 export const DEFAULT_MAX_IN_FLIGHT = 64;

@@ -14,7 +14,7 @@ import type { ShutdownResponse } from "./generated/convotic/plugin/v1/ShutdownRe
 import { DEFAULT_HOST_TIMEOUT_MS, Host, MAX_MESSAGE_BYTES } from "./host.js";
 import { Lifecycle } from "./lifecycle.js";
 import { emit } from "./logging.js";
-import { buildManifest, chooseVersion, FEATURES } from "./manifest.js";
+import { buildManifest, chooseVersion, FEATURES, WORK_BATCH } from "./manifest.js";
 import { PLUGIN_SERVICE_NAME, protocol } from "./proto.js";
 import { Registry } from "./registry.js";
 import type { ConvoticModule } from "./types.js";
@@ -176,6 +176,8 @@ export async function serve(module: ConvoticModule, options: ServeOptions): Prom
     return stopping;
   };
 
+  // Whether the supervisor offered `work.batch` in its last Describe; lanes opened afterwards use it.
+  let outcomeBatchesOffered = false;
   const plugin = protocol().plugin;
   server.addService(plugin.Plugin.service, {
     Describe(
@@ -188,10 +190,11 @@ export async function serve(module: ConvoticModule, options: ServeOptions): Prom
         callback({ code: grpc.status.FAILED_PRECONDITION, details: choice.error });
         return;
       }
+      outcomeBatchesOffered = (call.request.features ?? []).includes(WORK_BATCH);
       callback(null, { protocol_version: choice.version, features: [...FEATURES], manifest });
     },
     Work(call: WorkCall): void {
-      new Lane(call, dispatcher, lifecycle);
+      new Lane(call, dispatcher, lifecycle, outcomeBatchesOffered);
     },
     Shutdown(
       call: grpc.ServerUnaryCall<ShutdownRequest__Output, ShutdownResponse>,

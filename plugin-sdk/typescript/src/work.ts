@@ -3,12 +3,15 @@
 // exactly one Outcome per invocation id. Whoever removes an invocation from the lane's `running`
 // map — its handler finishing, its deadline, a Cancel, the module stopping — is the one that
 // answers it; the others send nothing. The lane ends (status OK) only after the supervisor
-// half-closed it and every outcome owed on it was sent.
+// half-closed it and every outcome owed on it was sent. With feature `work.batch` (§5) it accepts
+// WorkBatch frames and, when the supervisor offered the feature, sends the outcomes ready at the
+// same moment in one OutcomeBatch frame (never waiting to fill one).
 import type * as grpc from "@grpc/grpc-js";
 
 import type { Cancel__Output } from "./generated/convotic/plugin/v1/Cancel.js";
 import type { Invocation__Output } from "./generated/convotic/plugin/v1/Invocation.js";
 import type { ModuleFrame } from "./generated/convotic/plugin/v1/ModuleFrame.js";
+import type { Outcome } from "./generated/convotic/plugin/v1/Outcome.js";
 import type { SupervisorFrame__Output } from "./generated/convotic/plugin/v1/SupervisorFrame.js";
 import { errorResult, type Dispatcher, type OutcomeResult } from "./dispatch.js";
 import { errorFromThrown } from "./errors.js";
@@ -24,6 +27,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Room left for the frame's own fields when checking an outcome against the message limit. */
 const FRAME_SLACK = 64 * 1024;
+
+/** Most outcomes sent in one OutcomeBatch frame. */
+const MAX_BATCH_OUTCOMES = 256;
+
+/** Bytes of payload after which an OutcomeBatch frame is sent without taking more outcomes. */
+const MAX_BATCH_BYTES = 1024 * 1024;
 
 interface Running {
   abort: AbortController;
@@ -59,11 +68,17 @@ export class Lane implements LaneHandle {
   private readonly running = new Map<string, Running>();
   private inboundEnded = false;
   private closed = false;
+  /** Outcomes waiting for the writer (only when batching outcomes). */
+  private pending: { outcome: Outcome; bytes: number }[] = [];
+  private flushScheduled = false;
+  private writerBlocked = false;
 
+  /** `batchOutcomes`: the supervisor offered `work.batch`, so ready outcomes may share a frame. */
   constructor(
     private readonly call: WorkCall,
     private readonly dispatcher: Dispatcher,
     private readonly lifecycle: Lifecycle,
+    private readonly batchOutcomes = false,
   ) {
     lifecycle.addLane(this);
     call.on("data", (frame: SupervisorFrame__Output) => this.onFrame(frame));
@@ -86,6 +101,11 @@ export class Lane implements LaneHandle {
         break;
       case "cancel":
         this.cancel(frame.cancel!);
+        break;
+      case "batch":
+        // Invocations first, in order, then cancels, as if each had come in its own frame.
+        for (const inv of frame.batch?.invocations ?? []) this.start(inv);
+        for (const cancel of frame.batch?.cancels ?? []) this.cancel(cancel);
         break;
       default:
         // A frame variant this SDK does not know (a newer supervisor): ignored (§5.2).
@@ -163,21 +183,65 @@ export class Lane implements LaneHandle {
   }
 
   private sendOutcome(id: string, result: OutcomeResult): void {
-    this.write({ outcome: { id, ...sendable(result) } });
+    const outcome: Outcome = { id, ...sendable(result) };
+    if (!this.batchOutcomes) {
+      this.write({ outcome });
+      return;
+    }
+    this.pending.push({ outcome, bytes: payloadBytes(outcome) });
+    this.scheduleFlush();
   }
 
-  private write(frame: ModuleFrame): void {
-    if (this.closed) return;
+  /** Flushes at the end of this turn of the event loop, so outcomes ready together share a frame. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.writerBlocked) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush(false);
+    });
+  }
+
+  /**
+   * Sends the pending outcomes, one frame per bounded batch (a single outcome as a plain frame).
+   * Stops when the stream pushes back, unless `force` (the lane is ending), and resumes on drain.
+   */
+  private flush(force: boolean): void {
+    while (this.pending.length > 0 && !this.closed) {
+      let count = 0;
+      let bytes = 0;
+      while (count < this.pending.length && count < MAX_BATCH_OUTCOMES && (count === 0 || bytes + this.pending[count]!.bytes <= MAX_BATCH_BYTES)) {
+        bytes += this.pending[count]!.bytes;
+        count += 1;
+      }
+      const taken = this.pending.splice(0, count).map((p) => p.outcome);
+      const free = this.write(taken.length === 1 ? { outcome: taken[0]! } : { outcomes: { outcomes: taken } });
+      if (!free && !force) {
+        this.writerBlocked = true;
+        this.call.once("drain", () => {
+          this.writerBlocked = false;
+          this.scheduleFlush();
+        });
+        return;
+      }
+    }
+  }
+
+  /** Writes one frame; false when the stream asks the writer to wait for "drain". */
+  private write(frame: ModuleFrame): boolean {
+    if (this.closed) return true;
     try {
-      this.call.write(frame);
+      return this.call.write(frame);
     } catch (err) {
       this.broken(`cannot write to the stream: ${(err as Error).message}`);
+      return true;
     }
   }
 
   /** Ends the response stream (status OK) once the supervisor half-closed it and nothing is owed. */
   private maybeEnd(): void {
     if (this.closed || !this.inboundEnded || this.running.size > 0) return;
+    this.flush(true);
     this.closed = true;
     this.lifecycle.removeLane(this);
     try {

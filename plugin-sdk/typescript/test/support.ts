@@ -137,9 +137,14 @@ export class Lane {
     if (ready?.ready?.lane !== lane) throw new Error(`LaneReady for lane ${ready?.ready?.lane}, expected ${lane}`);
   }
 
+  /** Every outcome received, from plain frames and OutcomeBatch frames, in order. */
+  allOutcomes(): Outcome__Output[] {
+    return this.frames.flatMap((f) => (f.frame === "outcome" ? [f.outcome!] : f.frame === "outcomes" ? f.outcomes!.outcomes : []));
+  }
+
   /** Every outcome received for `id`. */
   outcomes(id: number | string): Outcome__Output[] {
-    return this.frames.filter((f) => f.frame === "outcome" && f.outcome?.id === String(id)).map((f) => f.outcome!);
+    return this.allOutcomes().filter((o) => o.id === String(id));
   }
 
   /** Waits for the outcome of `id`. */

@@ -184,7 +184,7 @@ describe("the Work stream against a fake supervisor", () => {
       supervisor_version: "9.9.9",
     });
     assert.equal(described.protocol_version, 1);
-    assert.deepEqual(described.features, ["work.cancel", "work.lanes", "shutdown.drain"]);
+    assert.deepEqual(described.features, ["work.cancel", "work.lanes", "shutdown.drain", "work.batch"]);
     assert.equal(described.manifest?.name, "work-test");
     assert.equal(described.manifest?.max_in_flight, 8);
     assert.equal(described.manifest?.sdk?.language, "typescript");
@@ -316,6 +316,48 @@ describe("the Work stream against a fake supervisor", () => {
     await lane.outcome(41);
     assert.equal(lane.outcomes(40).length, 1);
     lane.halfClose();
+  });
+
+  /** Sends one WorkBatch of six quick invocations and a cancel of a seventh; returns the lane. */
+  async function runBatch(offered: string[], firstId: number): Promise<Lane> {
+    await unary(client, "Describe", { protocol_versions: [1], features: offered });
+    const lane = new Lane(client);
+    await lane.open(0);
+    const ids = [...Array(6).keys()].map((i) => firstId + i);
+    const slow = get(firstId + 6, "/sleep/10000", "/sleep/:ms", { ms: "10000" }).invocation!;
+    lane.send({
+      batch: {
+        invocations: [...ids.map((id) => get(id, `/hello/b${id}`, "/hello/:name", { name: `b${id}` }).invocation!), slow],
+        cancels: [{ id: firstId + 6, reason: "batched cancel" }, { id: 123456 }],
+      },
+    });
+    await lane.until(() => lane.allOutcomes().length >= 7, "seven outcomes");
+    lane.halfClose();
+    await lane.until(() => lane.status !== undefined, "the end of the lane");
+    assert.equal(lane.status?.code, grpc.status.OK);
+    for (const id of ids) {
+      assert.equal(lane.outcomes(id).length, 1, `one outcome for ${id}`);
+      assert.deepEqual(jsonBody(lane.outcomes(id)[0]!).body, { hello: `b${id}`, workspace: "ws_test", query: {} });
+    }
+    const cancelled = lane.outcomes(firstId + 6);
+    assert.equal(cancelled.length, 1);
+    assert.equal(cancelled[0]!.error?.code, "ERROR_CODE_CANCELLED");
+    assert.equal(lane.allOutcomes().length, 7);
+    return lane;
+  }
+
+  it("handles a WorkBatch and batches outcomes ready at once when work.batch was offered", async () => {
+    const lane = await runBatch(["work.cancel", "work.batch"], 700);
+    const outcomeFrames = lane.frames.filter((f) => f.frame === "outcome" || f.frame === "outcomes");
+    assert.ok(lane.frames.some((f) => f.frame === "outcomes"), "at least one OutcomeBatch frame");
+    assert.ok(outcomeFrames.length < 7, `fewer frames than outcomes: ${outcomeFrames.length}`);
+    for (const f of lane.frames) if (f.frame === "outcomes") assert.ok(f.outcomes!.outcomes.length > 1, "a batch holds several outcomes");
+  });
+
+  it("sends one plain outcome frame each when work.batch was not offered", async () => {
+    const lane = await runBatch(["work.cancel"], 720);
+    assert.equal(lane.frames.filter((f) => f.frame === "outcome").length, 7);
+    assert.ok(!lane.frames.some((f) => f.frame === "outcomes"));
   });
 
   it("answers CANCELLED exactly once, and ignores unknown ids and frames", async () => {

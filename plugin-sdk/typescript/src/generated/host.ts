@@ -15,6 +15,11 @@ import type { GetContactRequest as _convotic_host_v1_GetContactRequest, GetConta
 import type { GetConversationRequest as _convotic_host_v1_GetConversationRequest, GetConversationRequest__Output as _convotic_host_v1_GetConversationRequest__Output } from './convotic/host/v1/GetConversationRequest.js';
 import type { GetMessageRequest as _convotic_host_v1_GetMessageRequest, GetMessageRequest__Output as _convotic_host_v1_GetMessageRequest__Output } from './convotic/host/v1/GetMessageRequest.js';
 import type { GetWorkflowRunRequest as _convotic_host_v1_GetWorkflowRunRequest, GetWorkflowRunRequest__Output as _convotic_host_v1_GetWorkflowRunRequest__Output } from './convotic/host/v1/GetWorkflowRunRequest.js';
+import type { HostCall as _convotic_host_v1_HostCall, HostCall__Output as _convotic_host_v1_HostCall__Output } from './convotic/host/v1/HostCall.js';
+import type { HostCallBatch as _convotic_host_v1_HostCallBatch, HostCallBatch__Output as _convotic_host_v1_HostCallBatch__Output } from './convotic/host/v1/HostCallBatch.js';
+import type { HostReply as _convotic_host_v1_HostReply, HostReply__Output as _convotic_host_v1_HostReply__Output } from './convotic/host/v1/HostReply.js';
+import type { HostReplyBatch as _convotic_host_v1_HostReplyBatch, HostReplyBatch__Output as _convotic_host_v1_HostReplyBatch__Output } from './convotic/host/v1/HostReplyBatch.js';
+import type { HostStreamClient as _convotic_host_v1_HostStreamClient, HostStreamDefinition as _convotic_host_v1_HostStreamDefinition } from './convotic/host/v1/HostStream.js';
 import type { ListContactsRequest as _convotic_host_v1_ListContactsRequest, ListContactsRequest__Output as _convotic_host_v1_ListContactsRequest__Output } from './convotic/host/v1/ListContactsRequest.js';
 import type { ListContactsResponse as _convotic_host_v1_ListContactsResponse, ListContactsResponse__Output as _convotic_host_v1_ListContactsResponse__Output } from './convotic/host/v1/ListContactsResponse.js';
 import type { ListConversationsRequest as _convotic_host_v1_ListConversationsRequest, ListConversationsRequest__Output as _convotic_host_v1_ListConversationsRequest__Output } from './convotic/host/v1/ListConversationsRequest.js';
@@ -62,6 +67,18 @@ export interface ProtoGrpcType {
         GetConversationRequest: MessageTypeDefinition<_convotic_host_v1_GetConversationRequest, _convotic_host_v1_GetConversationRequest__Output>
         GetMessageRequest: MessageTypeDefinition<_convotic_host_v1_GetMessageRequest, _convotic_host_v1_GetMessageRequest__Output>
         GetWorkflowRunRequest: MessageTypeDefinition<_convotic_host_v1_GetWorkflowRunRequest, _convotic_host_v1_GetWorkflowRunRequest__Output>
+        HostCall: MessageTypeDefinition<_convotic_host_v1_HostCall, _convotic_host_v1_HostCall__Output>
+        HostCallBatch: MessageTypeDefinition<_convotic_host_v1_HostCallBatch, _convotic_host_v1_HostCallBatch__Output>
+        HostReply: MessageTypeDefinition<_convotic_host_v1_HostReply, _convotic_host_v1_HostReply__Output>
+        HostReplyBatch: MessageTypeDefinition<_convotic_host_v1_HostReplyBatch, _convotic_host_v1_HostReplyBatch__Output>
+        /**
+         * Every unary call above, carried on one bidirectional stream instead of one HTTP/2 stream per
+         * call: the module sends `HostCall`s with ids of its choosing, the supervisor answers each with
+         * exactly one `HostReply` of the same id, in any order. The stream carries the token metadata
+         * once, when it opens. Offered by the supervisor in `DescribeRequest.features`; a module that
+         * does not use it makes unary calls as before.
+         */
+        HostStream: SubtypeConstructor<typeof grpc.Client, _convotic_host_v1_HostStreamClient> & { service: _convotic_host_v1_HostStreamDefinition }
         ListContactsRequest: MessageTypeDefinition<_convotic_host_v1_ListContactsRequest, _convotic_host_v1_ListContactsRequest__Output>
         ListContactsResponse: MessageTypeDefinition<_convotic_host_v1_ListContactsResponse, _convotic_host_v1_ListContactsResponse__Output>
         ListConversationsRequest: MessageTypeDefinition<_convotic_host_v1_ListConversationsRequest, _convotic_host_v1_ListConversationsRequest__Output>

@@ -24,6 +24,7 @@ import type { NodeDef as _convotic_plugin_v1_NodeDef, NodeDef__Output as _convot
 import type { NodeInvocation as _convotic_plugin_v1_NodeInvocation, NodeInvocation__Output as _convotic_plugin_v1_NodeInvocation__Output } from './convotic/plugin/v1/NodeInvocation.js';
 import type { NodeResult as _convotic_plugin_v1_NodeResult, NodeResult__Output as _convotic_plugin_v1_NodeResult__Output } from './convotic/plugin/v1/NodeResult.js';
 import type { Outcome as _convotic_plugin_v1_Outcome, Outcome__Output as _convotic_plugin_v1_Outcome__Output } from './convotic/plugin/v1/Outcome.js';
+import type { OutcomeBatch as _convotic_plugin_v1_OutcomeBatch, OutcomeBatch__Output as _convotic_plugin_v1_OutcomeBatch__Output } from './convotic/plugin/v1/OutcomeBatch.js';
 import type { PluginClient as _convotic_plugin_v1_PluginClient, PluginDefinition as _convotic_plugin_v1_PluginDefinition } from './convotic/plugin/v1/Plugin.js';
 import type { RouteDef as _convotic_plugin_v1_RouteDef, RouteDef__Output as _convotic_plugin_v1_RouteDef__Output } from './convotic/plugin/v1/RouteDef.js';
 import type { RouteRequest as _convotic_plugin_v1_RouteRequest, RouteRequest__Output as _convotic_plugin_v1_RouteRequest__Output } from './convotic/plugin/v1/RouteRequest.js';
@@ -32,6 +33,7 @@ import type { SdkInfo as _convotic_plugin_v1_SdkInfo, SdkInfo__Output as _convot
 import type { ShutdownRequest as _convotic_plugin_v1_ShutdownRequest, ShutdownRequest__Output as _convotic_plugin_v1_ShutdownRequest__Output } from './convotic/plugin/v1/ShutdownRequest.js';
 import type { ShutdownResponse as _convotic_plugin_v1_ShutdownResponse, ShutdownResponse__Output as _convotic_plugin_v1_ShutdownResponse__Output } from './convotic/plugin/v1/ShutdownResponse.js';
 import type { SupervisorFrame as _convotic_plugin_v1_SupervisorFrame, SupervisorFrame__Output as _convotic_plugin_v1_SupervisorFrame__Output } from './convotic/plugin/v1/SupervisorFrame.js';
+import type { WorkBatch as _convotic_plugin_v1_WorkBatch, WorkBatch__Output as _convotic_plugin_v1_WorkBatch__Output } from './convotic/plugin/v1/WorkBatch.js';
 import type { WorkerDef as _convotic_plugin_v1_WorkerDef, WorkerDef__Output as _convotic_plugin_v1_WorkerDef__Output } from './convotic/plugin/v1/WorkerDef.js';
 import type { WorkerMessage as _convotic_plugin_v1_WorkerMessage, WorkerMessage__Output as _convotic_plugin_v1_WorkerMessage__Output } from './convotic/plugin/v1/WorkerMessage.js';
 import type { WorkerResult as _convotic_plugin_v1_WorkerResult, WorkerResult__Output as _convotic_plugin_v1_WorkerResult__Output } from './convotic/plugin/v1/WorkerResult.js';
@@ -72,6 +74,7 @@ export interface ProtoGrpcType {
         NodeInvocation: MessageTypeDefinition<_convotic_plugin_v1_NodeInvocation, _convotic_plugin_v1_NodeInvocation__Output>
         NodeResult: MessageTypeDefinition<_convotic_plugin_v1_NodeResult, _convotic_plugin_v1_NodeResult__Output>
         Outcome: MessageTypeDefinition<_convotic_plugin_v1_Outcome, _convotic_plugin_v1_Outcome__Output>
+        OutcomeBatch: MessageTypeDefinition<_convotic_plugin_v1_OutcomeBatch, _convotic_plugin_v1_OutcomeBatch__Output>
         OverlapPolicy: EnumTypeDefinition
         /**
          * The service every module serves on CONVOTIC_PLUGIN_SOCKET.
@@ -84,6 +87,7 @@ export interface ProtoGrpcType {
         ShutdownRequest: MessageTypeDefinition<_convotic_plugin_v1_ShutdownRequest, _convotic_plugin_v1_ShutdownRequest__Output>
         ShutdownResponse: MessageTypeDefinition<_convotic_plugin_v1_ShutdownResponse, _convotic_plugin_v1_ShutdownResponse__Output>
         SupervisorFrame: MessageTypeDefinition<_convotic_plugin_v1_SupervisorFrame, _convotic_plugin_v1_SupervisorFrame__Output>
+        WorkBatch: MessageTypeDefinition<_convotic_plugin_v1_WorkBatch, _convotic_plugin_v1_WorkBatch__Output>
         WorkerDef: MessageTypeDefinition<_convotic_plugin_v1_WorkerDef, _convotic_plugin_v1_WorkerDef__Output>
         WorkerMessage: MessageTypeDefinition<_convotic_plugin_v1_WorkerMessage, _convotic_plugin_v1_WorkerMessage__Output>
         WorkerResult: MessageTypeDefinition<_convotic_plugin_v1_WorkerResult, _convotic_plugin_v1_WorkerResult__Output>
