@@ -4,6 +4,8 @@
 //!   manifest and the work-stream frames.
 //! * [`host::v1`]: the `Host` services the supervisor serves to each module (the SDKs' `ctx`).
 //!
+//! * [`batch`]: the frame batching of the `work.batch` and `host.stream` features.
+//!
 //! The normative description is `docs/PROTOCOL.md`. This crate does no I/O.
 
 /// `convotic.plugin.v1` and `convotic.host.v1`.
@@ -24,6 +26,7 @@ pub mod host {
     }
 }
 
+pub mod batch;
 pub mod env;
 pub mod names;
 pub mod versions;

@@ -1,6 +1,7 @@
 //! The conformance suite (`tests/src/conformance.rs`) against the conformance module in Rust,
 //! TypeScript and Python (`tests/conformance/SPEC.md`), each run by the real supervisor under
-//! the strict sandbox; and a deliberately broken module in each language, which must fail with
+//! the strict sandbox, once with every optional protocol feature offered (`work.batch`) and once
+//! with them disabled; and a deliberately broken module in each language, which must fail with
 //! the failing check named.
 //!
 //! The TypeScript and Python SDKs must be built first (`plugin-sdk/typescript/scripts/ci.sh`,
@@ -13,21 +14,42 @@ use convotic_e2e::Supervisor;
 
 const LONG: Duration = Duration::from_secs(60);
 
-fn start(language: Language, broken: Option<&str>) -> (Supervisor, String) {
+fn start(language: Language, broken: Option<&str>, batch: bool) -> (Supervisor, String) {
     let mut module = language.module();
     if let Some(check) = broken {
         module = module.env("CONFORMANCE_BREAK", check);
     }
-    let sup = Supervisor::start(&[module], &["start_timeout = \"30s\""]);
+    let mut defaults = vec!["start_timeout = \"30s\""];
+    if !batch {
+        defaults.push("disabled_features = [\"work.batch\"]");
+    }
+    let sup = Supervisor::start(&[module], &defaults);
     sup.wait_until(LONG, "the conformance module to be ready", |s| {
         s.get("/readyz").0 == 200
     });
+    let features = sup.module("conformance")["features"].clone();
+    let uses_batch = features
+        .as_array()
+        .is_some_and(|all| all.iter().any(|f| f == "work.batch"));
+    assert_eq!(
+        uses_batch,
+        batch,
+        "{}: features in use {features}",
+        language.name()
+    );
     let key = sup.create_key(&language.workspace());
     (sup, key)
 }
 
+/// Runs every check twice: with `work.batch` in use, then with it disabled.
 fn passes_every_check(language: Language) {
-    let (sup, key) = start(language, None);
+    for batch in [true, false] {
+        passes_every_check_with(language, batch);
+    }
+}
+
+fn passes_every_check_with(language: Language, batch: bool) {
+    let (sup, key) = start(language, None, batch);
     let target = Target {
         sup: &sup,
         language,
@@ -39,8 +61,9 @@ fn passes_every_check(language: Language) {
     }
     assert!(
         failures.is_empty(),
-        "{} conformance module fails:\n{}\n--- supervisor log ---\n{}",
+        "{} conformance module fails (work.batch {}):\n{}\n--- supervisor log ---\n{}",
         language.name(),
+        if batch { "on" } else { "off" },
         failures
             .iter()
             .map(|(check, message)| format!("  {check}: {message}"))
@@ -74,7 +97,7 @@ fn a_broken_module_fails_naming_the_check() {
         (Language::Rust, "ctx.messages"),
         (Language::Python, "ctx.workflows"),
     ] {
-        let (sup, key) = start(language, Some(check));
+        let (sup, key) = start(language, Some(check), true);
         let failures = run_all(&Target {
             sup: &sup,
             language,

@@ -67,7 +67,7 @@ impl DirectModule {
         protocol::wait_serving(channel.clone(), deadline)
             .await
             .expect("serving");
-        let described = protocol::describe(channel.clone(), Duration::from_secs(5))
+        let described = protocol::describe(channel.clone(), Duration::from_secs(5), &[])
             .await
             .expect("describe");
         Self {
@@ -87,7 +87,7 @@ impl DirectModule {
             .map(|m| m.max_in_flight)
             .unwrap_or(0);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        WorkClient::open(self.channel.clone(), lanes, max, true, deadline)
+        WorkClient::open(self.channel.clone(), lanes, max, true, false, deadline)
             .await
             .expect("open lanes")
     }

@@ -46,7 +46,8 @@ fn answer(frame: pb::SupervisorFrame) -> Option<pb::ModuleFrame> {
                 result: Some(result),
             })
         }
-        In::Cancel(_) => return None,
+        // Batches never come: this server announces no features.
+        In::Cancel(_) | In::Batch(_) => return None,
     };
     Some(pb::ModuleFrame { frame: Some(out) })
 }

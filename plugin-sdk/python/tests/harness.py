@@ -170,11 +170,13 @@ class FakeSupervisor:
         response = await self.health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         return response.status
 
-    async def describe(self, versions: tuple[int, ...] = (1,)) -> plugin.DescribeResponse:
+    async def describe(
+        self, versions: tuple[int, ...] = (1,), extra_features: tuple[str, ...] = ()
+    ) -> plugin.DescribeResponse:
         return await self.stub.Describe(
             plugin.DescribeRequest(
                 protocol_versions=list(versions),
-                features=["work.cancel", "work.lanes", "shutdown.drain"],
+                features=["work.cancel", "work.lanes", "shutdown.drain", *extra_features],
                 supervisor_version="test",
             ),
             timeout=5,

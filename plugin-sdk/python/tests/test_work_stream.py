@@ -51,7 +51,7 @@ async def test_health_and_describe(sock_dir: Path) -> None:
         assert await sup.check("convotic.plugin.v1.Plugin") == SERVING
         first = await sup.describe((1,))
         assert first.protocol_version == 1
-        assert set(first.features) == {"work.cancel", "work.lanes", "shutdown.drain"}
+        assert set(first.features) == {"work.cancel", "work.lanes", "shutdown.drain", "work.batch"}
         assert first.manifest.name == "streams"
         assert first.manifest.sdk.language == "python"
         assert first.manifest.max_in_flight == 8
@@ -137,6 +137,58 @@ async def test_deadline_cancel_and_unknowns(sock_dir: Path) -> None:
         lane.half_close()
         assert await lane.next() is None
         assert await lane.status() == grpc.StatusCode.OK
+
+
+def batch_frame(ids: range, cancels: tuple[int, ...] = (), path: str = "/hello/:name") -> work.SupervisorFrame:
+    invocations = [route_invocation(i, "GET", path, {"name": f"n{i}", "ms": "50"}).invocation for i in ids]
+    return work.SupervisorFrame(
+        batch=work.WorkBatch(
+            invocations=invocations,
+            cancels=[work.Cancel(id=i, reason="batched") for i in cancels],
+        )
+    )
+
+
+@async_test()
+async def test_a_work_batch_runs_its_invocations_then_its_cancels(sock_dir: Path) -> None:
+    async with FakeSupervisor(make_module(), sock_dir) as sup:
+        await sup.describe()
+        lane = await sup.lane()
+        # Invocation 3 and its cancel travel in the same frame: the cancel applies to it.
+        await lane.send(batch_frame(range(1, 4), cancels=(3, 77), path="/sleep/:ms"))
+        first = await lane.outcome()
+        assert first.id == 3
+        assert first.error.code == work.ERROR_CODE_CANCELLED
+        assert first.error.message == "cancelled: batched"
+        # Without work.batch offered, each outcome travels in its own frame.
+        rest = await lane.outcomes(2)
+        assert sorted(rest) == [1, 2]
+        assert all(o.WhichOneof("result") == "route" for o in rest.values())
+
+
+@async_test()
+async def test_outcomes_ready_together_leave_in_one_frame_when_offered(sock_dir: Path) -> None:
+    async with FakeSupervisor(make_module(), sock_dir) as sup:
+        await sup.describe(extra_features=("work.batch",))
+        lane = await sup.lane()
+        await lane.send(batch_frame(range(1, 41)))
+        seen: set[int] = set()
+        largest = 0
+        while len(seen) < 40:
+            frame = await lane.next()
+            assert frame is not None
+            kind = frame.WhichOneof("frame")
+            outcomes = [frame.outcome] if kind == "outcome" else list(frame.outcomes.outcomes)
+            assert kind in ("outcome", "outcomes"), frame
+            largest = max(largest, len(outcomes))
+            for o in outcomes:
+                assert o.id not in seen, f"two outcomes for id {o.id}"
+                assert body(o)["hello"] == f"n{o.id}"
+                seen.add(o.id)
+        assert largest > 1, "every outcome travelled alone"
+        # A lone invocation is answered alone, at once.
+        await lane.send(route_invocation(100, "GET", "/hello/:name", {"name": "x"}))
+        assert (await lane.outcome()).id == 100
 
 
 @async_test()

@@ -10,10 +10,11 @@ use crate::registry::{Block, Cron, NodeHandler, Route, WorkerHandler};
 pub const SDK_NAME: &str = "convotic-plugin-sdk-rust";
 
 /// Features the SDK implements (docs/PROTOCOL.md, "Features").
-pub(crate) const FEATURES: [&str; 3] = [
+pub(crate) const FEATURES: [&str; 4] = [
     convotic_proto::names::FEATURE_CANCEL,
     convotic_proto::names::FEATURE_LANES,
     convotic_proto::names::FEATURE_GRACEFUL_SHUTDOWN,
+    convotic_proto::names::FEATURE_BATCH,
 ];
 
 /// The manifest of a module named `name` at `version` with the registrations of `sdk`.

@@ -1,18 +1,18 @@
 //! The `convotic.plugin.v1.Plugin` gRPC service: `Describe`, `Work` and `Shutdown`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use convotic_proto::plugin::v1 as pb;
 use pb::plugin_server::Plugin;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::dispatch::Dispatcher;
 use crate::logging;
 use crate::manifest::{self, FEATURES};
 use crate::shutdown::Lifecycle;
-use crate::work::serve_lane;
+use crate::work::{serve_lane, LaneFrames};
 
 /// Grace period of a `Shutdown` that does not give one.
 pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(10);
@@ -25,6 +25,8 @@ pub(crate) struct PluginService {
     dispatcher: Arc<Dispatcher>,
     lifecycle: Arc<Lifecycle>,
     manifest: pb::Manifest,
+    /// Whether the supervisor offered `work.batch` in its last `Describe`.
+    batch_offered: AtomicBool,
 }
 
 impl PluginService {
@@ -39,6 +41,7 @@ impl PluginService {
             dispatcher,
             lifecycle,
             manifest,
+            batch_offered: AtomicBool::new(false),
         }
     }
 }
@@ -51,6 +54,11 @@ impl Plugin for PluginService {
     ) -> Result<Response<pb::DescribeResponse>, Status> {
         let request = request.into_inner();
         let protocol_version = manifest::choose_version(&request.protocol_versions)?;
+        let batch = request
+            .features
+            .iter()
+            .any(|f| f == convotic_proto::names::FEATURE_BATCH);
+        self.batch_offered.store(batch, Ordering::Relaxed);
         Ok(Response::new(pb::DescribeResponse {
             protocol_version,
             features: FEATURES.iter().map(|f| f.to_string()).collect(),
@@ -58,7 +66,7 @@ impl Plugin for PluginService {
         }))
     }
 
-    type WorkStream = ReceiverStream<Result<pb::ModuleFrame, Status>>;
+    type WorkStream = LaneFrames;
 
     async fn work(
         &self,
@@ -68,6 +76,7 @@ impl Plugin for PluginService {
             self.dispatcher.clone(),
             self.lifecycle.clone(),
             request.into_inner(),
+            self.batch_offered.load(Ordering::Relaxed),
         )))
     }
 

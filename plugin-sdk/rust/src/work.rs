@@ -1,6 +1,8 @@
 //! The `Work` stream (a lane): answers `LaneOpen` with `LaneReady`, runs every `Invocation` as
 //! its own task (deadline, cancellation, panic capture) and sends exactly one `Outcome` per
-//! invocation id back through a channel feeding the response stream.
+//! invocation id back through a channel feeding the response stream. A `WorkBatch` frame
+//! (feature `work.batch`) is handled as its invocations then its cancels; when the supervisor
+//! offered `work.batch`, the outcomes ready together leave in one `OutcomeBatch` frame.
 //!
 //! Exactly-once: each running invocation has an entry in the lane's `running` map. Whoever
 //! removes the entry (the task when it finishes, the `Cancel` frame, or the lane being stopped)
@@ -18,7 +20,6 @@ use pb::outcome::Result as OutcomeResult;
 use pb::supervisor_frame::Frame as In;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
 
 use crate::dispatch::{error, Dispatcher};
 use crate::logging;
@@ -26,8 +27,16 @@ use crate::shutdown::Lifecycle;
 
 /// Frames buffered towards the supervisor before handlers wait to send.
 const OUTBOUND_BUFFER: usize = 1024;
+/// Most outcomes in one `OutcomeBatch` frame.
+const BATCH_ITEMS: usize = 256;
+/// Most bytes of outcomes in one `OutcomeBatch` frame (a larger outcome still travels, alone).
+const BATCH_BYTES: usize = 1024 * 1024;
 
-type Frames = mpsc::Sender<Result<pb::ModuleFrame, tonic::Status>>;
+type Frames = mpsc::Sender<pb::ModuleFrame>;
+
+/// The frames a lane sends back to the supervisor.
+pub(crate) type LaneFrames =
+    std::pin::Pin<Box<dyn Stream<Item = Result<pb::ModuleFrame, tonic::Status>> + Send>>;
 
 /// State shared by a lane's reader and its invocation tasks.
 struct Lane {
@@ -52,7 +61,7 @@ impl Lane {
         // A send fails only when the supervisor has gone away; nothing is left to tell.
         let _ = self
             .frames
-            .send(Ok(pb::ModuleFrame { frame: Some(frame) }))
+            .send(pb::ModuleFrame { frame: Some(frame) })
             .await;
     }
 
@@ -79,12 +88,14 @@ impl Lane {
 /// Serves one `Work` stream: reads frames from `inbound` and returns the stream of frames to
 /// send back. The returned stream ends once the inbound side has ended (the supervisor
 /// half-closed it) and every invocation has been answered. When the server stops, invocations
-/// still running are answered UNAVAILABLE.
+/// still running are answered UNAVAILABLE. With `batch_outcomes` (the supervisor offered
+/// `work.batch`), outcomes queued together leave in one frame.
 pub(crate) fn serve_lane<S>(
     dispatcher: Arc<Dispatcher>,
     lifecycle: Arc<Lifecycle>,
     inbound: S,
-) -> ReceiverStream<Result<pb::ModuleFrame, tonic::Status>>
+    batch_outcomes: bool,
+) -> LaneFrames
 where
     S: Stream<Item = Result<pb::SupervisorFrame, tonic::Status>> + Send + Unpin + 'static,
 {
@@ -95,7 +106,35 @@ where
         finished: Notify::new(),
     });
     tokio::spawn(read_lane(dispatcher, lifecycle, lane, inbound));
-    ReceiverStream::new(rx)
+    let max_items = if batch_outcomes { BATCH_ITEMS } else { 1 };
+    Box::pin(
+        convotic_proto::batch::ReadyBatches::new(
+            rx,
+            max_items,
+            BATCH_BYTES,
+            prost::Message::encoded_len,
+            |frame| matches!(frame.frame, Some(Out::Outcome(_))),
+        )
+        .map(|frames| Ok(into_frame(frames))),
+    )
+}
+
+/// One frame for what was queued together: the frame itself when alone, an `OutcomeBatch`
+/// otherwise (only outcomes are ever queued together).
+fn into_frame(mut frames: Vec<pb::ModuleFrame>) -> pb::ModuleFrame {
+    if frames.len() == 1 {
+        return frames.pop().unwrap_or_default();
+    }
+    let outcomes = frames
+        .into_iter()
+        .filter_map(|frame| match frame.frame {
+            Some(Out::Outcome(outcome)) => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    pb::ModuleFrame {
+        frame: Some(Out::Outcomes(pb::OutcomeBatch { outcomes })),
+    }
 }
 
 async fn read_lane<S>(
@@ -144,22 +183,35 @@ async fn read_lane<S>(
             }
             Some(Ok(pb::SupervisorFrame {
                 frame: Some(In::Cancel(cancel)),
-            })) => {
-                if let Some(signal) = lane.take(cancel.id) {
-                    let _ = signal.send(());
-                    let reason = if cancel.reason.is_empty() {
-                        "cancelled".to_string()
-                    } else {
-                        format!("cancelled: {}", cancel.reason)
-                    };
-                    lane.send_outcome(cancel.id, error(pb::ErrorCode::Cancelled, reason, false))
-                        .await;
-                }
-            }
+            })) => cancel_one(&lane, cancel).await,
             Some(Ok(pb::SupervisorFrame {
                 frame: Some(In::Invocation(invocation)),
             })) => start(&dispatcher, &lifecycle, &lane, invocation).await,
+            Some(Ok(pb::SupervisorFrame {
+                frame: Some(In::Batch(batch)),
+            })) => {
+                for invocation in batch.invocations {
+                    start(&dispatcher, &lifecycle, &lane, invocation).await;
+                }
+                for cancel in batch.cancels {
+                    cancel_one(&lane, cancel).await;
+                }
+            }
         }
+    }
+}
+
+/// Handles one `Cancel`: stops the invocation and answers CANCELLED if it is still running.
+async fn cancel_one(lane: &Lane, cancel: pb::Cancel) {
+    if let Some(signal) = lane.take(cancel.id) {
+        let _ = signal.send(());
+        let reason = if cancel.reason.is_empty() {
+            "cancelled".to_string()
+        } else {
+            format!("cancelled: {}", cancel.reason)
+        };
+        lane.send_outcome(cancel.id, error(pb::ErrorCode::Cancelled, reason, false))
+            .await;
     }
 }
 
@@ -282,6 +334,7 @@ mod tests {
     use pb::invocation::Kind;
     use serde_json::json;
     use std::collections::HashSet;
+    use tokio_stream::wrappers::ReceiverStream;
 
     fn sdk() -> Sdk {
         let mut sdk = Sdk::new();
@@ -369,17 +422,40 @@ mod tests {
     struct Harness {
         lifecycle: Arc<Lifecycle>,
         tx: mpsc::Sender<Result<pb::SupervisorFrame, tonic::Status>>,
-        rx: ReceiverStream<Result<pb::ModuleFrame, tonic::Status>>,
+        rx: LaneFrames,
     }
 
     impl Harness {
         fn new() -> Self {
+            Self::with_batches(false)
+        }
+
+        /// A lane whose supervisor offered `work.batch` when `batch` is true.
+        fn with_batches(batch: bool) -> Self {
             let dispatcher =
                 Dispatcher::new(Registry::new(sdk()), Host::detached(), Identity::default());
             let lifecycle = Lifecycle::new(None);
             let (tx, inbound) = mpsc::channel(64);
-            let rx = serve_lane(dispatcher, lifecycle.clone(), ReceiverStream::new(inbound));
+            let rx = serve_lane(
+                dispatcher,
+                lifecycle.clone(),
+                ReceiverStream::new(inbound),
+                batch,
+            );
             Harness { lifecycle, tx, rx }
+        }
+
+        /// Every outcome of the next frame, whether it holds one or a batch.
+        async fn outcomes(&mut self) -> Vec<(u64, OutcomeResult)> {
+            match self.next().await {
+                Some(Out::Outcome(o)) => vec![(o.id, o.result.unwrap())],
+                Some(Out::Outcomes(batch)) => batch
+                    .outcomes
+                    .into_iter()
+                    .map(|o| (o.id, o.result.unwrap()))
+                    .collect(),
+                other => panic!("expected outcomes, got {other:?}"),
+            }
         }
 
         async fn send(&self, frame: In) {
@@ -798,5 +874,73 @@ mod tests {
         drop(h.tx);
         let end = tokio::time::timeout(Duration::from_secs(2), h.rx.next()).await;
         assert!(end.unwrap().is_none());
+    }
+
+    fn batch_of(ids: std::ops::Range<u64>, cancels: &[u64]) -> In {
+        In::Batch(pb::WorkBatch {
+            invocations: ids
+                .map(|id| pb::Invocation {
+                    id,
+                    request_id: format!("req-{id}"),
+                    kind: Some(get("/sleep/50", "/sleep/:ms", &[("ms", "50")])),
+                    ..Default::default()
+                })
+                .collect(),
+            cancels: cancels
+                .iter()
+                .map(|&id| pb::Cancel {
+                    id,
+                    reason: "batched".into(),
+                })
+                .collect(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_work_batch_runs_its_invocations_then_its_cancels() {
+        let mut h = Harness::new();
+        // Invocation 3 and its cancel in the same frame: the cancel applies to it.
+        h.send(batch_of(1..4, &[3, 77])).await;
+        let (id, result) = h.outcome().await;
+        assert_eq!(id, 3);
+        assert_eq!(
+            error_of(&result),
+            (
+                pb::ErrorCode::Cancelled,
+                "cancelled: batched".to_string(),
+                false
+            )
+        );
+        // Without work.batch offered, every outcome travels in its own frame.
+        let mut rest = HashSet::new();
+        for _ in 0..2 {
+            let (id, result) = h.outcome().await;
+            assert!(matches!(result, OutcomeResult::Route(_)), "{result:?}");
+            rest.insert(id);
+        }
+        assert_eq!(rest, HashSet::from([1, 2]));
+    }
+
+    #[tokio::test]
+    async fn outcomes_ready_together_leave_in_one_frame_when_offered() {
+        let mut h = Harness::with_batches(true);
+        h.send(batch_of(1..41, &[])).await;
+        // Forty handlers finish within the same few milliseconds; read them however they were
+        // grouped, and expect at least one frame to carry several.
+        let mut seen = HashSet::new();
+        let mut largest = 0;
+        while seen.len() < 40 {
+            let outcomes = h.outcomes().await;
+            largest = largest.max(outcomes.len());
+            for (id, result) in outcomes {
+                assert!(matches!(result, OutcomeResult::Route(_)), "{result:?}");
+                assert!(seen.insert(id), "outcome {id} twice");
+            }
+        }
+        assert!(largest > 1, "every outcome travelled alone");
+        // A lone invocation is answered alone and at once.
+        h.invoke(100, 0, get("/hello/x", "/hello/:name", &[("name", "x")]))
+            .await;
+        assert_eq!(h.outcomes().await.len(), 1);
     }
 }

@@ -462,6 +462,10 @@ pub struct Defaults {
     /// 60 s); it keeps being restarted at this pace until it stays up. Default `5m`.
     #[serde(default = "default_crash_loop_backoff", with = "humantime_serde")]
     pub crash_loop_backoff: Duration,
+    /// Optional protocol features not offered to modules (`work.batch`), e.g. to rule one out
+    /// while investigating a module. Default: none (every feature offered).
+    #[serde(default)]
+    pub disabled_features: Vec<String>,
 }
 
 fn default_crash_loop_backoff() -> Duration {
@@ -486,6 +490,7 @@ impl Default for Defaults {
             open_files: default_open_files(),
             read_only_paths: Vec::new(),
             crash_loop_backoff: default_crash_loop_backoff(),
+            disabled_features: Vec::new(),
         }
     }
 }
@@ -586,6 +591,9 @@ pub struct ModuleConfig {
     /// Longest delay between restarts in a crash loop.
     #[serde(default, with = "humantime_serde")]
     pub crash_loop_backoff: Option<Duration>,
+    /// Protocol features not offered to this module; replaces `[defaults]`'s list.
+    #[serde(default)]
+    pub disabled_features: Option<Vec<String>>,
     /// Instances of the module (each its own sandboxed process). Default 1.
     #[serde(default)]
     pub replicas: Option<u32>,

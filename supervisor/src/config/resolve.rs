@@ -78,6 +78,8 @@ pub struct ModuleSpec {
     pub limits: crate::sandbox::spec::ResourceLimits,
     /// Extra read-only paths (absolute).
     pub read_only_paths: Vec<PathBuf>,
+    /// Optional protocol features not offered to the module.
+    pub disabled_features: Vec<String>,
     /// Whether `working_dir` was configured (only then is it exposed to a sandboxed module).
     pub working_dir_configured: bool,
     /// Longest delay between restarts in a crash loop.
@@ -123,6 +125,25 @@ impl ModuleSource {
             ModuleSource::Deployment { version, .. } => Some(version),
         }
     }
+}
+
+/// The module's list of features not offered, checked against the supervisor's features.
+fn disabled_features(
+    module: &super::model::ModuleConfig,
+    defaults: &super::model::Defaults,
+) -> Result<Vec<String>, String> {
+    let list = module
+        .disabled_features
+        .clone()
+        .unwrap_or_else(|| defaults.disabled_features.clone());
+    let known = crate::protocol::OPTIONAL_FEATURES;
+    if let Some(unknown) = list.iter().find(|f| !known.contains(&f.as_str())) {
+        return Err(format!(
+            "disabled_features: {unknown:?} is not an optional protocol feature (one of {})",
+            known.join(", ")
+        ));
+    }
+    Ok(list)
 }
 
 impl ModuleSpec {
@@ -449,6 +470,7 @@ fn resolve_with(
         log_lines_per_second: d.log_lines_per_second,
         enabled: module.enabled,
         crash_loop_backoff: module.crash_loop_backoff.unwrap_or(d.crash_loop_backoff),
+        disabled_features: disabled_features(module, d)?,
         source: ModuleSource::Config,
         package_dir: None,
         replicas: module.replicas.unwrap_or(1),
@@ -689,6 +711,37 @@ mod tests {
         let err = parse_str("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
         let message = err.to_string();
         assert!(message.contains("lisen"), "{message}");
+    }
+
+    #[test]
+    fn disabled_features_default_and_override_and_unknown_names() {
+        let module = |extra: &str| {
+            format!(
+                "[[modules]]\nworkspace = \"ws_a\"\nname = \"m\"\ncommand = \"/bin/true\"\n{extra}"
+            )
+        };
+        let inherit = format!(
+            "[defaults]\ndisabled_features = [\"work.batch\"]\n{}",
+            module("")
+        );
+        let config = parse_str(&inherit).unwrap();
+        assert_eq!(config.modules[0].disabled_features, vec!["work.batch"]);
+        let overridden = format!(
+            "[defaults]\ndisabled_features = [\"work.batch\"]\n{}",
+            module("disabled_features = []\n")
+        );
+        assert!(parse_str(&overridden).unwrap().modules[0]
+            .disabled_features
+            .is_empty());
+        let message = parse_str(&module("disabled_features = [\"work.cancel\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("\"work.cancel\" is not an optional protocol feature")
+                && message.contains("work.batch")
+                && message.contains("ws_a/m"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -240,6 +240,8 @@ impl PackageManifest {
             read_only_paths: Vec::new(),
             crash_loop_backoff: self.crash_loop_backoff,
             replicas: self.replicas,
+            // A package takes the operator's `[defaults]` list.
+            disabled_features: None,
         };
         let mut spec =
             crate::config::resolve_module_entry(&module, &settings.defaults, package_dir)?;

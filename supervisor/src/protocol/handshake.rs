@@ -18,7 +18,23 @@ pub const SUPERVISOR_FEATURES: &[&str] = &[
     convotic_proto::names::FEATURE_CANCEL,
     convotic_proto::names::FEATURE_LANES,
     convotic_proto::names::FEATURE_GRACEFUL_SHUTDOWN,
+    convotic_proto::names::FEATURE_BATCH,
 ];
+
+/// The features an operator may decline to offer (`disabled_features`): the ones that only
+/// change how work and Host calls travel, never what a module can do.
+pub const OPTIONAL_FEATURES: &[&str] = &[convotic_proto::names::FEATURE_BATCH];
+
+/// The features both sides use: offered by the supervisor (minus `disabled`) and announced
+/// by the module.
+pub fn agreed_features(announced: &[String], disabled: &[String]) -> Vec<String> {
+    SUPERVISOR_FEATURES
+        .iter()
+        .filter(|f| !disabled.iter().any(|d| d == *f))
+        .filter(|f| announced.iter().any(|a| a == *f))
+        .map(|f| f.to_string())
+        .collect()
+}
 
 /// Why a handshake failed.
 #[derive(Debug, thiserror::Error)]
@@ -100,15 +116,21 @@ pub async fn probe(channel: Channel, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// Calls `Describe` and checks the chosen protocol version.
+/// Calls `Describe`, offering the supervisor's features but `disabled`, and checks the chosen
+/// protocol version.
 pub async fn describe(
     channel: Channel,
     timeout: Duration,
+    disabled: &[String],
 ) -> Result<DescribeResponse, HandshakeError> {
     let mut client = PluginClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
     let mut request = tonic::Request::new(DescribeRequest {
         protocol_versions: PROTOCOL_VERSIONS.to_vec(),
-        features: SUPERVISOR_FEATURES.iter().map(|f| f.to_string()).collect(),
+        features: SUPERVISOR_FEATURES
+            .iter()
+            .filter(|f| !disabled.iter().any(|d| d == *f))
+            .map(|f| f.to_string())
+            .collect(),
         supervisor_version: env!("CARGO_PKG_VERSION").to_string(),
     });
     request.set_timeout(timeout);

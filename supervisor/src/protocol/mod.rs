@@ -7,7 +7,9 @@ pub mod validate;
 pub mod work;
 
 pub use connect::{connect, ConnectError, ModuleSocket, PeerCheck, PeerCredentials};
-pub use handshake::{describe, probe, wait_serving, HandshakeError};
+pub use handshake::{
+    agreed_features, describe, probe, wait_serving, HandshakeError, OPTIONAL_FEATURES,
+};
 /// The channel type of a connection to a module.
 pub use tonic::transport::Channel;
 pub use validate::{validate_manifest, ManifestError};

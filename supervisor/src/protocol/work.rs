@@ -13,14 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use convotic_proto::batch::ReadyBatches;
 use convotic_proto::plugin::v1::plugin_client::PluginClient;
 use convotic_proto::plugin::v1::{
     invocation, module_frame, outcome, supervisor_frame, Cancel, Invocation, LaneOpen, ModuleFrame,
-    SupervisorFrame,
+    SupervisorFrame, WorkBatch,
 };
+use futures::StreamExt as _;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use super::MAX_MESSAGE_BYTES;
@@ -30,6 +31,11 @@ pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// Payloads above this size travel on the bulk lane (lane 1) when there is one.
 pub const LARGE_PAYLOAD_BYTES: usize = 64 * 1024;
 const LANE_QUEUE: usize = 1024;
+/// Most invocations and cancels in one `WorkBatch` frame.
+const BATCH_ITEMS: usize = 256;
+/// Most bytes of invocations and cancels in one `WorkBatch` frame (a larger invocation still
+/// travels, alone).
+const BATCH_BYTES: usize = 1024 * 1024;
 
 /// Why an invocation produced no outcome.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,11 +121,14 @@ pub struct WorkClient {
 
 impl WorkClient {
     /// Opens `lanes` work streams on `channel` and waits for each `LaneReady` until `deadline`.
+    /// With `batch` (the module speaks `work.batch`), the invocations and cancels queued on a
+    /// lane when it is written leave in one frame.
     pub async fn open(
         channel: Channel,
         lanes: usize,
         max_in_flight: u32,
         cancel_supported: bool,
+        batch: bool,
         deadline: Instant,
     ) -> Result<Self, WorkError> {
         let lanes = lanes.max(1);
@@ -138,7 +147,7 @@ impl WorkClient {
             let mut client = PluginClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            let response = tokio::time::timeout_at(deadline, client.work(ReceiverStream::new(rx)))
+            let response = tokio::time::timeout_at(deadline, client.work(outgoing(rx, batch)))
                 .await
                 .map_err(|_| {
                     WorkError::LaneClosed(format!("lane {lane} was not accepted in time"))
@@ -477,6 +486,14 @@ async fn read_lane(inner: Weak<Inner>, lane: usize, mut inbound: tonic::Streamin
                 let result = outcome.result.ok_or(WorkError::EmptyOutcome);
                 inner.complete(outcome.id, result);
             }
+            Ok(Some(ModuleFrame {
+                frame: Some(module_frame::Frame::Outcomes(batch)),
+            })) => {
+                for outcome in batch.outcomes {
+                    let result = outcome.result.ok_or(WorkError::EmptyOutcome);
+                    inner.complete(outcome.id, result);
+                }
+            }
             Ok(Some(_)) => {} // LaneReady repeated or a frame kind from a newer protocol
             Ok(None) => break "the module closed the stream".to_string(),
             Err(status) => break format!("{}: {}", status.code(), status.message()),
@@ -484,6 +501,49 @@ async fn read_lane(inner: Weak<Inner>, lane: usize, mut inbound: tonic::Streamin
     };
     if let Some(inner) = inner.upgrade() {
         inner.fail_lane(lane, &reason);
+    }
+}
+
+/// The frames a lane sends: one per queued frame, or (`batch`) everything queued when the lane
+/// is written in one `WorkBatch` frame. Nothing waits to fill a batch.
+fn outgoing(
+    rx: mpsc::Receiver<SupervisorFrame>,
+    batch: bool,
+) -> impl futures::Stream<Item = SupervisorFrame> + Send + 'static {
+    let max_items = if batch { BATCH_ITEMS } else { 1 };
+    ReadyBatches::new(
+        rx,
+        max_items,
+        BATCH_BYTES,
+        prost::Message::encoded_len,
+        |frame| {
+            matches!(
+                frame.frame,
+                Some(supervisor_frame::Frame::Invocation(_) | supervisor_frame::Frame::Cancel(_))
+            )
+        },
+    )
+    .map(into_frame)
+}
+
+/// One frame for what was queued together: the frame itself when alone, a `WorkBatch`
+/// otherwise (only invocations and cancels are ever batched together).
+fn into_frame(mut frames: Vec<SupervisorFrame>) -> SupervisorFrame {
+    if frames.len() == 1 {
+        return frames.pop().unwrap_or_default();
+    }
+    let mut batch = WorkBatch::default();
+    for frame in frames {
+        match frame.frame {
+            Some(supervisor_frame::Frame::Invocation(invocation)) => {
+                batch.invocations.push(invocation)
+            }
+            Some(supervisor_frame::Frame::Cancel(cancel)) => batch.cancels.push(cancel),
+            _ => {}
+        }
+    }
+    SupervisorFrame {
+        frame: Some(supervisor_frame::Frame::Batch(batch)),
     }
 }
 

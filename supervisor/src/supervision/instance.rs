@@ -88,7 +88,7 @@ pub struct Ready {
     pub manifest: Manifest,
     /// Negotiated protocol version.
     pub protocol_version: u32,
-    /// The module's features.
+    /// The features in use: announced by the module and offered by the supervisor.
     pub features: Vec<String>,
     /// Its work lanes.
     pub work: WorkClient,
@@ -269,25 +269,28 @@ impl Instance {
                 })?;
             set_stage("health SERVING, but Describe did not answer");
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let described = protocol::describe(channel.clone(), remaining)
+            let described = protocol::describe(channel.clone(), remaining, &spec.disabled_features)
                 .await
                 .map_err(|e| Some(StartError::Handshake(e)))?;
             let manifest = described.manifest.unwrap_or_default();
             protocol::validate_manifest(&manifest, &name)
                 .map_err(|e| Some(StartError::Manifest(e)))?;
             set_stage("manifest valid, but the work lanes were not accepted");
-            let has = |f: &str| described.features.iter().any(|x| x == f);
+            let agreed = protocol::agreed_features(&described.features, &spec.disabled_features);
+            let has = |f: &str| agreed.iter().any(|x| x == f);
             let lanes = if has(convotic_proto::names::FEATURE_LANES) {
                 2
             } else {
                 1
             };
             let cancel = has(convotic_proto::names::FEATURE_CANCEL);
+            let batch = has(convotic_proto::names::FEATURE_BATCH);
             let work = WorkClient::open(
                 channel.clone(),
                 lanes,
                 manifest.max_in_flight,
                 cancel,
+                batch,
                 deadline,
             )
             .await
@@ -300,7 +303,7 @@ impl Instance {
                 work,
                 manifest,
                 described.protocol_version,
-                described.features,
+                agreed,
             ))
         };
         let result = tokio::select! {

@@ -3,6 +3,11 @@
 capture) and sends exactly one ``Outcome`` per invocation id; :class:`Lifecycle` holds what the
 lanes share: draining, the count of outcomes owed and the stop signal.
 
+Feature ``work.batch``: a ``WorkBatch`` frame is handled as its invocations, then its cancels;
+when the supervisor offered the feature, the outcomes queued when the stream is written (those
+finished in the same turns of the event loop) leave in one ``OutcomeBatch`` frame. Nothing
+waits to fill a batch.
+
 Exactly once: each invocation still owed an outcome has an entry in its lane's ``running``
 map. Whoever removes the entry (the task when it finishes, a ``Cancel`` frame, or the end of the
 grace period of a stop) sends the outcome; the others send nothing.
@@ -25,6 +30,10 @@ __all__ = ["Lane", "Lifecycle"]
 
 #: Room kept under the message limit for the frame around an outcome.
 _FRAME_OVERHEAD = 64
+#: Most outcomes in one ``OutcomeBatch`` frame.
+BATCH_ITEMS = 256
+#: Most bytes of outcomes in one ``OutcomeBatch`` frame (a larger outcome still travels, alone).
+BATCH_BYTES = 1024 * 1024
 
 
 def _unavailable(id: int, message: str) -> pb.Outcome:
@@ -108,10 +117,15 @@ class Lifecycle:
 class Lane:
     """One ``Work`` stream."""
 
-    def __init__(self, dispatcher: Dispatcher, lifecycle: Lifecycle) -> None:
+    def __init__(self, dispatcher: Dispatcher, lifecycle: Lifecycle, batch_outcomes: bool = False) -> None:
         self._dispatcher = dispatcher
         self._lifecycle = lifecycle
+        #: Whether outcomes queued together leave in one frame (the supervisor offered
+        #: ``work.batch``).
+        self._batch_outcomes = batch_outcomes
         self._out: asyncio.Queue[pb.ModuleFrame | None] = asyncio.Queue()
+        #: A frame taken from the queue that did not fit the last batch.
+        self._carry: pb.ModuleFrame | None = None
         #: Invocations owed an outcome, by id, with the task running each.
         self.running: dict[int, asyncio.Task[None]] = {}
         self.number: int | None = None
@@ -144,7 +158,7 @@ class Lane:
         reader = asyncio.create_task(self._read(frames))
         try:
             while True:
-                frame = await self._out.get()
+                frame = await self._next_frame()
                 if frame is None:
                     return
                 yield frame
@@ -154,6 +168,28 @@ class Lane:
             self.stop_all(None)
             self._lifecycle.lanes.discard(self)
             self._lifecycle.changed()
+
+    async def _next_frame(self) -> pb.ModuleFrame | None:
+        """The next frame to send: with batching, every outcome already queued (bounded by
+        :data:`BATCH_ITEMS` and :data:`BATCH_BYTES`) in one ``OutcomeBatch``."""
+        if self._carry is not None:
+            first, self._carry = self._carry, None
+        else:
+            first = await self._out.get()
+        if first is None or not self._batch_outcomes or not first.HasField("outcome"):
+            return first
+        outcomes = [first.outcome]
+        size = first.outcome.ByteSize()
+        while len(outcomes) < BATCH_ITEMS and not self._out.empty():
+            frame = self._out.get_nowait()
+            if frame is None or not frame.HasField("outcome") or size + frame.outcome.ByteSize() > BATCH_BYTES:
+                self._carry = frame
+                break
+            size += frame.outcome.ByteSize()
+            outcomes.append(frame.outcome)
+        if len(outcomes) == 1:
+            return first
+        return pb.ModuleFrame(outcomes=pb.OutcomeBatch(outcomes=outcomes))
 
     async def _read(self, frames: AsyncIterator[pb.SupervisorFrame]) -> None:
         try:
@@ -166,6 +202,11 @@ class Lane:
                     self.start(frame.invocation)
                 elif kind == "cancel":
                     self.cancel(frame.cancel.id, frame.cancel.reason)
+                elif kind == "batch":
+                    for invocation in frame.batch.invocations:
+                        self.start(invocation)
+                    for cancel in frame.batch.cancels:
+                        self.cancel(cancel.id, cancel.reason)
                 # Any other (newer) frame variant is ignored.
         except asyncio.CancelledError:
             raise

@@ -20,8 +20,8 @@ SDK_VERSION = "0.1.0"
 #: Protocol versions the SDK speaks.
 PROTOCOL_VERSIONS: tuple[int, ...] = (1,)
 
-#: Optional features the SDK implements (all three of protocol v1).
-FEATURES: tuple[str, ...] = ("work.cancel", "work.lanes", "shutdown.drain")
+#: Optional features the SDK implements (docs/PROTOCOL.md, "Features").
+FEATURES: tuple[str, ...] = ("work.cancel", "work.lanes", "shutdown.drain", "work.batch")
 
 _OVERLAP = {"skip": pb.OVERLAP_POLICY_SKIP, "allow": pb.OVERLAP_POLICY_ALLOW}
 _CATCH_UP = {"none": pb.CATCH_UP_POLICY_NONE, "once": pb.CATCH_UP_POLICY_ONCE}

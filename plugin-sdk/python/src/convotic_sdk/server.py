@@ -114,6 +114,8 @@ class PluginService(plugin_grpc.PluginServicer):
         self._dispatcher = dispatcher
         self._lifecycle = lifecycle
         self.stopping: asyncio.Task[None] | None = None
+        #: Whether the supervisor offered ``work.batch`` in its last ``Describe``.
+        self._batch_offered = False
 
     async def Describe(
         self, request: plugin.DescribeRequest, context: grpc.aio.ServicerContext
@@ -125,6 +127,7 @@ class PluginService(plugin_grpc.PluginServicer):
                 f"this module speaks protocol versions {list(PROTOCOL_VERSIONS)}; "
                 f"the supervisor offered {list(request.protocol_versions)}",
             )
+        self._batch_offered = "work.batch" in request.features
         return plugin.DescribeResponse(
             protocol_version=version, features=list(FEATURES), manifest=self._manifest
         )
@@ -132,7 +135,7 @@ class PluginService(plugin_grpc.PluginServicer):
     async def Work(
         self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
-        async for frame in Lane(self._dispatcher, self._lifecycle).serve(request_iterator):
+        async for frame in Lane(self._dispatcher, self._lifecycle, self._batch_offered).serve(request_iterator):
             yield frame
 
     async def Shutdown(

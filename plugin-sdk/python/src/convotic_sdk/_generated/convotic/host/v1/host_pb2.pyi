@@ -352,3 +352,41 @@ class LogRequest(_message.Message):
 class LogResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class HostCall(_message.Message):
+    __slots__ = ("id", "method", "request", "timeout_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    method: str
+    request: bytes
+    timeout_ms: int
+    def __init__(self, id: _Optional[int] = ..., method: _Optional[str] = ..., request: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class HostReply(_message.Message):
+    __slots__ = ("id", "code", "message", "response")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    code: int
+    message: str
+    response: bytes
+    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., response: _Optional[bytes] = ...) -> None: ...
+
+class HostCallBatch(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[HostCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[HostCall, _Mapping]]] = ...) -> None: ...
+
+class HostReplyBatch(_message.Message):
+    __slots__ = ("replies", "credits")
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
+    CREDITS_FIELD_NUMBER: _ClassVar[int]
+    replies: _containers.RepeatedCompositeFieldContainer[HostReply]
+    credits: int
+    def __init__(self, replies: _Optional[_Iterable[_Union[HostReply, _Mapping]]] = ..., credits: _Optional[int] = ...) -> None: ...

@@ -1148,3 +1148,96 @@ class Logger:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class HostStreamStub:
+    """---- Calls on one stream (feature `host.stream`) -------------------------------------------
+
+    Every unary call above, carried on one bidirectional stream instead of one HTTP/2 stream per
+    call: the module sends `HostCall`s with ids of its choosing, the supervisor answers each with
+    exactly one `HostReply` of the same id, in any order. The stream carries the token metadata
+    once, when it opens. Offered by the supervisor in `DescribeRequest.features`; a module that
+    does not use it makes unary calls as before.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Calls = channel.stream_stream(
+                '/convotic.host.v1.HostStream/Calls',
+                request_serializer=convotic_dot_host_dot_v1_dot_host__pb2.HostCallBatch.SerializeToString,
+                response_deserializer=convotic_dot_host_dot_v1_dot_host__pb2.HostReplyBatch.FromString,
+                _registered_method=True)
+
+
+class HostStreamServicer:
+    """---- Calls on one stream (feature `host.stream`) -------------------------------------------
+
+    Every unary call above, carried on one bidirectional stream instead of one HTTP/2 stream per
+    call: the module sends `HostCall`s with ids of its choosing, the supervisor answers each with
+    exactly one `HostReply` of the same id, in any order. The stream carries the token metadata
+    once, when it opens. Offered by the supervisor in `DescribeRequest.features`; a module that
+    does not use it makes unary calls as before.
+    """
+
+    def Calls(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_HostStreamServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Calls': grpc.stream_stream_rpc_method_handler(
+                    servicer.Calls,
+                    request_deserializer=convotic_dot_host_dot_v1_dot_host__pb2.HostCallBatch.FromString,
+                    response_serializer=convotic_dot_host_dot_v1_dot_host__pb2.HostReplyBatch.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'convotic.host.v1.HostStream', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('convotic.host.v1.HostStream', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class HostStream:
+    """---- Calls on one stream (feature `host.stream`) -------------------------------------------
+
+    Every unary call above, carried on one bidirectional stream instead of one HTTP/2 stream per
+    call: the module sends `HostCall`s with ids of its choosing, the supervisor answers each with
+    exactly one `HostReply` of the same id, in any order. The stream carries the token metadata
+    once, when it opens. Offered by the supervisor in `DescribeRequest.features`; a module that
+    does not use it makes unary calls as before.
+    """
+
+    @staticmethod
+    def Calls(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/convotic.host.v1.HostStream/Calls',
+            convotic_dot_host_dot_v1_dot_host__pb2.HostCallBatch.SerializeToString,
+            convotic_dot_host_dot_v1_dot_host__pb2.HostReplyBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

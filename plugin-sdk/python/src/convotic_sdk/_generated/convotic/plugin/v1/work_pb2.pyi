@@ -3,7 +3,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -48,22 +48,40 @@ DISPOSITION_RETRY: Disposition
 DISPOSITION_DISCARD: Disposition
 
 class SupervisorFrame(_message.Message):
-    __slots__ = ("open", "invocation", "cancel")
+    __slots__ = ("open", "invocation", "cancel", "batch")
     OPEN_FIELD_NUMBER: _ClassVar[int]
     INVOCATION_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     open: LaneOpen
     invocation: Invocation
     cancel: Cancel
-    def __init__(self, open: _Optional[_Union[LaneOpen, _Mapping]] = ..., invocation: _Optional[_Union[Invocation, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ...) -> None: ...
+    batch: WorkBatch
+    def __init__(self, open: _Optional[_Union[LaneOpen, _Mapping]] = ..., invocation: _Optional[_Union[Invocation, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., batch: _Optional[_Union[WorkBatch, _Mapping]] = ...) -> None: ...
 
 class ModuleFrame(_message.Message):
-    __slots__ = ("ready", "outcome")
+    __slots__ = ("ready", "outcome", "outcomes")
     READY_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     ready: LaneReady
     outcome: Outcome
-    def __init__(self, ready: _Optional[_Union[LaneReady, _Mapping]] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ...) -> None: ...
+    outcomes: OutcomeBatch
+    def __init__(self, ready: _Optional[_Union[LaneReady, _Mapping]] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., outcomes: _Optional[_Union[OutcomeBatch, _Mapping]] = ...) -> None: ...
+
+class WorkBatch(_message.Message):
+    __slots__ = ("invocations", "cancels")
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    CANCELS_FIELD_NUMBER: _ClassVar[int]
+    invocations: _containers.RepeatedCompositeFieldContainer[Invocation]
+    cancels: _containers.RepeatedCompositeFieldContainer[Cancel]
+    def __init__(self, invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ..., cancels: _Optional[_Iterable[_Union[Cancel, _Mapping]]] = ...) -> None: ...
+
+class OutcomeBatch(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[Outcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ...) -> None: ...
 
 class LaneOpen(_message.Message):
     __slots__ = ("lane",)
