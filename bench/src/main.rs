@@ -5,7 +5,7 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy|dev]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|peers]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
@@ -25,6 +25,9 @@
 //!   drain rate, end-to-end rate with concurrent senders ([`delivery`]).
 //! * `deploy`: upload → traffic switched for the Rust example deployed as a package, and failed
 //!   requests during 20 deploys under load ([`deploy`]).
+//! * `peers`: the same 1 KiB echo through HashiCorp go-plugin (Go host → Go plugin) and
+//!   through our work stream to `hello-rust`, at concurrency 1 and 32, with ratios
+//!   ([`peers`]; needs Debian's Go packages, see README.md). Options as for `routes`.
 //!
 //! Without an argument (or with `all`), every benchmark runs.
 
@@ -35,6 +38,7 @@ mod deploy;
 mod dev;
 mod languages;
 mod lifecycle;
+mod peers;
 mod routes;
 mod sandbox;
 mod workers;
@@ -45,7 +49,7 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console|delivery] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console|delivery|peers] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
@@ -62,8 +66,9 @@ fn main() {
             | "dev"
             | "console"
             | "delivery"
+            | "peers"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev, console or delivery)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev, console, delivery or peers)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -90,6 +95,9 @@ fn main() {
     }
     if which == "all" || which == "delivery" {
         delivery::run();
+    }
+    if which == "all" || which == "peers" {
+        peers::run(&options);
     }
     if which == "all" || which == "deploy" {
         deploy::run();

@@ -99,10 +99,11 @@ fn open_work_stream(runtime: &Runtime, dir: &Path, pid: u32) -> Result<WorkClien
         protocol::wait_serving(channel.clone(), deadline)
             .await
             .map_err(|e| e.to_string())?;
-        let described = protocol::describe(channel.clone(), START_TIMEOUT)
+        let described = protocol::describe(channel.clone(), START_TIMEOUT, &[])
             .await
             .map_err(|e| e.to_string())?;
-        let has = |f: &str| described.features.iter().any(|x| x == f);
+        let agreed = protocol::agreed_features(&described.features, &[]);
+        let has = |f: &str| agreed.iter().any(|x| x == f);
         let lanes = if has(convotic_proto::names::FEATURE_LANES) {
             2
         } else {
@@ -110,7 +111,8 @@ fn open_work_stream(runtime: &Runtime, dir: &Path, pid: u32) -> Result<WorkClien
         };
         let max_in_flight = described.manifest.unwrap_or_default().max_in_flight;
         let cancel = has(convotic_proto::names::FEATURE_CANCEL);
-        WorkClient::open(channel, lanes, max_in_flight, cancel, deadline)
+        let batch = has(convotic_proto::names::FEATURE_BATCH);
+        WorkClient::open(channel, lanes, max_in_flight, cancel, batch, deadline)
             .await
             .map_err(|e| format!("work stream: {e}"))
     })
