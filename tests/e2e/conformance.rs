@@ -1,7 +1,7 @@
 //! The conformance suite (`tests/src/conformance.rs`) against the conformance module in Rust,
 //! TypeScript and Python (`tests/conformance/SPEC.md`), each run by the real supervisor under
-//! the strict sandbox, once with every optional protocol feature offered (`work.batch`) and once
-//! with them disabled; and a deliberately broken module in each language, which must fail with
+//! the strict sandbox, once with every optional protocol feature offered (`work.batch`, and
+//! `host.stream` where the SDK speaks it) and once with them disabled; and a deliberately broken module in each language, which must fail with
 //! the failing check named.
 //!
 //! The TypeScript and Python SDKs must be built first (`plugin-sdk/typescript/scripts/ci.sh`,
@@ -21,19 +21,23 @@ fn start(language: Language, broken: Option<&str>, batch: bool) -> (Supervisor, 
     }
     let mut defaults = vec!["start_timeout = \"30s\""];
     if !batch {
-        defaults.push("disabled_features = [\"work.batch\"]");
+        defaults.push("disabled_features = [\"work.batch\", \"host.stream\"]");
     }
     let sup = Supervisor::start(&[module], &defaults);
     sup.wait_until(LONG, "the conformance module to be ready", |s| {
         s.get("/readyz").0 == 200
     });
     let features = sup.module("conformance")["features"].clone();
-    let uses_batch = features
-        .as_array()
-        .is_some_and(|all| all.iter().any(|f| f == "work.batch"));
+    let uses = |feature: &str| {
+        features
+            .as_array()
+            .is_some_and(|all| all.iter().any(|f| f == feature))
+    };
+    // Only the Rust SDK speaks host.stream so far.
+    let streams_host_calls = batch && language == Language::Rust;
     assert_eq!(
-        uses_batch,
-        batch,
+        (uses("work.batch"), uses("host.stream")),
+        (batch, streams_host_calls),
         "{}: features in use {features}",
         language.name()
     );
@@ -41,7 +45,7 @@ fn start(language: Language, broken: Option<&str>, batch: bool) -> (Supervisor, 
     (sup, key)
 }
 
-/// Runs every check twice: with `work.batch` in use, then with it disabled.
+/// Runs every check twice: with the optional features in use, then with them disabled.
 fn passes_every_check(language: Language) {
     for batch in [true, false] {
         passes_every_check_with(language, batch);
@@ -61,7 +65,7 @@ fn passes_every_check_with(language: Language, batch: bool) {
     }
     assert!(
         failures.is_empty(),
-        "{} conformance module fails (work.batch {}):\n{}\n--- supervisor log ---\n{}",
+        "{} conformance module fails (optional features {}):\n{}\n--- supervisor log ---\n{}",
         language.name(),
         if batch { "on" } else { "off" },
         failures

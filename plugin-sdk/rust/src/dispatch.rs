@@ -82,6 +82,11 @@ impl Dispatcher {
         })
     }
 
+    /// The host connection the handlers' contexts use.
+    pub(crate) fn host(&self) -> &Host {
+        &self.host
+    }
+
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
     }

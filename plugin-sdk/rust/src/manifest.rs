@@ -10,11 +10,12 @@ use crate::registry::{Block, Cron, NodeHandler, Route, WorkerHandler};
 pub const SDK_NAME: &str = "convotic-plugin-sdk-rust";
 
 /// Features the SDK implements (docs/PROTOCOL.md, "Features").
-pub(crate) const FEATURES: [&str; 4] = [
+pub(crate) const FEATURES: [&str; 5] = [
     convotic_proto::names::FEATURE_CANCEL,
     convotic_proto::names::FEATURE_LANES,
     convotic_proto::names::FEATURE_GRACEFUL_SHUTDOWN,
     convotic_proto::names::FEATURE_BATCH,
+    convotic_proto::names::FEATURE_HOST_STREAM,
 ];
 
 /// The manifest of a module named `name` at `version` with the registrations of `sdk`.

@@ -59,6 +59,12 @@ impl Plugin for PluginService {
             .iter()
             .any(|f| f == convotic_proto::names::FEATURE_BATCH);
         self.batch_offered.store(batch, Ordering::Relaxed);
+        self.dispatcher.host().set_stream_offered(
+            request
+                .features
+                .iter()
+                .any(|f| f == convotic_proto::names::FEATURE_HOST_STREAM),
+        );
         Ok(Response::new(pb::DescribeResponse {
             protocol_version,
             features: FEATURES.iter().map(|f| f.to_string()).collect(),

@@ -83,7 +83,13 @@ async fn serves_describe_work_and_shutdown() {
     assert_eq!(described.protocol_version, 1);
     assert_eq!(
         described.features,
-        vec!["work.cancel", "work.lanes", "shutdown.drain", "work.batch"]
+        vec![
+            "work.cancel",
+            "work.lanes",
+            "shutdown.drain",
+            "work.batch",
+            "host.stream"
+        ]
     );
     let manifest = described.manifest.unwrap();
     assert_eq!(manifest.name, "sleepy");

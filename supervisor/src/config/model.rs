@@ -462,8 +462,8 @@ pub struct Defaults {
     /// 60 s); it keeps being restarted at this pace until it stays up. Default `5m`.
     #[serde(default = "default_crash_loop_backoff", with = "humantime_serde")]
     pub crash_loop_backoff: Duration,
-    /// Optional protocol features not offered to modules (`work.batch`), e.g. to rule one out
-    /// while investigating a module. Default: none (every feature offered).
+    /// Optional protocol features not offered to modules (`work.batch`, `host.stream`), e.g.
+    /// to rule one out while investigating a module. Default: none (every feature offered).
     #[serde(default)]
     pub disabled_features: Vec<String>,
 }

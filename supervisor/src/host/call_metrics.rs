@@ -25,6 +25,9 @@ const SERVICES: &[&str] = &[
     "Workflows",
 ];
 
+/// The path of `HostStream.Calls`, whose calls the stream counts itself.
+const STREAM_PATH: &str = "/convotic.host.v1.HostStream/Calls";
+
 /// Adds [`CallMetrics`] around the Host services of one instance.
 #[derive(Clone)]
 pub struct CallMetricsLayer {
@@ -72,6 +75,11 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() == STREAM_PATH {
+            // The stream's calls are counted one by one as they are answered.
+            let call = self.inner.call(request);
+            return Box::pin(call);
+        }
         let (service, method) = service_and_method(request.uri().path());
         let identity = Arc::clone(&self.identity);
         let started = Instant::now();
@@ -104,7 +112,7 @@ where
 
 /// `(service, method)` of a Host path `/convotic.host.v1.Storage/Get`: the service lower-cased
 /// when it is one of the Host's, else `unknown`; the method lower-cased with underscores.
-fn service_and_method(path: &str) -> (&'static str, &'static str) {
+pub(super) fn service_and_method(path: &str) -> (&'static str, &'static str) {
     let Some((service, method)) = path
         .strip_prefix("/convotic.host.v1.")
         .and_then(|rest| rest.split_once('/'))
@@ -160,14 +168,19 @@ fn method_label(method: &str) -> &'static str {
 /// its headers (errors are trailers-only), else `ok` (the status follows in the trailers of a
 /// successful call).
 fn code_name(headers: &http::HeaderMap) -> &'static str {
-    let Some(code) = headers
+    match headers
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
-    else {
-        return "ok";
-    };
-    match tonic::Code::from_i32(code) {
+    {
+        Some(code) => code_label(tonic::Code::from_i32(code)),
+        None => "ok",
+    }
+}
+
+/// A gRPC code as a label.
+pub(super) fn code_label(code: tonic::Code) -> &'static str {
+    match code {
         tonic::Code::Ok => "ok",
         tonic::Code::Cancelled => "cancelled",
         tonic::Code::Unknown => "unknown",

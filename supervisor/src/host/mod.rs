@@ -5,7 +5,7 @@
 //!
 //! One file per service: `contacts`, `conversations`, `messages`, `workflows` and `storage`
 //! over the [`Store`], `logger` into the module's log; `scope` maps store errors to gRPC
-//! statuses.
+//! statuses; `stream` carries every one of their calls on one stream (feature `host.stream`).
 
 mod call_metrics;
 mod contacts;
@@ -14,6 +14,7 @@ mod logger;
 mod messages;
 mod scope;
 mod storage;
+mod stream;
 mod token;
 mod workflows;
 
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use convotic_proto::host::v1::contacts_server::ContactsServer;
 use convotic_proto::host::v1::conversations_server::ConversationsServer;
+use convotic_proto::host::v1::host_stream_server::HostStreamServer;
 use convotic_proto::host::v1::logger_server::LoggerServer;
 use convotic_proto::host::v1::messages_server::MessagesServer;
 use convotic_proto::host::v1::storage_server::StorageServer;
@@ -30,10 +32,12 @@ use convotic_proto::host::v1::workflows_server::WorkflowsServer;
 use tokio::net::UnixListener;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::UnixListenerStream;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::process::LogSink;
 use crate::store::Store;
 
+pub use stream::{CREDITS as HOST_STREAM_CREDITS, MAX_CALL_TIME as HOST_STREAM_MAX_CALL_TIME};
 pub use token::{constant_time_eq, TokenCheck};
 
 /// Who the calls on one host socket come from.
@@ -71,25 +75,46 @@ impl HostServer {
             store,
             identity: Arc::new(identity.clone()),
         };
-        let logger = LoggerServer::with_interceptor(logger::HostLogger::new(sink), check.clone());
-        let contacts = ContactsServer::with_interceptor(
-            contacts::HostContacts::new(scope.clone()),
+        let services = Arc::new(stream::Services {
+            contacts: Arc::new(contacts::HostContacts::new(scope.clone())),
+            conversations: Arc::new(conversations::HostConversations::new(scope.clone())),
+            messages: Arc::new(messages::HostMessages::new(scope.clone())),
+            workflows: Arc::new(workflows::HostWorkflows::new(scope.clone())),
+            storage: Arc::new(storage::HostStorage::new(scope.clone())),
+            logger: Arc::new(logger::HostLogger::new(sink)),
+        });
+        let logger = InterceptedService::new(
+            LoggerServer::from_arc(Arc::clone(&services.logger)),
             check.clone(),
         );
-        let conversations = ConversationsServer::with_interceptor(
-            conversations::HostConversations::new(scope.clone()),
+        let contacts = InterceptedService::new(
+            ContactsServer::from_arc(Arc::clone(&services.contacts)),
             check.clone(),
         );
-        let messages = MessagesServer::with_interceptor(
-            messages::HostMessages::new(scope.clone()),
+        let conversations = InterceptedService::new(
+            ConversationsServer::from_arc(Arc::clone(&services.conversations)),
             check.clone(),
         );
-        let workflows = WorkflowsServer::with_interceptor(
-            workflows::HostWorkflows::new(scope.clone()),
+        let messages = InterceptedService::new(
+            MessagesServer::from_arc(Arc::clone(&services.messages)),
+            check.clone(),
+        );
+        let workflows = InterceptedService::new(
+            WorkflowsServer::from_arc(Arc::clone(&services.workflows)),
+            check.clone(),
+        );
+        let storage = InterceptedService::new(
+            StorageServer::from_arc(Arc::clone(&services.storage)),
             check.clone(),
         );
         let layer = call_metrics::CallMetricsLayer::new(Arc::clone(&scope.identity));
-        let storage = StorageServer::with_interceptor(storage::HostStorage::new(scope), check);
+        let calls = InterceptedService::new(
+            HostStreamServer::new(stream::HostStreamService::new(
+                services,
+                Arc::clone(&scope.identity),
+            )),
+            check,
+        );
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
@@ -100,6 +125,7 @@ impl HostServer {
                 .add_service(messages)
                 .add_service(workflows)
                 .add_service(storage)
+                .add_service(calls)
                 .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
                     let _ = stopped.await;
                 })

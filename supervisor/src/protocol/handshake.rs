@@ -19,11 +19,15 @@ pub const SUPERVISOR_FEATURES: &[&str] = &[
     convotic_proto::names::FEATURE_LANES,
     convotic_proto::names::FEATURE_GRACEFUL_SHUTDOWN,
     convotic_proto::names::FEATURE_BATCH,
+    convotic_proto::names::FEATURE_HOST_STREAM,
 ];
 
 /// The features an operator may decline to offer (`disabled_features`): the ones that only
 /// change how work and Host calls travel, never what a module can do.
-pub const OPTIONAL_FEATURES: &[&str] = &[convotic_proto::names::FEATURE_BATCH];
+pub const OPTIONAL_FEATURES: &[&str] = &[
+    convotic_proto::names::FEATURE_BATCH,
+    convotic_proto::names::FEATURE_HOST_STREAM,
+];
 
 /// The features both sides use: offered by the supervisor (minus `disabled`) and announced
 /// by the module.

@@ -1,8 +1,9 @@
 //! The connection to the Convotic host services: a lazily connected gRPC channel over the
-//! Unix socket named by CONVOTIC_HOST_SOCKET, the token interceptor, and the background task
-//! that ships log lines.
+//! Unix socket named by CONVOTIC_HOST_SOCKET, the token interceptor, the background task
+//! that ships log lines, and the call stream when the supervisor offers `host.stream`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use super::host_stream::HostStreamConn;
 use crate::error::{HostError, SdkError};
 use crate::logging;
 
@@ -59,6 +61,10 @@ struct HostInner {
     channel: Option<HostChannel>,
     timeout: Duration,
     logs: Option<mpsc::Sender<LogRequest>>,
+    /// Whether the supervisor offered `host.stream` in its last `Describe`.
+    stream_offered: AtomicBool,
+    /// The call stream, opened with the first call once offered; `None` if it could not be.
+    stream: tokio::sync::OnceCell<Option<Arc<HostStreamConn>>>,
 }
 
 impl Host {
@@ -70,6 +76,8 @@ impl Host {
                 channel: None,
                 timeout: Duration::from_secs(10),
                 logs: None,
+                stream_offered: AtomicBool::new(false),
+                stream: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -109,6 +117,8 @@ impl Host {
                 channel: Some(channel),
                 timeout,
                 logs: Some(tx),
+                stream_offered: AtomicBool::new(false),
+                stream: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -119,6 +129,27 @@ impl Host {
             .channel
             .clone()
             .ok_or(HostError::NotConfigured { call })
+    }
+
+    /// Records whether the supervisor offered `host.stream` (called on each `Describe`).
+    pub(crate) fn set_stream_offered(&self, offered: bool) {
+        self.inner.stream_offered.store(offered, Ordering::Relaxed);
+    }
+
+    /// The call stream, when the supervisor offered it and it is (or can be) open; `None`
+    /// means: make the call unary.
+    pub(crate) async fn stream(&self) -> Option<Arc<HostStreamConn>> {
+        if !self.inner.stream_offered.load(Ordering::Relaxed) {
+            return None;
+        }
+        let channel = self.inner.channel.clone()?;
+        let conn = self
+            .inner
+            .stream
+            .get_or_init(|| HostStreamConn::open(channel))
+            .await
+            .clone()?;
+        conn.is_open().then_some(conn)
     }
 
     /// The default timeout of one call.

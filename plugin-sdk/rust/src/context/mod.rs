@@ -4,6 +4,7 @@
 mod contacts;
 mod conversations;
 pub(crate) mod host;
+mod host_stream;
 mod logger;
 mod messages;
 mod storage;
@@ -176,7 +177,8 @@ impl Context {
         }
     }
 
-    /// Runs one host call with the token, the timeout and error mapping.
+    /// Runs one host call with the token, the timeout and error mapping: on the call stream
+    /// when the supervisor offered `host.stream`, else as a unary call made by `send`.
     pub(crate) async fn call<Req, Resp, F, Fut>(
         &self,
         call: &'static str,
@@ -184,11 +186,26 @@ impl Context {
         send: F,
     ) -> Result<Resp, HostError>
     where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
         F: FnOnce(HostChannel, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
         let channel = self.inner.host.channel(call)?;
         let timeout = self.call_timeout();
+        if let Some(stream) = self.inner.host.stream().await {
+            let path = host_stream::method_path(call);
+            return match stream.call(&path, message.encode_to_vec(), timeout).await {
+                Ok(bytes) => Resp::decode(bytes.as_slice()).map_err(|e| HostError::Status {
+                    call,
+                    status: tonic::Status::internal(format!(
+                        "the host's answer does not decode: {e}"
+                    )),
+                }),
+                Err(Some(status)) => Err(HostError::Status { call, status }),
+                Err(None) => Err(HostError::Timeout { call, timeout }),
+            };
+        }
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
         match tokio::time::timeout(timeout, send(channel, request)).await {

@@ -1,0 +1,285 @@
+//! `HostStream.Calls` (feature `host.stream`) over a real Unix socket, driven like a hostile
+//! module would: the token is checked when the stream opens, the first frame grants credits,
+//! every call gets exactly one reply with the code the unary call would have had, and bad
+//! calls (zero or duplicate ids, unknown methods, undecodable requests, calls beyond the
+//! credits) are answered at once without disturbing the others.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use convotic_proto::host::v1 as pb;
+use convotic_proto::host::v1::host_stream_client::HostStreamClient;
+use convotic_proto::TOKEN_METADATA_KEY;
+use convotic_supervisor::host::{HostIdentity, HostServer, HOST_STREAM_CREDITS};
+use convotic_supervisor::process::{LogBuffer, LogSink};
+use convotic_supervisor::store::Store;
+use hyper_util::rt::TokioIo;
+use prost::Message;
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::{Code, Request, Streaming};
+
+const TOKEN: &str = "stream-token";
+
+async fn serve(dir: &Path) -> (HostServer, Channel, Store) {
+    let store = Store::open(&dir.join("convotic.db")).expect("store");
+    store.ensure_workspace("ws_a").await.expect("ws_a");
+    let socket = dir.join("host.sock");
+    let identity = HostIdentity {
+        workspace: "ws_a".into(),
+        module: "m".into(),
+        instance: "i1".into(),
+    };
+    let sink = Arc::new(LogSink::new(
+        Arc::new(LogBuffer::new(100)),
+        "ws_a",
+        "m",
+        "i1",
+        1000,
+    ));
+    let server = HostServer::start(&socket, TOKEN.into(), identity, sink, store.clone())
+        .await
+        .expect("host server");
+    let channel = Endpoint::from_static("http://host.invalid")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?)) }
+        }))
+        .await
+        .expect("connect to the host socket");
+    (server, channel, store)
+}
+
+/// An open stream: the sender of call batches and the replies.
+struct Calls {
+    tx: mpsc::Sender<pb::HostCallBatch>,
+    replies: Streaming<pb::HostReplyBatch>,
+    credits: u32,
+}
+
+async fn open(channel: Channel, token: &str) -> Result<Calls, tonic::Status> {
+    let (tx, rx) = mpsc::channel(64);
+    let mut request = Request::new(ReceiverStream::new(rx));
+    request
+        .metadata_mut()
+        .insert(TOKEN_METADATA_KEY, token.parse().expect("metadata"));
+    let mut replies = HostStreamClient::new(channel)
+        .calls(request)
+        .await?
+        .into_inner();
+    let grant = tokio::time::timeout(Duration::from_secs(5), replies.message())
+        .await
+        .expect("the grant within 5 s")?
+        .expect("a first frame");
+    assert!(grant.replies.is_empty(), "the first frame carries no reply");
+    Ok(Calls {
+        tx,
+        replies,
+        credits: grant.credits,
+    })
+}
+
+fn call(id: u64, method: &str, request: impl Message) -> pb::HostCall {
+    pb::HostCall {
+        id,
+        method: method.into(),
+        request: request.encode_to_vec(),
+        timeout_ms: 5000,
+    }
+}
+
+impl Calls {
+    async fn send(&self, calls: Vec<pb::HostCall>) {
+        self.tx
+            .send(pb::HostCallBatch { calls })
+            .await
+            .expect("stream open");
+    }
+
+    /// The next `count` replies, by id (a second reply for an id fails the test).
+    async fn replies(&mut self, count: usize) -> HashMap<u64, pb::HostReply> {
+        let mut found = HashMap::new();
+        while found.len() < count {
+            let batch = tokio::time::timeout(Duration::from_secs(10), self.replies.message())
+                .await
+                .expect("replies within 10 s")
+                .expect("stream ok")
+                .expect("stream open");
+            for reply in batch.replies {
+                assert!(
+                    found.insert(reply.id, reply.clone()).is_none(),
+                    "two replies for id {}",
+                    reply.id
+                );
+            }
+        }
+        found
+    }
+}
+
+#[tokio::test]
+async fn the_token_is_checked_when_the_stream_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, channel, _store) = serve(dir.path()).await;
+    let refused = open(channel.clone(), "wrong").await.err().expect("refused");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    let calls = open(channel, TOKEN).await.expect("open");
+    assert_eq!(calls.credits, HOST_STREAM_CREDITS);
+}
+
+#[tokio::test]
+async fn calls_answer_like_unary_calls_on_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, channel, store) = serve(dir.path()).await;
+    let mut calls = open(channel, TOKEN).await.expect("open");
+    calls
+        .send(vec![
+            call(
+                1,
+                "/convotic.host.v1.Storage/Set",
+                pb::StorageSetRequest {
+                    key: "greeting".into(),
+                    value_json: br#"{"hi":1}"#.to_vec(),
+                    ttl_ms: 0,
+                },
+            ),
+            call(
+                2,
+                "/convotic.host.v1.Storage/Get",
+                pb::StorageGetRequest {
+                    key: "absent".into(),
+                },
+            ),
+            call(
+                3,
+                "/convotic.host.v1.Storage/Set",
+                pb::StorageSetRequest {
+                    key: "bad".into(),
+                    value_json: b"{not json".to_vec(),
+                    ttl_ms: 0,
+                },
+            ),
+        ])
+        .await;
+    let replies = calls.replies(3).await;
+    assert_eq!(replies[&1].code, 0, "{:?}", replies[&1]);
+    let entry = pb::StorageEntry::decode(replies[&1].response.as_slice()).unwrap();
+    assert_eq!((entry.key.as_str(), entry.revision), ("greeting", 1));
+    assert_eq!(replies[&2].code, Code::NotFound as u32, "{:?}", replies[&2]);
+    assert_eq!(replies[&3].code, Code::InvalidArgument as u32);
+    assert!(
+        replies[&3].message.contains("value_json"),
+        "{}",
+        replies[&3].message
+    );
+    // What the stream stored is the module's own storage, as a unary call sees it.
+    let stored = store.kv_get("ws_a", "m", "greeting").await.unwrap();
+    assert_eq!(stored.value, serde_json::json!({"hi": 1}));
+    // Reading it back on the stream.
+    calls
+        .send(vec![call(
+            4,
+            "/convotic.host.v1.Storage/Get",
+            pb::StorageGetRequest {
+                key: "greeting".into(),
+            },
+        )])
+        .await;
+    let reply = calls.replies(1).await.remove(&4).unwrap();
+    let entry = pb::StorageEntry::decode(reply.response.as_slice()).unwrap();
+    assert_eq!(entry.value_json, br#"{"hi":1}"#);
+}
+
+#[tokio::test]
+async fn hostile_calls_are_answered_at_once_and_the_rest_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, channel, _store) = serve(dir.path()).await;
+    let mut calls = open(channel, TOKEN).await.expect("open");
+    let get = |id| {
+        call(
+            id,
+            "/convotic.host.v1.Storage/Get",
+            pb::StorageGetRequest { key: "k".into() },
+        )
+    };
+    calls
+        .send(vec![
+            get(0),
+            pb::HostCall {
+                id: 10,
+                method: "/convotic.host.v1.Storage/Get".into(),
+                request: vec![0xff, 0xff, 0xff],
+                timeout_ms: 0,
+            },
+            pb::HostCall {
+                id: 11,
+                method: "/../../etc/passwd".into(),
+                request: Vec::new(),
+                timeout_ms: 0,
+            },
+            get(12),
+        ])
+        .await;
+    let replies = calls.replies(4).await;
+    assert_eq!(replies[&0].code, Code::InvalidArgument as u32);
+    assert_eq!(replies[&10].code, Code::InvalidArgument as u32);
+    assert!(replies[&10].message.contains("does not decode"));
+    assert_eq!(replies[&11].code, Code::Unimplemented as u32);
+    assert_eq!(replies[&12].code, Code::NotFound as u32);
+}
+
+#[tokio::test]
+async fn calls_beyond_the_credits_are_refused_not_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, channel, _store) = serve(dir.path()).await;
+    let mut calls = open(channel, TOKEN).await.expect("open");
+    // Every call of one batch is admitted before any runs: the ones past the credits are
+    // answered RESOURCE_EXHAUSTED, and a duplicate id in flight INVALID_ARGUMENT.
+    let credits = u64::from(calls.credits);
+    let mut batch: Vec<pb::HostCall> = (1..=credits + 2)
+        .map(|id| {
+            call(
+                id,
+                "/convotic.host.v1.Storage/Get",
+                pb::StorageGetRequest { key: "k".into() },
+            )
+        })
+        .collect();
+    batch.insert(
+        1,
+        call(
+            1,
+            "/convotic.host.v1.Storage/Get",
+            pb::StorageGetRequest { key: "k".into() },
+        ),
+    );
+    calls.send(batch).await;
+    let mut codes: HashMap<u32, usize> = HashMap::new();
+    let mut seen = 0;
+    let mut duplicate = None;
+    while seen < usize::try_from(credits).unwrap() + 3 {
+        let batch = tokio::time::timeout(Duration::from_secs(10), calls.replies.message())
+            .await
+            .expect("replies")
+            .unwrap()
+            .unwrap();
+        for reply in batch.replies {
+            seen += 1;
+            if reply.id == 1 && reply.code == Code::InvalidArgument as u32 {
+                duplicate = Some(reply.message.clone());
+            }
+            *codes.entry(reply.code).or_default() += 1;
+        }
+    }
+    assert_eq!(codes[&(Code::ResourceExhausted as u32)], 2, "{codes:?}");
+    assert_eq!(
+        codes[&(Code::NotFound as u32)],
+        usize::try_from(credits).unwrap(),
+        "{codes:?}"
+    );
+    assert!(duplicate.unwrap().contains("already in flight"));
+}
