@@ -41,6 +41,7 @@ mod lifecycle;
 mod peers;
 mod routes;
 mod sandbox;
+mod summary;
 mod workers;
 
 fn main() {
@@ -105,6 +106,7 @@ fn main() {
     if which == "all" || which == "dev" {
         dev::run();
     }
+    summary::print();
 }
 
 /// The `p`th percentile of sorted samples (nearest rank); NaN when there are none.

@@ -190,11 +190,26 @@ fn ratios(best: &[Result<Vec<Option<Figures>>, String>]) {
     };
     for (level, concurrency) in LEVELS.iter().enumerate() {
         match (at(0, level), at(1, level)) {
-            (Some(g), Some(c)) => println!(
-                "concurrency {concurrency:>2}: calls/s (c)/(g) {:.2}; p50 (g)/(c) {:.2}",
-                c.calls_per_s / g.calls_per_s,
-                g.p50_us / c.p50_us
-            ),
+            (Some(g), Some(c)) => {
+                println!(
+                    "concurrency {concurrency:>2}: calls/s (c)/(g) {:.2}; p50 (g)/(c) {:.2}",
+                    c.calls_per_s / g.calls_per_s,
+                    g.p50_us / c.p50_us
+                );
+                crate::summary::record(
+                    &format!("1 KiB echo vs go-plugin at concurrency {concurrency}: calls/s ours ÷ go-plugin's; p50"),
+                    format!(
+                        "{:.2} ({:.0} vs {:.0} calls/s); p50 {:.0} vs {:.0} µs",
+                        c.calls_per_s / g.calls_per_s,
+                        c.calls_per_s,
+                        g.calls_per_s,
+                        c.p50_us,
+                        g.p50_us
+                    ),
+                    "reported",
+                    None,
+                );
+            }
             _ => println!("concurrency {concurrency:>2}: not available"),
         }
     }

@@ -3,7 +3,14 @@
 
 use super::setup::{A, B, B_SDK, C, D};
 use super::{Cell, Outcome, LEVELS};
-use crate::verdict;
+use crate::{summary, verdict};
+
+/// Target of (c)/(a) throughput at 32 connections.
+const ROUTE_RATIO: f64 = 0.65;
+/// Target of the p50 one host call adds at concurrency 1, µs.
+const HOST_CALL_US: f64 = 40.0;
+/// Target of (d)/(c) throughput at 32 connections.
+const HOST_CALL_RATIO: f64 = 0.85;
 
 /// One row per scenario and level.
 pub fn table(names: &[&str], outcomes: &[Outcome]) {
@@ -56,11 +63,19 @@ pub fn ratios(outcomes: &[Outcome]) {
         );
     }
     match (rps(A), rps(C)) {
-        (Some(a), Some(c)) => println!(
-            "(c)/(a) throughput at 32: {:.2} (target ≥ 0.5: {})",
-            c / a,
-            verdict(c / a >= 0.5)
-        ),
+        (Some(a), Some(c)) => {
+            println!(
+                "(c)/(a) throughput at 32: {:.2} (target ≥ {ROUTE_RATIO}: {})",
+                c / a,
+                verdict(c / a >= ROUTE_RATIO)
+            );
+            summary::record(
+                "route req/s via supervisor ÷ in-process warp (32 connections)",
+                format!("{:.2}", c / a),
+                "≥ 0.65",
+                Some(c / a >= ROUTE_RATIO),
+            );
+        }
         _ => println!("(c)/(a) throughput at 32: not available"),
     }
     match (p50(A), p50(B), p50(C)) {
@@ -70,6 +85,12 @@ pub fn ratios(outcomes: &[Outcome]) {
             println!(
                 "added p50 at concurrency 1: (c) +{c_added:.0} µs vs (b) +{b_added:.0} µs = {ratio:.2}× (target ≤ 1.2×: {})",
                 verdict(ratio <= 1.2)
+            );
+            summary::record(
+                "added route p50 at concurrency 1, ÷ the bare forwarder's",
+                format!("{ratio:.2}× (+{c_added:.0} vs +{b_added:.0} µs)"),
+                "≤ 1.2×",
+                Some(ratio <= 1.2),
             );
         }
         (Some(a), Some(b), Some(c)) => println!(
@@ -82,11 +103,27 @@ pub fn ratios(outcomes: &[Outcome]) {
         _ => println!("added p50 at concurrency 1: not available"),
     }
     match (p50(C), p50(D), rps(C), rps(D)) {
-        (Some(c1), Some(d1), Some(c32), Some(d32)) => println!(
-            "one host call (storage get): +{:.0} µs p50 at concurrency 1; (d)/(c) throughput at 32: {:.2}",
-            d1 - c1,
-            d32 / c32
-        ),
+        (Some(c1), Some(d1), Some(c32), Some(d32)) => {
+            println!(
+                "one host call (storage get): +{:.0} µs p50 at concurrency 1 (target ≤ {HOST_CALL_US} µs: {}); (d)/(c) throughput at 32: {:.2} (target ≥ {HOST_CALL_RATIO}: {})",
+                d1 - c1,
+                verdict(d1 - c1 <= HOST_CALL_US),
+                d32 / c32,
+                verdict(d32 / c32 >= HOST_CALL_RATIO)
+            );
+            summary::record(
+                "one Host call (storage.get), added p50 at concurrency 1",
+                format!("{:.0} µs", d1 - c1),
+                "≤ 40 µs",
+                Some(d1 - c1 <= HOST_CALL_US),
+            );
+            summary::record(
+                "route with one storage call ÷ route without, throughput at 32",
+                format!("{:.2}", d32 / c32),
+                "≥ 0.85",
+                Some(d32 / c32 >= HOST_CALL_RATIO),
+            );
+        }
         _ => println!("one host call (storage get): not available"),
     }
     match (p50(B), p50(B_SDK), p50(C)) {

@@ -25,8 +25,8 @@ pub fn is_topics_path(path: &str) -> bool {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PublishBody {
-    /// Any JSON value.
-    payload: serde_json::Value,
+    /// Any JSON value, kept as the caller wrote it (checked, never rebuilt).
+    payload: Box<serde_json::value::RawValue>,
     /// String headers.
     #[serde(default)]
     headers: BTreeMap<String, String>,
@@ -79,7 +79,7 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
                 }
             };
             let outgoing = Outgoing {
-                payload: Bytes::from(publish.payload.to_string()),
+                payload: Bytes::from(String::from(Box::<str>::from(publish.payload))),
                 headers: publish.headers,
                 message_id: publish.message_id.filter(|m| !m.is_empty()),
             };

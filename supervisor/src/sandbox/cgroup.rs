@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use detect::{detect, detect_host, doctor_report};
+pub use detect::{detect, detect_host, doctor_report, join_cost_report};
 pub use instance::{cleanup_stale, join, InstanceCgroup};
 
 /// The name of the group, under the supervisor's own cgroup, that holds one child group per

@@ -151,5 +151,9 @@ pub fn probe() -> Vec<Layer> {
     for (name, available, detail) in super::cgroup::doctor_report(&backend) {
         layers.push(layer(&name, available, detail, false));
     }
+    if let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") {
+        let (name, available, detail) = super::cgroup::join_cost_report(&mountinfo);
+        layers.push(layer(&name, available, detail, false));
+    }
     layers
 }

@@ -189,7 +189,7 @@ impl Backend for EmbeddedBus {
         if let Some(id) = &message_id {
             check_name("message_id", id)?;
         }
-        let payload = String::from_utf8(message.payload.to_vec())
+        let payload = String::from_utf8(Vec::from(message.payload))
             .map_err(|_| BusError::InvalidArgument("payload: not UTF-8".into()))?;
         let outcome = self
             .shared
