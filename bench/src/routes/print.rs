@@ -1,7 +1,7 @@
 //! The printout of `bench routes`: the table of figures, the ratios against their targets and
 //! where (c)'s cost goes.
 
-use super::setup::{A, B, B_SDK, C, D};
+use super::setup::{A, B, B_SDK, C, C_OFF, D, D_OFF};
 use super::{Cell, Outcome, LEVELS};
 use crate::{summary, verdict};
 
@@ -140,5 +140,34 @@ pub fn ratios(outcomes: &[Outcome]) {
     }
     if let (Some(b), Some(s)) = (rps(B), rps(B_SDK)) {
         println!("(b′)/(b) throughput at 32: {:.2}", s / b);
+    }
+    println!("\nwith work.batch and host.stream vs without them (c₀, d₀):");
+    if let (Some(a), Some(c), Some(c0)) = (rps(A), rps(C), rps(C_OFF)) {
+        println!(
+            "(c)/(a) throughput at 32: {:.2} with, {:.2} without",
+            c / a,
+            c0 / a
+        );
+    }
+    if let (Some(a), Some(c), Some(c0)) = (p50(A), p50(C), p50(C_OFF)) {
+        println!(
+            "(c) added p50 at concurrency 1: +{:.0} µs with, +{:.0} µs without",
+            c - a,
+            c0 - a
+        );
+    }
+    if let (Some(c), Some(d), Some(c0), Some(d0)) = (p50(C), p50(D), p50(C_OFF), p50(D_OFF)) {
+        println!(
+            "one host call, added p50 at concurrency 1: +{:.0} µs on the stream, +{:.0} µs unary",
+            d - c,
+            d0 - c0
+        );
+    }
+    if let (Some(c), Some(d), Some(c0), Some(d0)) = (rps(C), rps(D), rps(C_OFF), rps(D_OFF)) {
+        println!(
+            "(d)/(c) throughput at 32: {:.2} on the stream, {:.2} unary",
+            d / c,
+            d0 / c0
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Starts every server the scenarios need and keeps them running for all rounds: the
 //! in-process warp echo (a), the bare forwarder and echo server (b), the supervisor with
-//! `hello-rust` (c, d) and the forwarder in front of `hello-rust` started directly (b′).
+//! `hello-rust` (c, d), the forwarder in front of `hello-rust` started directly (b′), and a
+//! second supervisor that offers neither `work.batch` nor `host.stream` (c₀, d₀).
 //! Idle servers cost nothing measurable, and keeping them up lets rounds interleave the
 //! scenarios so that a burst of noise on the machine does not land on one scenario only.
 
@@ -16,12 +17,14 @@ use super::load::Target;
 use super::{echo, echo_server, forwarder, module_process, supervised};
 
 /// The scenarios, in the order they are printed.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 7] = [
     "(a) warp in-process",
     "(b) warp → 1 tonic stream (UDS) → bare echo",
     "(c) supervisor → hello-rust POST /echo",
     "(d) supervisor → hello-rust GET /kv (1 storage get)",
     "(b′) diagnostic: forwarder of (b) → hello-rust (SDK)",
+    "(c₀) (c) without work.batch, host.stream",
+    "(d₀) (d) without work.batch, host.stream",
 ];
 
 /// Indexes into [`NAMES`] and [`Setup::targets`].
@@ -34,11 +37,15 @@ pub const C: usize = 2;
 pub const D: usize = 3;
 /// See [`A`].
 pub const B_SDK: usize = 4;
+/// See [`A`].
+pub const C_OFF: usize = 5;
+/// See [`A`].
+pub const D_OFF: usize = 6;
 
 /// The running servers and what to send to each; everything stops when dropped.
 pub struct Setup {
     /// One target per scenario, or why it is not available.
-    pub targets: [Result<Target, String>; 5],
+    pub targets: [Result<Target, String>; 7],
     /// Servers, processes and directories, dropped in order (runtimes last).
     _guards: Vec<Box<dyn Any>>,
 }
@@ -81,7 +88,7 @@ fn socket_dir(guards: &mut Vec<Box<dyn Any>>) -> Result<PathBuf, String> {
 pub fn start(body: &Bytes) -> Setup {
     let mut guards: Vec<Box<dyn Any>> = Vec::new();
     let unavailable =
-        |e: &String| -> [Result<Target, String>; 5] { std::array::from_fn(|_| Err(e.clone())) };
+        |e: &String| -> [Result<Target, String>; 7] { std::array::from_fn(|_| Err(e.clone())) };
     let (gateway, module) = match runtime("gateway").and_then(|g| Ok((g, runtime("module")?))) {
         Ok(pair) => pair,
         Err(e) => {
@@ -114,7 +121,7 @@ pub fn start(body: &Bytes) -> Setup {
         s_guards.push(Box::new(server));
         Ok(target)
     });
-    let (c, d) = match supervised::start() {
+    let mut supervised = |features_off| match supervised::start(features_off) {
         Ok(running) => {
             let c = running.echo_target(body);
             let d = running.storage_target();
@@ -123,6 +130,8 @@ pub fn start(body: &Bytes) -> Setup {
         }
         Err(e) => (Err(e.clone()), Err(e)),
     };
+    let (c, d) = supervised(false);
+    let (c_off, d_off) = supervised(true);
     // Servers before the directories holding their sockets, runtimes last.
     for guard in b_guards.into_iter().rev().chain(s_guards.into_iter().rev()) {
         keep(guard);
@@ -130,7 +139,7 @@ pub fn start(body: &Bytes) -> Setup {
     keep(Box::new(gateway));
     keep(Box::new(module));
     Setup {
-        targets: [a, b, c, d, b_sdk],
+        targets: [a, b, c, d, b_sdk, c_off, d_off],
         _guards: guards,
     }
 }

@@ -35,7 +35,9 @@ fn built(name: &str) -> bool {
 }
 
 /// Starts the supervisor with `hello-rust` and creates a key; `Err` says why that failed.
-pub fn start() -> Result<Supervised, String> {
+/// With `features_off`, the supervisor offers neither `work.batch` nor `host.stream`, so the
+/// module speaks the protocol as it did before them.
+pub fn start(features_off: bool) -> Result<Supervised, String> {
     for name in ["convotic-supervisor", MODULE] {
         if !built(name) {
             return Err(format!("{name} is not built next to the bench binary"));
@@ -43,7 +45,12 @@ pub fn start() -> Result<Supervised, String> {
     }
     // The harness panics (after killing the supervisor) when something does not start.
     let started = std::panic::catch_unwind(|| {
-        let supervisor = Supervisor::start(&[ModuleEntry::new(MODULE, MODULE)], &[]);
+        let defaults: &[&str] = if features_off {
+            &["disabled_features = [\"work.batch\", \"host.stream\"]"]
+        } else {
+            &[]
+        };
+        let supervisor = Supervisor::start(&[ModuleEntry::new(MODULE, MODULE)], defaults);
         supervisor.wait_state(MODULE, "ready", Duration::from_secs(30));
         supervisor
     });

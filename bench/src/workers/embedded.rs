@@ -45,7 +45,7 @@ pub struct Supervised {
 impl Supervised {
     /// Starts the supervisor and creates an API key.
     pub fn start(_rt: &Runtime) -> Result<Supervised, String> {
-        let sup = start_supervisor(WORKERS)?;
+        let sup = start_supervisor(WORKERS, &[])?;
         let (code, stdout, stderr) = sup.cli(&["keys", "create", "--workspace", WORKSPACE]);
         if code != 0 {
             let reason = stderr.lines().next().unwrap_or_default().to_string();

@@ -190,10 +190,12 @@ pub fn run(rounds: usize) {
     };
     let mut bare = Results::default();
     let mut nats = Results::default();
+    let mut nats_off = Results::default();
     let mut live = Results::default();
     let mut backlog = Results::default();
     let bare_setup = bare::Bare::start(&rt);
-    let mut nats_setup = nats::Supervised::start(&rt);
+    let mut nats_setup = nats::Supervised::start(&rt, false);
+    let mut nats_off_setup = nats::Supervised::start(&rt, true);
     let mut embedded_setup = embedded::Supervised::start(&rt);
     let mut notes = Vec::new();
     for round in 0..rounds {
@@ -202,6 +204,10 @@ pub fn run(rounds: usize) {
             Err(e) => Err(e.clone()),
         });
         nats.record(match &mut nats_setup {
+            Ok(setup) => setup.round(&rt, &payload, &mut notes),
+            Err(e) => Err(e.clone()),
+        });
+        nats_off.record(match &mut nats_off_setup {
             Ok(setup) => setup.round(&rt, &payload, &mut notes),
             Err(e) => Err(e.clone()),
         });
@@ -216,11 +222,17 @@ pub fn run(rounds: usize) {
     }
     drop(embedded_setup);
     drop(nats_setup);
+    drop(nats_off_setup);
     drop(bare_setup);
 
     let scenarios = [
         ("(bare)", "async-nats pull consumer, plain acks", &bare),
         ("(nats)", "JetStream → supervisor → module → ack", &nats),
+        (
+            "(nats₀)",
+            "(nats) without work.batch, host.stream",
+            &nats_off,
+        ),
         ("(embedded)", "HTTP publish → queue → module → ack", &live),
         ("(backlog)", "diagnostic: stored → module → ack", &backlog),
     ];
@@ -252,6 +264,13 @@ pub fn run(rounds: usize) {
         );
     } else {
         println!("(nats)/(bare): not available");
+    }
+    let off_best = best(&nats_off.rates);
+    if bare_best.is_finite() && off_best.is_finite() {
+        println!(
+            "(nats₀)/(bare) = {:.2}: the same without work.batch and host.stream",
+            off_best / bare_best
+        );
     }
     let live_best = best(&live.rates);
     if live_best.is_finite() {

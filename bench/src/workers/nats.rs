@@ -44,10 +44,12 @@ pub struct Supervised {
     server: NatsServer,
 }
 
-/// Starts a supervisor with `tables` running `bench-worker` and waits until it is ready.
-pub fn start_supervisor(tables: &str) -> Result<Supervisor, String> {
+/// Starts a supervisor with `tables` (and `[defaults]` lines `defaults`) running
+/// `bench-worker` and waits until it is ready.
+pub fn start_supervisor(tables: &str, defaults: &[&str]) -> Result<Supervisor, String> {
     std::panic::catch_unwind(|| {
-        let sup = Supervisor::start_full(&[ModuleEntry::new(MODULE, MODULE)], &[], &[], tables);
+        let sup =
+            Supervisor::start_full(&[ModuleEntry::new(MODULE, MODULE)], defaults, &[], tables);
         sup.wait_state(MODULE, "ready", START_STOP);
         sup
     })
@@ -87,11 +89,17 @@ fn durable() -> String {
 }
 
 impl Supervised {
-    /// Starts the server and the supervisor, and waits for the handler's consumer.
-    pub fn start(rt: &Runtime) -> Result<Supervised, String> {
+    /// Starts the server and the supervisor, and waits for the handler's consumer. With
+    /// `features_off`, the supervisor offers neither `work.batch` nor `host.stream`.
+    pub fn start(rt: &Runtime, features_off: bool) -> Result<Supervised, String> {
         let server = start_server()?;
         let url = server.url();
-        let sup = start_supervisor(&format!("{}[nats]\nurl = \"{url}\"\n", WORKERS))?;
+        let defaults: &[&str] = if features_off {
+            &["disabled_features = [\"work.batch\", \"host.stream\"]"]
+        } else {
+            &[]
+        };
+        let sup = start_supervisor(&format!("{}[nats]\nurl = \"{url}\"\n", WORKERS), defaults)?;
         let (js, stream, consumer) = rt.block_on(async {
             let client = async_nats::connect(&url)
                 .await
