@@ -157,11 +157,13 @@ impl Store {
         check_scope(module)?;
         check_key(key)?;
         let (ws, module, key) = (ws.to_string(), module.to_string(), key.to_string());
-        self.read(move |conn| {
-            conn.query_row(
+        self.read_point(move |conn| {
+            conn.prepare_cached(
                 "SELECT key, value, revision, expires_at_ms FROM module_storage
                  WHERE workspace_id = ?1 AND module = ?2 AND key = ?3
                    AND (expires_at_ms = 0 OR expires_at_ms > ?4)",
+            )?
+            .query_row(
                 rusqlite::params![ws, module, key, signed(now_ms())],
                 row_to_entry,
             )

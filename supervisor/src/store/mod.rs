@@ -248,6 +248,16 @@ impl Store {
         self.inner.readers.run(f).await
     }
 
+    /// Runs a point read `f` (a few pages at most) on this thread with an idle pooled
+    /// connection, or on a blocking thread when none is idle.
+    async fn read_point<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + Sync + 'static,
+    {
+        self.inner.readers.run_inline(f).await
+    }
+
     /// Spawns the periodic sweep (every [`SWEEP_INTERVAL`]) that deletes expired storage
     /// entries and prunes cron run history to [`CRON_RUNS_KEPT`] runs per cron and
     /// [`CRON_RUNS_MAX_AGE`]; the task ends when the returned handle is aborted.
@@ -277,9 +287,12 @@ impl Store {
 }
 
 /// Opens one connection with the per-connection settings.
+/// How long a connection waits for a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
+
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_millis(5000))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // FULL in WAL mode: the WAL is fsynced at every commit (NORMAL syncs only at checkpoints,
     // and a power cut loses the commits since the last one). See the module documentation.
     conn.pragma_update(None, "synchronous", "FULL")?;
