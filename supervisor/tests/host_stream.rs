@@ -232,54 +232,150 @@ async fn hostile_calls_are_answered_at_once_and_the_rest_still_work() {
     assert_eq!(replies[&12].code, Code::NotFound as u32);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_beyond_the_credits_are_refused_not_queued() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, channel, _store) = serve(dir.path()).await;
     let mut calls = open(channel, TOKEN).await.expect("open");
-    // Every call of one batch is admitted before any runs: the ones past the credits are
-    // answered RESOURCE_EXHAUSTED, and a duplicate id in flight INVALID_ARGUMENT.
     let credits = u64::from(calls.credits);
-    let mut batch: Vec<pb::HostCall> = (1..=credits + 2)
-        .map(|id| {
+    // A duplicate id within one batch: the second is refused while the first is in flight.
+    calls
+        .send(vec![
             call(
-                id,
+                1,
+                "/convotic.host.v1.Storage/Set",
+                pb::StorageSetRequest {
+                    key: "big".into(),
+                    value_json: format!("\"{}\"", "x".repeat(400 * 1024)).into_bytes(),
+                    ttl_ms: 0,
+                },
+            ),
+            call(
+                1,
                 "/convotic.host.v1.Storage/Get",
                 pb::StorageGetRequest { key: "k".into() },
-            )
-        })
-        .collect();
-    batch.insert(
-        1,
-        call(
-            1,
-            "/convotic.host.v1.Storage/Get",
-            pb::StorageGetRequest { key: "k".into() },
-        ),
+            ),
+        ])
+        .await;
+    let mut first = Vec::new();
+    while first.len() < 2 {
+        let batch = tokio::time::timeout(Duration::from_secs(10), calls.replies.message())
+            .await
+            .expect("replies")
+            .unwrap()
+            .unwrap();
+        first.extend(batch.replies);
+    }
+    let codes: Vec<u32> = first.iter().map(|r| r.code).collect();
+    assert!(
+        codes.contains(&0) && codes.contains(&(Code::InvalidArgument as u32)),
+        "{first:?}"
     );
-    calls.send(batch).await;
+    assert!(first
+        .iter()
+        .any(|r| r.message.contains("already in flight")));
+    let get_big = |id| {
+        call(
+            id,
+            "/convotic.host.v1.Storage/Get",
+            pb::StorageGetRequest { key: "big".into() },
+        )
+    };
+    // This side stops reading: the large replies fill the HTTP/2 window, the rest wait in the
+    // supervisor, and a call holds its credit until its reply leaves. Calls past the credits
+    // are refused at once instead of queued.
+    calls.send((10..10 + credits).map(get_big).collect()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    calls.send((1000..1040).map(get_big).collect()).await;
     let mut codes: HashMap<u32, usize> = HashMap::new();
     let mut seen = 0;
-    let mut duplicate = None;
-    while seen < usize::try_from(credits).unwrap() + 3 {
-        let batch = tokio::time::timeout(Duration::from_secs(10), calls.replies.message())
+    while seen < usize::try_from(credits).unwrap() + 40 {
+        let batch = tokio::time::timeout(Duration::from_secs(20), calls.replies.message())
             .await
             .expect("replies")
             .unwrap()
             .unwrap();
         for reply in batch.replies {
             seen += 1;
-            if reply.id == 1 && reply.code == Code::InvalidArgument as u32 {
-                duplicate = Some(reply.message.clone());
-            }
             *codes.entry(reply.code).or_default() += 1;
         }
     }
-    assert_eq!(codes[&(Code::ResourceExhausted as u32)], 2, "{codes:?}");
-    assert_eq!(
-        codes[&(Code::NotFound as u32)],
-        usize::try_from(credits).unwrap(),
-        "{codes:?}"
+    let exhausted = codes
+        .get(&(Code::ResourceExhausted as u32))
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        (1..=40).contains(&exhausted),
+        "calls past the credits: {codes:?}"
     );
-    assert!(duplicate.unwrap().contains("already in flight"));
+    assert_eq!(
+        codes[&0] + exhausted,
+        usize::try_from(credits).unwrap() + 40
+    );
+}
+
+#[tokio::test]
+async fn a_batch_past_the_credits_or_the_size_limit_ends_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, channel, _store) = serve(dir.path()).await;
+    let mut calls = open(channel.clone(), TOKEN).await.expect("open");
+    let tiny = (1..=u64::from(calls.credits) + 1)
+        .map(|id| pb::HostCall {
+            id,
+            ..Default::default()
+        })
+        .collect();
+    calls.send(tiny).await;
+    let end = tokio::time::timeout(Duration::from_secs(5), calls.replies.message())
+        .await
+        .expect("the stream ends");
+    assert!(!matches!(end, Ok(Some(_))), "{end:?}");
+    // The instance may open a new stream once the old one is gone; an oversized frame ends it.
+    let mut calls = open(channel, TOKEN).await.expect("open again");
+    calls
+        .send(vec![call(
+            1,
+            "/convotic.host.v1.Storage/Set",
+            pb::StorageSetRequest {
+                key: "big".into(),
+                value_json: vec![b'1'; convotic_supervisor::host::HOST_STREAM_MAX_BATCH_BYTES],
+                ttl_ms: 0,
+            },
+        )])
+        .await;
+    let end = tokio::time::timeout(Duration::from_secs(5), calls.replies.message())
+        .await
+        .expect("the stream ends");
+    assert!(!matches!(end, Ok(Some(_))), "{end:?}");
+}
+
+#[tokio::test]
+async fn one_stream_per_instance_and_none_when_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, channel, _store) = serve(dir.path()).await;
+    let first = open(channel.clone(), TOKEN).await.expect("open");
+    let second = open(channel.clone(), TOKEN).await.err().expect("refused");
+    assert_eq!(second.code(), Code::ResourceExhausted);
+    drop(first);
+    // Once the first stream is gone, another may open.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let reopened = loop {
+        match open(channel.clone(), TOKEN).await {
+            Ok(calls) => break calls,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("no stream after the first closed: {e}"),
+        }
+    };
+    drop(reopened);
+    server.allow_stream(false);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = open(channel, TOKEN).await.err().expect("refused");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("disabled"),
+        "{}",
+        refused.message()
+    );
 }

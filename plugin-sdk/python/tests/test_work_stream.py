@@ -192,6 +192,26 @@ async def test_outcomes_ready_together_leave_in_one_frame_when_offered(sock_dir:
 
 
 @async_test()
+async def test_with_batches_a_half_closed_lane_still_ends_after_its_outcomes(sock_dir: Path) -> None:
+    async with FakeSupervisor(make_module(), sock_dir) as sup:
+        await sup.describe(extra_features=("work.batch",))
+        for _ in range(5):
+            lane = await sup.lane()
+            await lane.send(batch_frame(range(1, 9)))
+            lane.half_close()
+            seen: set[int] = set()
+            while True:
+                frame = await lane.next(timeout=5)
+                if frame is None:
+                    break
+                kind = frame.WhichOneof("frame")
+                outcomes = [frame.outcome] if kind == "outcome" else list(frame.outcomes.outcomes)
+                seen.update(o.id for o in outcomes)
+            assert seen == set(range(1, 9))
+            assert await lane.status() == grpc.StatusCode.OK
+
+
+@async_test()
 async def test_half_close_sends_what_is_owed(sock_dir: Path) -> None:
     async with FakeSupervisor(make_module(), sock_dir) as sup:
         lane = await sup.lane()

@@ -1,6 +1,6 @@
 //! `ctx` against a fake host on a Unix socket: the token metadata, NOT_FOUND as `None`,
 //! compare-and-set conflicts, attribute JSON, messages and workflow runs read back, and log
-//! lines.
+//! lines; with `host.stream` offered by a host that does not serve it, every call goes unary.
 
 mod common;
 
@@ -455,6 +455,16 @@ async fn context_calls_the_host() {
     let server = tokio::spawn(serve(UsesHost, options));
     let channel = connect(&plugin_socket).await;
     let mut client = PluginClient::new(channel.clone());
+    // The supervisor offers host.stream, but this host serves only the unary services: the
+    // stream cannot open, and every call below goes unary.
+    client
+        .describe(pb::DescribeRequest {
+            protocol_versions: vec![1],
+            features: vec!["host.stream".into()],
+            supervisor_version: "test".into(),
+        })
+        .await
+        .unwrap();
     let mut lane = Lane::open(&mut client, 0).await;
 
     lane.send(get(1, 5_000, "/contact/:id", &[("id", "c1")]))

@@ -20,6 +20,7 @@ mod workflows;
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use convotic_proto::host::v1::contacts_server::ContactsServer;
@@ -37,7 +38,10 @@ use tonic::service::interceptor::InterceptedService;
 use crate::process::LogSink;
 use crate::store::Store;
 
-pub use stream::{CREDITS as HOST_STREAM_CREDITS, MAX_CALL_TIME as HOST_STREAM_MAX_CALL_TIME};
+pub use stream::{
+    CREDITS as HOST_STREAM_CREDITS, MAX_BATCH_BYTES as HOST_STREAM_MAX_BATCH_BYTES,
+    MAX_CALL_TIME as HOST_STREAM_MAX_CALL_TIME,
+};
 pub use token::{constant_time_eq, TokenCheck};
 
 /// Who the calls on one host socket come from.
@@ -54,6 +58,7 @@ pub struct HostIdentity {
 /// A running Host server for one instance; stops when dropped.
 pub struct HostServer {
     shutdown: Option<oneshot::Sender<()>>,
+    stream_allowed: Arc<AtomicBool>,
 }
 
 impl HostServer {
@@ -108,11 +113,14 @@ impl HostServer {
             check.clone(),
         );
         let layer = call_metrics::CallMetricsLayer::new(Arc::clone(&scope.identity));
+        let stream_allowed = Arc::new(AtomicBool::new(true));
         let calls = InterceptedService::new(
             HostStreamServer::new(stream::HostStreamService::new(
                 services,
                 Arc::clone(&scope.identity),
-            )),
+                Arc::clone(&stream_allowed),
+            ))
+            .max_decoding_message_size(stream::MAX_BATCH_BYTES),
             check,
         );
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -136,7 +144,14 @@ impl HostServer {
         });
         Ok(Self {
             shutdown: Some(shutdown),
+            stream_allowed,
         })
+    }
+
+    /// Whether the module may make its calls on `HostStream.Calls` (feature `host.stream`);
+    /// allowed unless turned off here, before the module starts.
+    pub fn allow_stream(&self, allowed: bool) {
+        self.stream_allowed.store(allowed, Ordering::Release);
     }
 }
 

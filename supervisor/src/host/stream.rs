@@ -10,12 +10,12 @@
 
 use std::collections::HashSet;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use convotic_proto::batch::ReadyBatches;
 use convotic_proto::host::v1 as pb;
-use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt};
 use pb::contacts_server::Contacts;
 use pb::conversations_server::Conversations;
@@ -24,7 +24,8 @@ use pb::logger_server::Logger;
 use pb::messages_server::Messages;
 use pb::storage_server::Storage;
 use pb::workflows_server::Workflows;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::call_metrics::{code_label, service_and_method};
@@ -36,8 +37,11 @@ use super::storage::HostStorage;
 use super::workflows::HostWorkflows;
 use super::HostIdentity;
 
-/// Calls a module may have in flight on one stream.
+/// Calls a module may have in flight on its stream (running, or answered but not yet taken by
+/// the stream); also the most calls one `HostCallBatch` may hold.
 pub const CREDITS: u32 = 256;
+/// Largest `HostCallBatch` accepted, in bytes; a call that does not fit goes unary.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// Longest a call may run, and the limit of a call that gives none.
 pub const MAX_CALL_TIME: Duration = Duration::from_secs(30);
 /// Most replies in one `HostReplyBatch`.
@@ -65,16 +69,41 @@ pub struct Services {
 pub struct HostStreamService {
     services: Arc<Services>,
     identity: Arc<HostIdentity>,
+    /// Whether the stream may be used (`host.stream` not in `disabled_features`).
+    allowed: Arc<AtomicBool>,
+    /// Whether a stream is open: one per instance, so credits bound the instance's calls.
+    open: Arc<AtomicBool>,
 }
 
 impl HostStreamService {
-    /// Serves the calls of `identity`'s module with `services`.
-    pub fn new(services: Arc<Services>, identity: Arc<HostIdentity>) -> Self {
-        Self { services, identity }
+    /// Serves the calls of `identity`'s module with `services` while `allowed` holds.
+    pub fn new(
+        services: Arc<Services>,
+        identity: Arc<HostIdentity>,
+        allowed: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            services,
+            identity,
+            allowed,
+            open: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
+/// A reply and the credit of its call, released once the reply is taken by the stream.
+type Queued = (pb::HostReply, Option<OwnedSemaphorePermit>);
+
 type Replies = Pin<Box<dyn Stream<Item = Result<pb::HostReplyBatch, Status>> + Send>>;
+
+/// Clears the "a stream is open" mark when the stream's task ends.
+struct OpenMark(Arc<AtomicBool>);
+
+impl Drop for OpenMark {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 #[tonic::async_trait]
 impl HostStream for HostStreamService {
@@ -84,12 +113,24 @@ impl HostStream for HostStreamService {
         &self,
         request: Request<Streaming<pb::HostCallBatch>>,
     ) -> Result<Response<Replies>, Status> {
-        let (tx, rx) = mpsc::channel(BATCH_ITEMS);
+        if !self.allowed.load(Ordering::Acquire) {
+            return Err(Status::failed_precondition(
+                "host.stream is disabled for this module (disabled_features): make unary Host calls",
+            ));
+        }
+        if self.open.swap(true, Ordering::AcqRel) {
+            return Err(Status::resource_exhausted(
+                "a Host call stream is already open for this instance: use it, or make unary calls",
+            ));
+        }
+        let mark = OpenMark(Arc::clone(&self.open));
+        let (tx, rx) = mpsc::channel::<Queued>(CREDITS as usize + BATCH_ITEMS);
         tokio::spawn(serve_calls(
             Arc::clone(&self.services),
             Arc::clone(&self.identity),
             request.into_inner(),
             tx,
+            mark,
         ));
         let grant = pb::HostReplyBatch {
             replies: Vec::new(),
@@ -99,12 +140,13 @@ impl HostStream for HostStreamService {
             rx,
             BATCH_ITEMS,
             BATCH_BYTES,
-            prost::Message::encoded_len,
+            |queued: &Queued| prost::Message::encoded_len(&queued.0),
             |_| true,
         )
-        .map(|replies| {
+        .map(|queued| {
+            // Taking the replies releases their calls' credits.
             Ok(pb::HostReplyBatch {
-                replies,
+                replies: queued.into_iter().map(|(reply, _credit)| reply).collect(),
                 credits: 0,
             })
         });
@@ -114,49 +156,80 @@ impl HostStream for HostStreamService {
     }
 }
 
-/// Reads the calls of one stream and runs them concurrently (at most [`CREDITS`]), sending
-/// each reply as it is ready. Ends when the module has closed its side and every call was
-/// answered, or as soon as the replies can no longer be sent.
+/// Reads the calls of one stream and runs each as its own task, which sends its reply when
+/// done. A call holds one of [`CREDITS`] from its admission until its reply is taken by the
+/// response stream, so calls running plus replies waiting never exceed the credits, whether or
+/// not the module reads its replies. Ends (aborting what still runs) when the replies can no
+/// longer be sent, when the module breaks the protocol or the stream, or once the module has
+/// closed its side and every call was answered.
 async fn serve_calls(
     services: Arc<Services>,
     identity: Arc<HostIdentity>,
     mut inbound: Streaming<pb::HostCallBatch>,
-    replies: mpsc::Sender<pb::HostReply>,
+    replies: mpsc::Sender<Queued>,
+    _open: OpenMark,
 ) {
-    let mut running = FuturesUnordered::new();
-    let mut in_flight: HashSet<u64> = HashSet::new();
+    let credits = Arc::new(Semaphore::new(CREDITS as usize));
+    let in_flight: Arc<Mutex<HashSet<u64>>> = Arc::default();
+    let mut running = JoinSet::new();
     let mut reading = true;
     loop {
+        if !reading && running.is_empty() {
+            return;
+        }
         tokio::select! {
             batch = inbound.message(), if reading => match batch {
+                Ok(Some(batch)) if batch.calls.len() > CREDITS as usize => {
+                    tracing::warn!(workspace = %identity.workspace, module = %identity.module, calls = batch.calls.len(), "Host call stream closed: a batch held more calls than the stream's credits");
+                    return;
+                }
                 Ok(Some(batch)) => {
                     for call in batch.calls {
-                        match admit(&in_flight, &call) {
-                            Ok(()) => {
-                                in_flight.insert(call.id);
-                                running.push(run(Arc::clone(&services), Arc::clone(&identity), call));
+                        let admitted = admit(&lock(&in_flight), &call).and_then(|()| {
+                            Arc::clone(&credits).try_acquire_owned().map_err(|_| {
+                                Status::resource_exhausted(format!(
+                                    "more than {CREDITS} calls in flight on this stream: wait for replies before sending more"
+                                ))
+                            })
+                        });
+                        match admitted {
+                            Ok(credit) => {
+                                lock(&in_flight).insert(call.id);
+                                let (services, identity) = (Arc::clone(&services), Arc::clone(&identity));
+                                let (replies, in_flight) = (replies.clone(), Arc::clone(&in_flight));
+                                running.spawn(async move {
+                                    let id = call.id;
+                                    let reply = run(services, identity, call).await;
+                                    lock(&in_flight).remove(&id);
+                                    let _ = replies.send((reply, Some(credit))).await;
+                                });
                             }
                             Err(status) => {
-                                if replies.send(reply(call.id, Err(status))).await.is_err() {
+                                if replies.send((reply(call.id, Err(status)), None)).await.is_err() {
                                     return;
                                 }
                             }
                         }
                     }
                 }
-                // The module closed its side (or the stream broke): answer what runs.
-                Ok(None) | Err(_) => reading = false,
-            },
-            Some(answer) = running.next(), if !running.is_empty() => {
-                in_flight.remove(&answer.id);
-                if replies.send(answer).await.is_err() {
+                // The module closed its side: answer what runs, then end.
+                Ok(None) => reading = false,
+                // A broken stream or a frame that does not decode (too large...): end it, so
+                // the module sees the stream close and goes back to unary calls.
+                Err(status) => {
+                    tracing::debug!(workspace = %identity.workspace, module = %identity.module, "Host call stream ended: {status}");
                     return;
                 }
-            }
+            },
+            Some(_) = running.join_next(), if !running.is_empty() => {}
             () = replies.closed() => return,
-            else => return,
         }
     }
+}
+
+fn lock(set: &Mutex<HashSet<u64>>) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+    set.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Why a call is answered at once instead of run.
@@ -168,11 +241,6 @@ fn admit(in_flight: &HashSet<u64>, call: &pb::HostCall) -> Result<(), Status> {
         return Err(Status::invalid_argument(format!(
             "HostCall.id {} is already in flight on this stream: ids must be unique among the calls in flight",
             call.id
-        )));
-    }
-    if in_flight.len() >= CREDITS as usize {
-        return Err(Status::resource_exhausted(format!(
-            "more than {CREDITS} calls in flight on this stream: wait for replies before sending more"
         )));
     }
     Ok(())
@@ -302,7 +370,7 @@ mod tests {
     use tonic::Code;
 
     #[test]
-    fn calls_are_admitted_within_credits_with_fresh_nonzero_ids() {
+    fn calls_are_admitted_with_fresh_nonzero_ids() {
         let call = |id| pb::HostCall {
             id,
             ..Default::default()
@@ -318,11 +386,7 @@ mod tests {
             admit(&in_flight, &call(1)).unwrap_err().code(),
             Code::InvalidArgument
         );
-        in_flight.extend(2..=u64::from(CREDITS));
-        assert_eq!(
-            admit(&in_flight, &call(9999)).unwrap_err().code(),
-            Code::ResourceExhausted
-        );
+        assert!(admit(&in_flight, &call(2)).is_ok());
     }
 
     #[test]

@@ -44,8 +44,9 @@ impl ReadPool {
 
     /// Runs `f` at once on this thread when a connection is idle; otherwise, or when the
     /// database is busy (a WAL reader rarely is: during a WAL reset or recovery), like
-    /// [`ReadPool::run`]. Inline, SQLite never waits: `f` must be a read bounded to a few pages,
-    /// such as one row by primary key, since it holds the async thread while it runs.
+    /// [`ReadPool::run`]. Inline, the busy handler refuses to wait (SQLite's own short retries
+    /// for a WAL read lock, microseconds in practice, still apply): `f` must be a read bounded
+    /// to a few pages, such as one row by primary key, since it holds the async thread.
     pub(super) async fn run_inline<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

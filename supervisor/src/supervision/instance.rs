@@ -165,6 +165,12 @@ impl Instance {
         )
         .await
         .map_err(spawn_error)?;
+        host.allow_stream(
+            !spec
+                .disabled_features
+                .iter()
+                .any(|f| f == convotic_proto::names::FEATURE_HOST_STREAM),
+        );
         let data_dir = ctx.module_data_dir(spec).map_err(spawn_error)?;
         let preparing = Instant::now();
         let prepared =

@@ -16,7 +16,7 @@ grace period of a stop) sends the outcome; the others send nothing.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable, cast
 
 from . import _log
 from ._pb import MAX_MESSAGE_BYTES
@@ -30,6 +30,9 @@ __all__ = ["Lane", "Lifecycle"]
 
 #: Room kept under the message limit for the frame around an outcome.
 _FRAME_OVERHEAD = 64
+#: Marks "no frame carried over" (``None`` is the end of the lane).
+_NOTHING = object()
+
 #: Most outcomes in one ``OutcomeBatch`` frame.
 BATCH_ITEMS = 256
 #: Most bytes of outcomes in one ``OutcomeBatch`` frame (a larger outcome still travels, alone).
@@ -124,8 +127,9 @@ class Lane:
         #: ``work.batch``).
         self._batch_outcomes = batch_outcomes
         self._out: asyncio.Queue[pb.ModuleFrame | None] = asyncio.Queue()
-        #: A frame taken from the queue that did not fit the last batch.
-        self._carry: pb.ModuleFrame | None = None
+        #: A frame (or the end marker ``None``) taken from the queue that did not fit the last
+        #: batch; ``_NOTHING`` when there is none.
+        self._carry: pb.ModuleFrame | None | object = _NOTHING
         #: Invocations owed an outcome, by id, with the task running each.
         self.running: dict[int, asyncio.Task[None]] = {}
         self.number: int | None = None
@@ -172,8 +176,9 @@ class Lane:
     async def _next_frame(self) -> pb.ModuleFrame | None:
         """The next frame to send: with batching, every outcome already queued (bounded by
         :data:`BATCH_ITEMS` and :data:`BATCH_BYTES`) in one ``OutcomeBatch``."""
-        if self._carry is not None:
-            first, self._carry = self._carry, None
+        first: pb.ModuleFrame | None
+        if self._carry is not _NOTHING:
+            first, self._carry = cast("pb.ModuleFrame | None", self._carry), _NOTHING
         else:
             first = await self._out.get()
         if first is None or not self._batch_outcomes or not first.HasField("outcome"):

@@ -51,6 +51,16 @@ impl Interceptor for TokenInterceptor {
 /// The channel type every host client is built on.
 pub(crate) type HostChannel = InterceptedService<Channel, TokenInterceptor>;
 
+/// How long calls stay unary after the call stream could not be opened.
+const REOPEN_AFTER: Duration = Duration::from_secs(30);
+
+/// The call stream of a host connection and when to try opening it again.
+#[derive(Default)]
+struct StreamState {
+    conn: Option<Arc<HostStreamConn>>,
+    retry_at: Option<tokio::time::Instant>,
+}
+
 /// A handle on the host connection, cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Host {
@@ -63,8 +73,8 @@ struct HostInner {
     logs: Option<mpsc::Sender<LogRequest>>,
     /// Whether the supervisor offered `host.stream` in its last `Describe`.
     stream_offered: AtomicBool,
-    /// The call stream, opened with the first call once offered; `None` if it could not be.
-    stream: tokio::sync::OnceCell<Option<Arc<HostStreamConn>>>,
+    /// The call stream, opened with the first call once offered, reopened after it broke.
+    stream: tokio::sync::Mutex<StreamState>,
 }
 
 impl Host {
@@ -77,7 +87,7 @@ impl Host {
                 timeout: Duration::from_secs(10),
                 logs: None,
                 stream_offered: AtomicBool::new(false),
-                stream: tokio::sync::OnceCell::new(),
+                stream: tokio::sync::Mutex::default(),
             }),
         }
     }
@@ -118,7 +128,7 @@ impl Host {
                 timeout,
                 logs: Some(tx),
                 stream_offered: AtomicBool::new(false),
-                stream: tokio::sync::OnceCell::new(),
+                stream: tokio::sync::Mutex::default(),
             }),
         })
     }
@@ -136,20 +146,27 @@ impl Host {
         self.inner.stream_offered.store(offered, Ordering::Relaxed);
     }
 
-    /// The call stream, when the supervisor offered it and it is (or can be) open; `None`
-    /// means: make the call unary.
-    pub(crate) async fn stream(&self) -> Option<Arc<HostStreamConn>> {
+    /// The call stream, when the supervisor offered it and it is (or can be, within
+    /// `timeout`) open; `None` means: make the call unary. While another call is opening the
+    /// stream, or for [`REOPEN_AFTER`] after an attempt failed, calls go unary.
+    pub(crate) async fn stream(&self, timeout: Duration) -> Option<Arc<HostStreamConn>> {
         if !self.inner.stream_offered.load(Ordering::Relaxed) {
             return None;
         }
         let channel = self.inner.channel.clone()?;
-        let conn = self
-            .inner
-            .stream
-            .get_or_init(|| HostStreamConn::open(channel))
-            .await
-            .clone()?;
-        conn.is_open().then_some(conn)
+        let mut state = self.inner.stream.try_lock().ok()?;
+        if let Some(conn) = state.conn.as_ref().filter(|conn| conn.is_open()) {
+            return Some(Arc::clone(conn));
+        }
+        let now = tokio::time::Instant::now();
+        if state.retry_at.is_some_and(|at| now < at) {
+            return None;
+        }
+        let opened =
+            HostStreamConn::open(channel, timeout.min(super::host_stream::OPEN_TIMEOUT)).await;
+        state.retry_at = opened.is_none().then(|| now + REOPEN_AFTER);
+        state.conn.clone_from(&opened);
+        opened
     }
 
     /// The default timeout of one call.

@@ -3,8 +3,11 @@
 //! first call, instead of as its own HTTP/2 stream. Calls queued together leave in one frame.
 //!
 //! The stream grants credits (calls in flight) in its first frame; a call waits for a credit
-//! within its own timeout. When the stream cannot be opened (an older supervisor) or breaks,
-//! the calls in flight on it fail UNAVAILABLE and later calls go back to unary gRPC.
+//! within its own timeout and gives it back only when its reply arrives (the supervisor counts
+//! it until then, even after the caller gave up). A request larger than [`MAX_STREAMED_CALL`]
+//! goes unary. When the stream cannot be opened (an older supervisor, `host.stream` disabled)
+//! or breaks, the calls in flight on it fail UNAVAILABLE and calls go unary until a new stream
+//! opens (the host retries later).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,20 +17,26 @@ use convotic_proto::batch::ReadyBatches;
 use convotic_proto::host::v1 as pb;
 use futures::StreamExt;
 use pb::host_stream_client::HostStreamClient;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use super::host::{HostChannel, MAX_MESSAGE_BYTES};
 
 /// Most calls in one `HostCallBatch`.
 const BATCH_ITEMS: usize = 256;
-/// Most bytes of calls in one `HostCallBatch` (a larger call still travels, alone).
-const BATCH_BYTES: usize = 1024 * 1024;
-/// How long opening the stream may take before calls go unary.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most bytes of calls in one `HostCallBatch`, well under the 1 MiB the supervisor accepts.
+const BATCH_BYTES: usize = 512 * 1024;
+/// Largest request sent on the stream; a larger one is a unary call.
+pub(crate) const MAX_STREAMED_CALL: usize = 256 * 1024;
+/// Longest opening the stream may take before calls go unary.
+pub(crate) const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most credits honoured, whatever the supervisor grants.
 const MAX_CREDITS: u32 = 4096;
 
-type Pending = Mutex<HashMap<u64, oneshot::Sender<pb::HostReply>>>;
+/// Where a reply goes, and the credit it frees.
+type Waiting = (oneshot::Sender<pb::HostReply>, OwnedSemaphorePermit);
+/// The calls waiting for their reply, by id.
+type Pending = Mutex<HashMap<u64, Waiting>>;
 
 /// An open `HostStream.Calls` stream.
 pub(crate) struct HostStreamConn {
@@ -39,8 +48,8 @@ pub(crate) struct HostStreamConn {
 
 impl HostStreamConn {
     /// Opens the stream on `channel` and waits for its credits; `None` when the supervisor
-    /// does not serve it or does not answer in time.
-    pub(crate) async fn open(channel: HostChannel) -> Option<Arc<Self>> {
+    /// does not serve it or does not answer within `timeout`.
+    pub(crate) async fn open(channel: HostChannel, timeout: Duration) -> Option<Arc<Self>> {
         let (calls, rx) = mpsc::channel::<pb::HostCall>(BATCH_ITEMS);
         let outgoing = ReadyBatches::new(
             rx,
@@ -53,7 +62,7 @@ impl HostStreamConn {
         let mut client = HostStreamClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let opened = tokio::time::timeout(OPEN_TIMEOUT, async {
+        let opened = tokio::time::timeout(timeout, async {
             let mut replies = client.calls(outgoing).await.ok()?.into_inner();
             let grant = replies.message().await.ok()??;
             Some((replies, grant.credits))
@@ -94,37 +103,42 @@ impl HostStreamConn {
         request: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, Option<tonic::Status>> {
-        tokio::time::timeout(timeout, self.call_untimed(method, request, timeout))
+        let deadline = Instant::now() + timeout;
+        tokio::time::timeout_at(deadline, self.call_until(method, request, deadline))
             .await
             .map_err(|_| None)?
             .map_err(Some)
     }
 
-    async fn call_untimed(
+    async fn call_until(
         &self,
         method: &str,
         request: Vec<u8>,
-        timeout: Duration,
+        deadline: Instant,
     ) -> Result<Vec<u8>, tonic::Status> {
         let broken = || tonic::Status::unavailable("the Host call stream closed");
-        let _credit = self.credits.acquire().await.map_err(|_| broken())?;
+        let credit = Arc::clone(&self.credits)
+            .acquire_owned()
+            .await
+            .map_err(|_| broken())?;
         let id = self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id, tx);
-        // Removes the entry if this call is dropped (timed out) before its reply.
-        let _forget = Forget {
-            pending: &self.pending,
-            id,
-        };
+        // The entry (and its credit) stays until the reply arrives, even if this call is
+        // dropped first: the supervisor counts the call until it answers.
+        lock(&self.pending).insert(id, (tx, credit));
+        let left = deadline.saturating_duration_since(Instant::now());
         let call = pb::HostCall {
             id,
             method: method.to_string(),
             request,
-            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+            timeout_ms: u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1),
         };
-        self.calls.send(call).await.map_err(|_| broken())?;
+        if self.calls.send(call).await.is_err() {
+            lock(&self.pending).remove(&id);
+            return Err(broken());
+        }
         let reply = rx.await.map_err(|_| broken())?;
         if reply.code == 0 {
             return Ok(reply.response);
@@ -134,19 +148,9 @@ impl HostStreamConn {
     }
 }
 
-struct Forget<'a> {
-    pending: &'a Pending,
-    id: u64,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        lock(self.pending).remove(&self.id);
-    }
-}
-
-/// Hands each reply to its caller; when the stream ends, fails the calls still waiting (their
-/// senders are dropped) and closes the credits so no new call waits on the stream.
+/// Hands each reply to its caller and frees its credit; when the stream ends, fails the calls
+/// still waiting (their senders are dropped) and closes the credits so no new call waits on
+/// the stream.
 async fn read_replies(
     mut replies: tonic::Streaming<pb::HostReplyBatch>,
     pending: Arc<Pending>,
@@ -155,8 +159,8 @@ async fn read_replies(
     while let Ok(Some(batch)) = replies.message().await {
         let mut waiting = lock(&pending);
         for reply in batch.replies {
-            // A reply for an id not waiting (answered late, after a timeout) is dropped.
-            if let Some(caller) = waiting.remove(&reply.id) {
+            // A caller that gave up no longer listens; the credit is freed all the same.
+            if let Some((caller, _credit)) = waiting.remove(&reply.id) {
                 let _ = caller.send(reply);
             }
         }
@@ -165,9 +169,7 @@ async fn read_replies(
     lock(&pending).clear();
 }
 
-fn lock(
-    pending: &Pending,
-) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<pb::HostReply>>> {
+fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, HashMap<u64, Waiting>> {
     pending.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -193,7 +193,18 @@ impl Context {
     {
         let channel = self.inner.host.channel(call)?;
         let timeout = self.call_timeout();
-        if let Some(stream) = self.inner.host.stream().await {
+        let started = Instant::now();
+        let streamed = (message.encoded_len() <= host_stream::MAX_STREAMED_CALL)
+            .then(|| self.inner.host.stream(timeout));
+        let stream = match streamed {
+            Some(opening) => opening.await,
+            None => None,
+        };
+        // Opening the stream counts against the call's timeout.
+        let timeout = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
+        if let Some(stream) = stream {
             let path = host_stream::method_path(call);
             return match stream.call(&path, message.encode_to_vec(), timeout).await {
                 Ok(bytes) => Resp::decode(bytes.as_slice()).map_err(|e| HostError::Status {
