@@ -23,6 +23,24 @@ fn get(sup: &Supervisor, key: &str, path: &str) -> (u16, reqwest::header::Header
     (status, headers, body)
 }
 
+/// A module frame holding a million empty outcomes (2 MB on the wire, ~88 MB decoded) is
+/// refused before it is decoded: the request fails, the supervisor says why and keeps serving.
+#[test]
+fn a_frame_of_a_million_outcomes_is_refused_undecoded() {
+    let sup = Supervisor::start(&[ModuleEntry::fixture("raw", "raw-errors")], &[]);
+    sup.wait_state("raw", "ready", LONG);
+    let key = sup.create_key("ws_test");
+    let (status, _, body) = get(&sup, &key, "/v1/modules/raw/outcome-flood");
+    assert!(status >= 500, "{status} {body}");
+    sup.wait_until(LONG, "the refusal in the log", |s| {
+        s.log().contains("more than 4096")
+    });
+    // The broken lane takes the instance down; it is started again and serves.
+    sup.wait_until(LONG, "the module to serve again", |s| {
+        get(s, &key, "/v1/modules/raw/ping").0 == 200
+    });
+}
+
 #[test]
 fn a_route_error_outcome_answers_the_outcome_table() {
     let sup = Supervisor::start(&[ModuleEntry::fixture("raw", "raw-errors")], &[]);

@@ -2,6 +2,7 @@
 //! handshake (health, Describe), manifest validation and the multiplexed work stream.
 
 pub mod connect;
+pub mod frame_codec;
 pub mod handshake;
 pub mod validate;
 pub mod work;

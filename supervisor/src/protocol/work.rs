@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use convotic_proto::batch::ReadyBatches;
-use convotic_proto::plugin::v1::plugin_client::PluginClient;
 use convotic_proto::plugin::v1::{
     invocation, module_frame, outcome, supervisor_frame, Cancel, Invocation, LaneOpen, ModuleFrame,
     SupervisorFrame, WorkBatch,
@@ -31,6 +30,8 @@ pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// Payloads above this size travel on the bulk lane (lane 1) when there is one.
 pub const LARGE_PAYLOAD_BYTES: usize = 64 * 1024;
 const LANE_QUEUE: usize = 1024;
+/// The `Work` method's path.
+const WORK_PATH: &str = "/convotic.plugin.v1.Plugin/Work";
 /// Most invocations and cancels in one `WorkBatch` frame.
 const BATCH_ITEMS: usize = 256;
 /// Most bytes of invocations and cancels in one `WorkBatch` frame (a larger invocation still
@@ -144,10 +145,7 @@ impl WorkClient {
             tx.send(open)
                 .await
                 .map_err(|_| WorkError::LaneClosed("lane queue closed".into()))?;
-            let mut client = PluginClient::new(channel.clone())
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            let response = tokio::time::timeout_at(deadline, client.work(outgoing(rx, batch)))
+            let response = tokio::time::timeout_at(deadline, open_lane(&channel, rx, batch))
                 .await
                 .map_err(|_| {
                     WorkError::LaneClosed(format!("lane {lane} was not accepted in time"))
@@ -502,6 +500,28 @@ async fn read_lane(inner: Weak<Inner>, lane: usize, mut inbound: tonic::Streamin
     if let Some(inner) = inner.upgrade() {
         inner.fail_lane(lane, &reason);
     }
+}
+
+/// Opens one `Work` stream with the checked codec ([`super::frame_codec`]), as the generated
+/// client would with prost's.
+async fn open_lane(
+    channel: &Channel,
+    rx: mpsc::Receiver<SupervisorFrame>,
+    batch: bool,
+) -> Result<tonic::Response<tonic::Streaming<ModuleFrame>>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone())
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    grpc.ready().await.map_err(|e| {
+        tonic::Status::unavailable(format!("the module's channel is not ready: {e}"))
+    })?;
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(WORK_PATH);
+    grpc.streaming(
+        tonic::Request::new(outgoing(rx, batch)),
+        path,
+        super::frame_codec::WorkCodec,
+    )
+    .await
 }
 
 /// The frames a lane sends: one per queued frame, or (`batch`) everything queued when the lane
