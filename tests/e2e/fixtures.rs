@@ -91,6 +91,18 @@ fn bad_manifests_are_refused_naming_the_entry_and_not_restarted() {
     }
 }
 
+/// A `Describe` answer over 1 MiB is refused without being decoded (a manifest of millions of
+/// empty entries would cost the supervisor gigabytes), and the error says so.
+#[test]
+fn an_oversized_manifest_is_refused_undecoded() {
+    let sup = Supervisor::start(&[ModuleEntry::fixture("huge", "bad-manifest-huge")], &[]);
+    sup.wait_until(LONG, "the refusal of the huge manifest", |s| {
+        s.module("huge")["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Describe failed") && e.contains("too large"))
+    });
+}
+
 #[test]
 fn a_slow_starting_module_becomes_ready() {
     let sup = Supervisor::start(

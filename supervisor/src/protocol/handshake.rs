@@ -11,7 +11,10 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use super::MAX_MESSAGE_BYTES;
+/// Largest `DescribeResponse` accepted. A manifest of thousands of routes takes a few hundred
+/// KiB; the limit also bounds what decoding costs: an empty repeated entry is 2 bytes on the wire
+/// and about 90 once decoded, so a 16 MiB manifest could take over a gigabyte.
+pub const MAX_DESCRIBE_BYTES: usize = 1024 * 1024;
 
 /// Features this supervisor implements (see docs/PROTOCOL.md, "Features").
 pub const SUPERVISOR_FEATURES: &[&str] = &[
@@ -127,7 +130,7 @@ pub async fn describe(
     timeout: Duration,
     disabled: &[String],
 ) -> Result<DescribeResponse, HandshakeError> {
-    let mut client = PluginClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let mut client = PluginClient::new(channel).max_decoding_message_size(MAX_DESCRIBE_BYTES);
     let mut request = tonic::Request::new(DescribeRequest {
         protocol_versions: PROTOCOL_VERSIONS.to_vec(),
         features: SUPERVISOR_FEATURES
