@@ -109,6 +109,10 @@ fn main() {
     summary::print();
 }
 
+/// The `[defaults]` line of the supervisors that run a scenario without the optional
+/// protocol features, side by side with the same scenario with them.
+pub(crate) const FEATURES_OFF: &str = "disabled_features = [\"work.batch\", \"host.stream\"]";
+
 /// The `p`th percentile of sorted samples (nearest rank); NaN when there are none.
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

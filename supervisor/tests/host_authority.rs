@@ -4,15 +4,16 @@
 //! These tests speak HTTP/2 by hand over the Unix socket (the HTTP client crates refuse to send
 //! such an authority) and check that the call is served, not reset.
 
+#[path = "support/host_server.rs"]
+mod host_server;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use convotic_proto::host::v1 as pb;
 use convotic_proto::host::v1::storage_client::StorageClient;
 use convotic_proto::TOKEN_METADATA_KEY;
-use convotic_supervisor::host::{HostIdentity, HostServer};
-use convotic_supervisor::process::{LogBuffer, LogSink};
+use convotic_supervisor::host::HostServer;
 use convotic_supervisor::store::Store;
 use hyper_util::rt::TokioIo;
 use prost::Message;
@@ -34,21 +35,7 @@ const FLAG_END_HEADERS: u8 = 0x4;
 
 async fn serve(dir: &Path, store: &Store) -> (std::path::PathBuf, HostServer) {
     let socket = dir.join("host.sock");
-    let identity = HostIdentity {
-        workspace: "ws_a".into(),
-        module: "m".into(),
-        instance: "i1".into(),
-    };
-    let sink = Arc::new(LogSink::new(
-        Arc::new(LogBuffer::new(100)),
-        "ws_a",
-        "m",
-        "i1",
-        1000,
-    ));
-    let server = HostServer::start(&socket, TOKEN.into(), identity, sink, store.clone())
-        .await
-        .expect("host server");
+    let server = host_server::start(&socket, TOKEN, "ws_a", "m", store).await;
     (socket, server)
 }
 

@@ -1,8 +1,10 @@
 //! The Host services over a real Unix socket: served by `HostServer` on a store in a temporary
 //! directory, called with the generated tonic clients, as a module would.
 
+#[path = "support/host_server.rs"]
+mod host_server;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use convotic_proto::host::v1 as pb;
 use convotic_proto::host::v1::contacts_client::ContactsClient;
@@ -12,12 +14,9 @@ use convotic_proto::host::v1::messages_client::MessagesClient;
 use convotic_proto::host::v1::storage_client::StorageClient;
 use convotic_proto::host::v1::workflows_client::WorkflowsClient;
 use convotic_proto::TOKEN_METADATA_KEY;
-use convotic_supervisor::host::{HostIdentity, HostServer};
-use convotic_supervisor::process::{LogBuffer, LogSink};
+use convotic_supervisor::host::HostServer;
 use convotic_supervisor::store::Store;
-use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 const TOKEN: &str = "test-token";
@@ -30,21 +29,7 @@ struct Host {
 
 async fn serve(dir: &Path, store: &Store, workspace: &str, module: &str) -> Host {
     let socket = dir.join(format!("{workspace}-{module}.sock"));
-    let identity = HostIdentity {
-        workspace: workspace.into(),
-        module: module.into(),
-        instance: "i1".into(),
-    };
-    let sink = Arc::new(LogSink::new(
-        Arc::new(LogBuffer::new(100)),
-        workspace,
-        module,
-        "i1",
-        1000,
-    ));
-    let server = HostServer::start(&socket, TOKEN.into(), identity, sink, store.clone())
-        .await
-        .expect("host server");
+    let server = host_server::start(&socket, TOKEN, workspace, module, store).await;
     Host {
         socket,
         _server: server,
@@ -52,14 +37,7 @@ async fn serve(dir: &Path, store: &Store, workspace: &str, module: &str) -> Host
 }
 
 async fn channel(socket: &Path) -> Channel {
-    let socket = socket.to_path_buf();
-    Endpoint::from_static("http://host.invalid")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
-            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?)) }
-        }))
-        .await
-        .expect("connect to the host socket")
+    host_server::channel(socket).await
 }
 
 /// A request carrying the instance token.

@@ -4,23 +4,22 @@
 //! calls (zero or duplicate ids, unknown methods, undecodable requests, calls beyond the
 //! credits) are answered at once without disturbing the others.
 
+#[path = "support/host_server.rs"]
+mod host_server;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use convotic_proto::host::v1 as pb;
 use convotic_proto::host::v1::host_stream_client::HostStreamClient;
 use convotic_proto::TOKEN_METADATA_KEY;
-use convotic_supervisor::host::{HostIdentity, HostServer, HOST_STREAM_CREDITS};
-use convotic_supervisor::process::{LogBuffer, LogSink};
+use convotic_supervisor::host::{HostServer, HOST_STREAM_CREDITS};
 use convotic_supervisor::store::Store;
-use hyper_util::rt::TokioIo;
 use prost::Message;
-use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Streaming};
 
 const TOKEN: &str = "stream-token";
@@ -29,29 +28,8 @@ async fn serve(dir: &Path) -> (HostServer, Channel, Store) {
     let store = Store::open(&dir.join("convotic.db")).expect("store");
     store.ensure_workspace("ws_a").await.expect("ws_a");
     let socket = dir.join("host.sock");
-    let identity = HostIdentity {
-        workspace: "ws_a".into(),
-        module: "m".into(),
-        instance: "i1".into(),
-    };
-    let sink = Arc::new(LogSink::new(
-        Arc::new(LogBuffer::new(100)),
-        "ws_a",
-        "m",
-        "i1",
-        1000,
-    ));
-    let server = HostServer::start(&socket, TOKEN.into(), identity, sink, store.clone())
-        .await
-        .expect("host server");
-    let channel = Endpoint::from_static("http://host.invalid")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
-            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?)) }
-        }))
-        .await
-        .expect("connect to the host socket");
-    (server, channel, store)
+    let server = host_server::start(&socket, TOKEN, "ws_a", "m", &store).await;
+    (server, host_server::channel(&socket).await, store)
 }
 
 /// An open stream: the sender of call batches and the replies.

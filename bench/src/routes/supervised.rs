@@ -46,7 +46,7 @@ pub fn start(features_off: bool) -> Result<Supervised, String> {
     // The harness panics (after killing the supervisor) when something does not start.
     let started = std::panic::catch_unwind(|| {
         let defaults: &[&str] = if features_off {
-            &["disabled_features = [\"work.batch\", \"host.stream\"]"]
+            &[crate::FEATURES_OFF]
         } else {
             &[]
         };

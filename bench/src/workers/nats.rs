@@ -95,7 +95,7 @@ impl Supervised {
         let server = start_server()?;
         let url = server.url();
         let defaults: &[&str] = if features_off {
-            &["disabled_features = [\"work.batch\", \"host.stream\"]"]
+            &[crate::FEATURES_OFF]
         } else {
             &[]
         };

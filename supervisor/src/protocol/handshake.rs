@@ -32,14 +32,20 @@ pub const OPTIONAL_FEATURES: &[&str] = &[
     convotic_proto::names::FEATURE_HOST_STREAM,
 ];
 
+/// The features the supervisor offers: all of [`SUPERVISOR_FEATURES`] but `disabled`.
+fn offered_features(disabled: &[String]) -> impl Iterator<Item = &'static str> + '_ {
+    SUPERVISOR_FEATURES
+        .iter()
+        .copied()
+        .filter(|f| !disabled.iter().any(|d| d == f))
+}
+
 /// The features both sides use: offered by the supervisor (minus `disabled`) and announced
 /// by the module.
 pub fn agreed_features(announced: &[String], disabled: &[String]) -> Vec<String> {
-    SUPERVISOR_FEATURES
-        .iter()
-        .filter(|f| !disabled.iter().any(|d| d == *f))
-        .filter(|f| announced.iter().any(|a| a == *f))
-        .map(|f| f.to_string())
+    offered_features(disabled)
+        .filter(|f| announced.iter().any(|a| a == f))
+        .map(str::to_string)
         .collect()
 }
 
@@ -133,11 +139,7 @@ pub async fn describe(
     let mut client = PluginClient::new(channel).max_decoding_message_size(MAX_DESCRIBE_BYTES);
     let mut request = tonic::Request::new(DescribeRequest {
         protocol_versions: PROTOCOL_VERSIONS.to_vec(),
-        features: SUPERVISOR_FEATURES
-            .iter()
-            .filter(|f| !disabled.iter().any(|d| d == *f))
-            .map(|f| f.to_string())
-            .collect(),
+        features: offered_features(disabled).map(str::to_string).collect(),
         supervisor_version: env!("CARGO_PKG_VERSION").to_string(),
     });
     request.set_timeout(timeout);
