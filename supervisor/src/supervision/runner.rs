@@ -460,6 +460,10 @@ async fn became_ready(module: &Member, instance: &mut Instance, ready: &Ready) -
         s.features = ready.features.clone();
         s.manifest = Some(manifest_summary(&ready.manifest));
         s.sandbox = sandbox;
+        // Ready: what kept it down is history now (`last_failure` keeps it, with its time).
+        // Cleared in the same update, so nobody sees a ready module with a current error.
+        s.last_error = None;
+        s.next_attempt_ms = None;
     });
     module.event(format!(
         "instance {} ready in {:.1} ms (pid {}, {} v{}, protocol v{})",
@@ -470,11 +474,6 @@ async fn became_ready(module: &Member, instance: &mut Instance, ready: &Ready) -
         ready.manifest.version,
         ready.protocol_version
     ));
-    // Ready: what kept it down is history now (`last_failure` keeps it, with its time).
-    module.update(|s| {
-        s.last_error = None;
-        s.next_attempt_ms = None;
-    });
     ready_at
 }
 
