@@ -20,7 +20,7 @@ pub fn create(target: &Target, id: Option<String>, name: Option<String>) -> i32 
             } else {
                 format!(" ({:?})", workspace.name)
             },
-            store.path().display()
+            store.location()
         );
         Ok(())
     })

@@ -32,7 +32,7 @@ pub fn readiness(store: &Store) -> Option<serde_json::Value> {
     Some(serde_json::json!({
         "status": status.as_str(),
         "code": fault.code(),
-        "message": format!("{}: {}", fault.describe(), store.path().display()),
+        "message": format!("{}: {}", fault.describe(), store.location()),
     }))
 }
 

@@ -101,7 +101,7 @@ pub fn page_token(token: Option<String>) -> String {
 mod tests {
     use super::*;
 
-    fn scope() -> (tempfile::TempDir, Scope) {
+    fn scope() -> (crate::store::test_support::TestGuard, Scope) {
         let (dir, store) = crate::store::test_support::temp_store();
         let identity = Arc::new(HostIdentity {
             workspace: "ws_a".into(),

@@ -319,7 +319,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    async fn store() -> (tempfile::TempDir, Store) {
+    async fn store() -> (crate::store::test_support::TestGuard, Store) {
         crate::store::test_support::two_workspaces().await
     }
 

@@ -351,7 +351,7 @@ mod tests {
         let (key, plaintext) = store.create_key("ws_a", "").await.unwrap();
         assert!(store.authenticate(&plaintext).await.unwrap().is_some());
         // A second store on the same file stands for the CLI.
-        let other = Store::open(&dir.path().join(crate::store::DB_FILE)).unwrap();
+        let other = dir.open_again();
         assert!(other.revoke_key("ws_a", &key.id).await.unwrap());
         assert_eq!(other.authenticate(&plaintext).await.unwrap(), None);
         // The first store forgets its cached answer within the cache lifetime.

@@ -105,6 +105,18 @@ impl Write {
         })
     }
 
+    /// The same write, for the PostgreSQL store.
+    fn for_postgres(&self) -> super::postgres::kv::KvWrite<'_> {
+        super::postgres::kv::KvWrite {
+            ws: &self.ws,
+            module: &self.module,
+            key: &self.key,
+            value: &self.value,
+            value_text: &self.value_text,
+            ttl_ms: self.ttl_ms,
+        }
+    }
+
     /// Stores the value with revision `current + 1` (a `current` of 0 creates the key).
     fn apply(self, conn: &Connection, current: u64, now: u64) -> Result<StorageEntry, StoreError> {
         if current == 0 {
@@ -156,6 +168,9 @@ impl Store {
     ) -> Result<StorageEntry, StoreError> {
         check_scope(module)?;
         check_key(key)?;
+        if let Some(pg) = self.pg() {
+            return pg.kv_get(ws, module, key).await;
+        }
         let (ws, module, key) = (ws.to_string(), module.to_string(), key.to_string());
         self.read_point(move |conn| {
             conn.prepare_cached(
@@ -184,6 +199,9 @@ impl Store {
         ttl_ms: u64,
     ) -> Result<StorageEntry, StoreError> {
         let write = Write::new(ws, module, key, value, ttl_ms)?;
+        if let Some(pg) = self.pg() {
+            return pg.kv_set(write.for_postgres()).await;
+        }
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let now = now_ms();
@@ -207,6 +225,11 @@ impl Store {
         ttl_ms: u64,
     ) -> Result<StorageEntry, StoreError> {
         let write = Write::new(ws, module, key, value, ttl_ms)?;
+        if let Some(pg) = self.pg() {
+            return pg
+                .kv_compare_and_set(write.for_postgres(), expected_revision)
+                .await;
+        }
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let now = now_ms();
@@ -233,6 +256,9 @@ impl Store {
     pub async fn kv_delete(&self, ws: &str, module: &str, key: &str) -> Result<bool, StoreError> {
         check_scope(module)?;
         check_key(key)?;
+        if let Some(pg) = self.pg() {
+            return pg.kv_delete(ws, module, key).await;
+        }
         let (ws, module, key) = (ws.to_string(), module.to_string(), key.to_string());
         self.write(move |conn| {
             let tx = conn.transaction()?;
@@ -261,6 +287,9 @@ impl Store {
         check_len("prefix", prefix, MAX_KEY)?;
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
+        if let Some(pg) = self.pg() {
+            return pg.kv_list(ws, module, prefix, limit, &after).await;
+        }
         let (ws, module, prefix) = (ws.to_string(), module.to_string(), prefix.to_string());
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
@@ -288,6 +317,9 @@ impl Store {
 
     /// Deletes every expired entry; returns how many.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.purge_expired().await;
+        }
         self.write(|conn| {
             Ok(conn.execute(
                 "DELETE FROM module_storage WHERE expires_at_ms > 0 AND expires_at_ms <= ?1",
@@ -305,271 +337,273 @@ mod tests {
     use serde_json::json;
     use std::time::Duration;
 
-    #[tokio::test]
-    async fn revisions_and_isolation() {
-        let (_dir, store) = two_workspaces().await;
-        let first = store
-            .kv_set("ws_a", "m1", "k", json!({"v": 1}), 0)
-            .await
-            .unwrap();
-        assert_eq!(first.revision, 1);
-        assert_eq!(first.expires_at_ms, 0);
-        let second = store
-            .kv_set("ws_a", "m1", "k", json!([2]), 0)
-            .await
-            .unwrap();
-        assert_eq!(second.revision, 2);
-        assert_eq!(store.kv_get("ws_a", "m1", "k").await.unwrap(), second);
-        // Another module, another workspace: invisible.
-        assert!(matches!(
-            store.kv_get("ws_a", "m2", "k").await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store.kv_get("ws_b", "m1", "k").await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(store
-            .kv_list("ws_a", "m2", "", 0, "")
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        assert!(store
-            .kv_list("ws_b", "m1", "", 0, "")
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        assert!(!store.kv_delete("ws_b", "m1", "k").await.unwrap());
-        assert!(!store.kv_delete("ws_a", "m2", "k").await.unwrap());
-        assert_eq!(
-            store
-                .kv_set("ws_b", "m1", "k", json!(0), 0)
-                .await
-                .unwrap()
-                .revision,
-            1
-        );
-        // Delete, then the revision starts again at 1.
-        assert!(store.kv_delete("ws_a", "m1", "k").await.unwrap());
-        assert!(!store.kv_delete("ws_a", "m1", "k").await.unwrap());
-        assert_eq!(
-            store
-                .kv_set("ws_a", "m1", "k", json!(3), 0)
-                .await
-                .unwrap()
-                .revision,
-            1
-        );
-        assert_eq!(
-            store.kv_get("ws_b", "m1", "k").await.unwrap().value,
-            json!(0)
-        );
-    }
-
-    #[tokio::test]
-    async fn validation() {
-        let (_dir, store) = two_workspaces().await;
-        let long = "k".repeat(513);
-        for (result, field) in [
-            (store.kv_set("ws_a", "m", "", json!(1), 0).await, "key"),
-            (store.kv_set("ws_a", "m", &long, json!(1), 0).await, "key"),
-            (
-                store
-                    .kv_set("ws_a", "m", "k", json!("x".repeat(1024 * 1024)), 0)
-                    .await,
-                "value",
-            ),
-        ] {
-            assert!(matches!(
-                result,
-                Err(StoreError::InvalidArgument(m)) if m.starts_with(field)
-            ));
-        }
-        store
-            .kv_set("ws_a", "m", &"k".repeat(512), json!(null), 0)
-            .await
-            .unwrap();
-        assert!(matches!(
-            store.kv_set("ws_nope", "m", "k", json!(1), 0).await,
-            Err(StoreError::NotFound(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn compare_and_set() {
-        let (_dir, store) = two_workspaces().await;
-        // 0 = must be absent.
-        let created = store
-            .kv_compare_and_set("ws_a", "m", "lock", json!("a"), 0, 0)
-            .await
-            .unwrap();
-        assert_eq!(created.revision, 1);
-        let err = store
-            .kv_compare_and_set("ws_a", "m", "lock", json!("b"), 0, 0)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, StoreError::FailedPrecondition(m) if m.contains("revision 1")),
-            "{err}"
-        );
-        let err = store
-            .kv_compare_and_set("ws_a", "m", "lock", json!("b"), 5, 0)
-            .await
-            .unwrap_err();
-        assert!(matches!(&err, StoreError::FailedPrecondition(m) if m.contains("revision 1")));
-        let updated = store
-            .kv_compare_and_set("ws_a", "m", "lock", json!("b"), 1, 0)
-            .await
-            .unwrap();
-        assert_eq!(updated.revision, 2);
-        assert_eq!(
-            store.kv_get("ws_a", "m", "lock").await.unwrap().value,
-            json!("b")
-        );
-        // Absent key with a non-zero expectation.
-        let err = store
-            .kv_compare_and_set("ws_a", "m", "other", json!(1), 1, 0)
-            .await
-            .unwrap_err();
-        assert!(matches!(&err, StoreError::FailedPrecondition(m) if m.contains("absent")));
-        // Another module's key of the same name does not count.
-        store
-            .kv_compare_and_set("ws_a", "m2", "lock", json!("c"), 0, 0)
-            .await
-            .unwrap();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_compare_and_set_has_one_winner() {
-        let (_dir, store) = two_workspaces().await;
-        let attempts: Vec<_> = (0..16)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    store
-                        .kv_compare_and_set("ws_a", "m", "leader", json!(i), 0, 0)
-                        .await
-                })
-            })
-            .collect();
-        let mut winners = 0;
-        for attempt in attempts {
-            match attempt.await.unwrap() {
-                Ok(entry) => {
-                    assert_eq!(entry.revision, 1);
-                    winners += 1;
-                }
-                Err(e) => assert!(matches!(e, StoreError::FailedPrecondition(_)), "{e}"),
-            }
-        }
-        assert_eq!(winners, 1);
-    }
-
-    #[tokio::test]
-    async fn ttl_expiry() {
-        let (_dir, store) = two_workspaces().await;
-        let entry = store
-            .kv_set("ws_a", "m", "short", json!(1), 300)
-            .await
-            .unwrap();
-        assert!(entry.expires_at_ms > 0);
-        store
-            .kv_set("ws_a", "m", "long", json!(1), 60_000)
-            .await
-            .unwrap();
-        store
-            .kv_set("ws_a", "m", "forever", json!(1), 0)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.kv_get("ws_a", "m", "short").await.unwrap().revision,
-            1
-        );
-        tokio::time::sleep(Duration::from_millis(350)).await;
-        assert!(matches!(
-            store.kv_get("ws_a", "m", "short").await,
-            Err(StoreError::NotFound(_))
-        ));
-        let keys: Vec<String> = store
-            .kv_list("ws_a", "m", "", 0, "")
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|e| e.key)
-            .collect();
-        assert_eq!(keys, ["forever", "long"]);
-        // An expired key is absent for compare-and-set and starts again at revision 1.
-        let again = store
-            .kv_compare_and_set("ws_a", "m", "short", json!(2), 0, 30)
-            .await
-            .unwrap();
-        assert_eq!(again.revision, 1);
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        assert!(!store.kv_delete("ws_a", "m", "short").await.unwrap());
-        // Setting without TTL removes an expiry.
-        store.kv_set("ws_a", "m", "t", json!(1), 30).await.unwrap();
-        assert_eq!(
-            store
-                .kv_set("ws_a", "m", "t", json!(1), 0)
-                .await
-                .unwrap()
-                .expires_at_ms,
-            0
-        );
-        store
-            .kv_set("ws_a", "m", "gone", json!(1), 1)
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(store.purge_expired().await.unwrap(), 1);
-        assert_eq!(store.purge_expired().await.unwrap(), 0);
-    }
-
-    #[tokio::test]
-    async fn list_by_prefix_and_pages() {
-        let (_dir, store) = two_workspaces().await;
-        let keys = [
-            "user:1",
-            "user:2",
-            "user:10",
-            "user:é",
-            "user:\u{10FFFF}",
-            "user;",
-            "users",
-            "use",
-            "order:1",
-        ];
-        for key in keys {
-            store.kv_set("ws_a", "m", key, json!(key), 0).await.unwrap();
-        }
-        let mut seen = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = store
-                .kv_list("ws_a", "m", "user:", 2, &token)
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn revisions_and_isolation() {
+            let (_dir, store) = two_workspaces().await;
+            let first = store
+                .kv_set("ws_a", "m1", "k", json!({"v": 1}), 0)
                 .await
                 .unwrap();
-            seen.extend(page.items.into_iter().map(|e| e.key));
-            match page.next_page_token {
-                Some(next) => token = next,
-                None => break,
-            }
+            assert_eq!(first.revision, 1);
+            assert_eq!(first.expires_at_ms, 0);
+            let second = store
+                .kv_set("ws_a", "m1", "k", json!([2]), 0)
+                .await
+                .unwrap();
+            assert_eq!(second.revision, 2);
+            assert_eq!(store.kv_get("ws_a", "m1", "k").await.unwrap(), second);
+            // Another module, another workspace: invisible.
+            assert!(matches!(
+                store.kv_get("ws_a", "m2", "k").await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                store.kv_get("ws_b", "m1", "k").await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(store
+                .kv_list("ws_a", "m2", "", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+            assert!(store
+                .kv_list("ws_b", "m1", "", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+            assert!(!store.kv_delete("ws_b", "m1", "k").await.unwrap());
+            assert!(!store.kv_delete("ws_a", "m2", "k").await.unwrap());
+            assert_eq!(
+                store
+                    .kv_set("ws_b", "m1", "k", json!(0), 0)
+                    .await
+                    .unwrap()
+                    .revision,
+                1
+            );
+            // Delete, then the revision starts again at 1.
+            assert!(store.kv_delete("ws_a", "m1", "k").await.unwrap());
+            assert!(!store.kv_delete("ws_a", "m1", "k").await.unwrap());
+            assert_eq!(
+                store
+                    .kv_set("ws_a", "m1", "k", json!(3), 0)
+                    .await
+                    .unwrap()
+                    .revision,
+                1
+            );
+            assert_eq!(
+                store.kv_get("ws_b", "m1", "k").await.unwrap().value,
+                json!(0)
+            );
         }
-        assert_eq!(
-            seen,
-            ["user:1", "user:10", "user:2", "user:é", "user:\u{10FFFF}"]
-        );
-        let all = store.kv_list("ws_a", "m", "", 0, "").await.unwrap();
-        let mut sorted: Vec<&str> = keys.to_vec();
-        sorted.sort();
-        assert_eq!(
-            all.items.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
-            sorted
-        );
-        let unicode = store.kv_list("ws_a", "m", "user:é", 0, "").await.unwrap();
-        assert_eq!(unicode.items.len(), 1);
+
+        #[tokio::test]
+        async fn validation() {
+            let (_dir, store) = two_workspaces().await;
+            let long = "k".repeat(513);
+            for (result, field) in [
+                (store.kv_set("ws_a", "m", "", json!(1), 0).await, "key"),
+                (store.kv_set("ws_a", "m", &long, json!(1), 0).await, "key"),
+                (
+                    store
+                        .kv_set("ws_a", "m", "k", json!("x".repeat(1024 * 1024)), 0)
+                        .await,
+                    "value",
+                ),
+            ] {
+                assert!(matches!(
+                    result,
+                    Err(StoreError::InvalidArgument(m)) if m.starts_with(field)
+                ));
+            }
+            store
+                .kv_set("ws_a", "m", &"k".repeat(512), json!(null), 0)
+                .await
+                .unwrap();
+            assert!(matches!(
+                store.kv_set("ws_nope", "m", "k", json!(1), 0).await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn compare_and_set() {
+            let (_dir, store) = two_workspaces().await;
+            // 0 = must be absent.
+            let created = store
+                .kv_compare_and_set("ws_a", "m", "lock", json!("a"), 0, 0)
+                .await
+                .unwrap();
+            assert_eq!(created.revision, 1);
+            let err = store
+                .kv_compare_and_set("ws_a", "m", "lock", json!("b"), 0, 0)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, StoreError::FailedPrecondition(m) if m.contains("revision 1")),
+                "{err}"
+            );
+            let err = store
+                .kv_compare_and_set("ws_a", "m", "lock", json!("b"), 5, 0)
+                .await
+                .unwrap_err();
+            assert!(matches!(&err, StoreError::FailedPrecondition(m) if m.contains("revision 1")));
+            let updated = store
+                .kv_compare_and_set("ws_a", "m", "lock", json!("b"), 1, 0)
+                .await
+                .unwrap();
+            assert_eq!(updated.revision, 2);
+            assert_eq!(
+                store.kv_get("ws_a", "m", "lock").await.unwrap().value,
+                json!("b")
+            );
+            // Absent key with a non-zero expectation.
+            let err = store
+                .kv_compare_and_set("ws_a", "m", "other", json!(1), 1, 0)
+                .await
+                .unwrap_err();
+            assert!(matches!(&err, StoreError::FailedPrecondition(m) if m.contains("absent")));
+            // Another module's key of the same name does not count.
+            store
+                .kv_compare_and_set("ws_a", "m2", "lock", json!("c"), 0, 0)
+                .await
+                .unwrap();
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_compare_and_set_has_one_winner() {
+            let (_dir, store) = two_workspaces().await;
+            let attempts: Vec<_> = (0..16)
+                .map(|i| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        store
+                            .kv_compare_and_set("ws_a", "m", "leader", json!(i), 0, 0)
+                            .await
+                    })
+                })
+                .collect();
+            let mut winners = 0;
+            for attempt in attempts {
+                match attempt.await.unwrap() {
+                    Ok(entry) => {
+                        assert_eq!(entry.revision, 1);
+                        winners += 1;
+                    }
+                    Err(e) => assert!(matches!(e, StoreError::FailedPrecondition(_)), "{e}"),
+                }
+            }
+            assert_eq!(winners, 1);
+        }
+
+        #[tokio::test]
+        async fn ttl_expiry() {
+            let (_dir, store) = two_workspaces().await;
+            let entry = store
+                .kv_set("ws_a", "m", "short", json!(1), 300)
+                .await
+                .unwrap();
+            assert!(entry.expires_at_ms > 0);
+            store
+                .kv_set("ws_a", "m", "long", json!(1), 60_000)
+                .await
+                .unwrap();
+            store
+                .kv_set("ws_a", "m", "forever", json!(1), 0)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.kv_get("ws_a", "m", "short").await.unwrap().revision,
+                1
+            );
+            tokio::time::sleep(Duration::from_millis(350)).await;
+            assert!(matches!(
+                store.kv_get("ws_a", "m", "short").await,
+                Err(StoreError::NotFound(_))
+            ));
+            let keys: Vec<String> = store
+                .kv_list("ws_a", "m", "", 0, "")
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|e| e.key)
+                .collect();
+            assert_eq!(keys, ["forever", "long"]);
+            // An expired key is absent for compare-and-set and starts again at revision 1.
+            let again = store
+                .kv_compare_and_set("ws_a", "m", "short", json!(2), 0, 30)
+                .await
+                .unwrap();
+            assert_eq!(again.revision, 1);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            assert!(!store.kv_delete("ws_a", "m", "short").await.unwrap());
+            // Setting without TTL removes an expiry.
+            store.kv_set("ws_a", "m", "t", json!(1), 30).await.unwrap();
+            assert_eq!(
+                store
+                    .kv_set("ws_a", "m", "t", json!(1), 0)
+                    .await
+                    .unwrap()
+                    .expires_at_ms,
+                0
+            );
+            store
+                .kv_set("ws_a", "m", "gone", json!(1), 1)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert_eq!(store.purge_expired().await.unwrap(), 1);
+            assert_eq!(store.purge_expired().await.unwrap(), 0);
+        }
+
+        #[tokio::test]
+        async fn list_by_prefix_and_pages() {
+            let (_dir, store) = two_workspaces().await;
+            let keys = [
+                "user:1",
+                "user:2",
+                "user:10",
+                "user:é",
+                "user:\u{10FFFF}",
+                "user;",
+                "users",
+                "use",
+                "order:1",
+            ];
+            for key in keys {
+                store.kv_set("ws_a", "m", key, json!(key), 0).await.unwrap();
+            }
+            let mut seen = Vec::new();
+            let mut token = String::new();
+            loop {
+                let page = store
+                    .kv_list("ws_a", "m", "user:", 2, &token)
+                    .await
+                    .unwrap();
+                seen.extend(page.items.into_iter().map(|e| e.key));
+                match page.next_page_token {
+                    Some(next) => token = next,
+                    None => break,
+                }
+            }
+            assert_eq!(
+                seen,
+                ["user:1", "user:10", "user:2", "user:é", "user:\u{10FFFF}"]
+            );
+            let all = store.kv_list("ws_a", "m", "", 0, "").await.unwrap();
+            let mut sorted: Vec<&str> = keys.to_vec();
+            sorted.sort();
+            assert_eq!(
+                all.items.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+                sorted
+            );
+            let unicode = store.kv_list("ws_a", "m", "user:é", 0, "").await.unwrap();
+            assert_eq!(unicode.items.len(), 1);
+        }
     }
 }

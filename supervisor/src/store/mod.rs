@@ -29,6 +29,7 @@ mod keys;
 mod kv;
 mod messages;
 mod pool;
+pub(crate) mod postgres;
 mod queue;
 mod schema;
 mod util;
@@ -129,19 +130,32 @@ pub struct Store {
 }
 
 struct Inner {
-    path: PathBuf,
-    health: Arc<StorageHealth>,
-    writer: writer::Writer,
-    readers: pool::ReadPool,
+    backend: Backend,
     auth_cache: keys::AuthCache,
     /// Woken when an item is queued in an outbox (messages, workflow runs).
     outbox_waker: Arc<tokio::sync::Notify>,
 }
 
+/// Where the records live.
+enum Backend {
+    /// One SQLite file: a writer thread and a read pool.
+    Sqlite(SqliteBackend),
+    /// A PostgreSQL database, shared by a cluster.
+    Postgres(postgres::PgStore),
+}
+
+/// The SQLite file and what serves it.
+struct SqliteBackend {
+    path: PathBuf,
+    health: Arc<StorageHealth>,
+    writer: writer::Writer,
+    readers: pool::ReadPool,
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.inner.path)
+            .field("location", &self.location())
             .finish_non_exhaustive()
     }
 }
@@ -193,16 +207,54 @@ impl Store {
             other => other,
         })?;
         let writer = writer::Writer::start(conn, Arc::clone(&health)).map_err(|e| fail(&e))?;
-        Ok(Store {
+        Ok(Store::with_backend(Backend::Sqlite(SqliteBackend {
+            path: path.to_path_buf(),
+            health,
+            writer,
+            readers: pool::ReadPool::new(path.to_path_buf()),
+        })))
+    }
+
+    /// Connects to the PostgreSQL database at `url` (at most `max_connections` connections) and
+    /// applies pending migrations (once per cluster, under an advisory lock).
+    pub async fn open_postgres(url: &str, max_connections: usize) -> Result<Store, StoreError> {
+        let pg = postgres::PgStore::connect(url, max_connections).await?;
+        Ok(Store::with_backend(Backend::Postgres(pg)))
+    }
+
+    fn with_backend(backend: Backend) -> Store {
+        Store {
             inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                health,
-                writer,
-                readers: pool::ReadPool::new(path.to_path_buf()),
+                backend,
                 auth_cache: keys::AuthCache::default(),
                 outbox_waker: Arc::new(tokio::sync::Notify::new()),
             }),
-        })
+        }
+    }
+
+    /// The PostgreSQL backend, when the store is on PostgreSQL.
+    fn pg(&self) -> Option<&postgres::PgStore> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// The SQLite backend, or the error of a call only SQLite serves.
+    fn sqlite(&self) -> Result<&SqliteBackend, StoreError> {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => Ok(sqlite),
+            Backend::Postgres(_) => Err(StoreError::Internal(
+                "this operation needs the SQLite store (the embedded queue); with a PostgreSQL \
+                 store, configure [nats]"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Whether the records live in PostgreSQL (shared by a cluster).
+    pub fn is_shared(&self) -> bool {
+        self.pg().is_some()
     }
 
     /// Opens `<data_dir>/convotic.db`.
@@ -215,14 +267,22 @@ impl Store {
         Arc::clone(&self.inner.outbox_waker)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// Where the records live: the SQLite file's path, or `postgres://user@host:port/db`.
+    pub fn location(&self) -> String {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => sqlite.path.display().to_string(),
+            Backend::Postgres(pg) => pg.target().to_string(),
+        }
     }
 
     /// Whether the storage can take writes now (full, read-only), for `/readyz` and metrics.
+    /// PostgreSQL's own disk is the server's business: it reports `ok` here and names a full
+    /// or read-only server in the errors of the writes it refuses.
     pub fn storage_status(&self) -> StorageStatus {
-        self.inner.health.status()
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => sqlite.health.status(),
+            Backend::Postgres(_) => StorageStatus::Ok,
+        }
     }
 
     /// Runs `f` on the writer thread (all writes go through it, one at a time).
@@ -231,12 +291,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.run(f).await
+        self.sqlite()?.writer.run(f).await
     }
 
     /// The storage health, for the queue's batches (refines their errors).
-    fn health(&self) -> Arc<StorageHealth> {
-        Arc::clone(&self.inner.health)
+    fn health(&self) -> Result<Arc<StorageHealth>, StoreError> {
+        Ok(Arc::clone(&self.sqlite()?.health))
     }
 
     /// Runs `f` on a pooled read connection, on a blocking thread.
@@ -245,7 +305,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.readers.run(f).await
+        self.sqlite()?.readers.run(f).await
     }
 
     /// Runs a point read `f` (a few pages at most) on this thread with an idle pooled
@@ -255,7 +315,7 @@ impl Store {
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T, StoreError> + Send + Sync + 'static,
     {
-        self.inner.readers.run_inline(f).await
+        self.sqlite()?.readers.run_inline(f).await
     }
 
     /// Spawns the periodic sweep (every [`SWEEP_INTERVAL`]) that deletes expired storage
@@ -316,22 +376,105 @@ mod durability_tests {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! A store in a fresh temporary directory.
+    //! A store in a fresh temporary directory or a fresh PostgreSQL database, and
+    //! [`both_backends!`], which runs a test once on each.
 
-    use super::Store;
+    use std::cell::Cell;
 
-    /// A store in a temporary directory (kept alive by the returned guard).
-    pub fn temp_store() -> (tempfile::TempDir, Store) {
+    use super::{postgres, Backend, Store};
+
+    thread_local! {
+        /// Whether [`temp_store`] on this thread opens PostgreSQL (set by [`use_postgres`]).
+        static POSTGRES: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Makes [`temp_store`] on this thread open a fresh PostgreSQL database until the returned
+    /// guard is dropped.
+    pub fn use_postgres() -> impl Drop {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                POSTGRES.with(|p| p.set(false));
+            }
+        }
+        POSTGRES.with(|p| p.set(true));
+        Reset
+    }
+
+    /// What keeps a test store's data alive: a temporary directory or a test database.
+    #[derive(Debug)]
+    pub enum TestGuard {
+        /// The SQLite file's directory.
+        Dir(tempfile::TempDir),
+        /// The PostgreSQL database (dropped with the guard).
+        Db(postgres::test_db::TestDb),
+    }
+
+    impl TestGuard {
+        /// A second store on the same file or database: another process (the CLI) or another
+        /// supervisor of a cluster.
+        pub fn open_again(&self) -> Store {
+            match self {
+                TestGuard::Dir(dir) => {
+                    Store::open(&dir.path().join(super::DB_FILE)).expect("reopen store")
+                }
+                TestGuard::Db(db) => Store::with_backend(Backend::Postgres(
+                    postgres::PgStore::build(&db.url(), 8).expect("second pool"),
+                )),
+            }
+        }
+    }
+
+    /// A store in a temporary directory or database (kept alive by the returned guard).
+    pub fn temp_store() -> (TestGuard, Store) {
+        if POSTGRES.with(|p| p.get()) {
+            let db = postgres::test_db::TestDb::create();
+            let url = db.url();
+            // Migrate on a runtime of its own (this may be called from synchronous code), then
+            // hand the test a pool that connects on the test's runtime.
+            let migrate_url = url.clone();
+            postgres::test_db::on_own_runtime(move || async move {
+                postgres::PgStore::connect(&migrate_url, 2).await.map(drop)
+            })
+            .expect("migrate the test database");
+            let pg = postgres::PgStore::build(&url, 8).expect("test database pool");
+            return (TestGuard::Db(db), Store::with_backend(Backend::Postgres(pg)));
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join(super::DB_FILE)).expect("open store");
-        (dir, store)
+        (TestGuard::Dir(dir), store)
     }
 
     /// A store with workspaces `ws_a` and `ws_b`.
-    pub async fn two_workspaces() -> (tempfile::TempDir, Store) {
-        let (dir, store) = temp_store();
+    pub async fn two_workspaces() -> (TestGuard, Store) {
+        let (guard, store) = temp_store();
         store.ensure_workspace("ws_a").await.expect("ws_a");
         store.ensure_workspace("ws_b").await.expect("ws_b");
-        (dir, store)
+        (guard, store)
     }
+
+    /// Runs each `#[tokio::test]` given to it twice: in `mod sqlite` on a SQLite file and in
+    /// `mod postgres` on a fresh PostgreSQL database ([`temp_store`] picks the backend). The
+    /// store's behaviour suite is every test written inside it.
+    macro_rules! both_backends {
+        ($( #[tokio::test $(($($args:tt)*))?] async fn $name:ident() $body:block )*) => {
+            mod sqlite {
+                #[allow(unused_imports)]
+                use super::*;
+                $( #[tokio::test $(($($args)*))?] async fn $name() $body )*
+            }
+            mod postgres {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[tokio::test $(($($args)*))?]
+                    async fn $name() {
+                        let _postgres = $crate::store::test_support::use_postgres();
+                        $body
+                    }
+                )*
+            }
+        };
+    }
+    pub(crate) use both_backends;
 }

@@ -256,8 +256,8 @@ impl Store {
     where
         F: FnOnce() -> Vec<(QueueOp, QueueReply)> + Send + 'static,
     {
-        let health = self.health();
-        self.inner.writer.submit(Box::new(move |conn| {
+        let health = self.health()?;
+        self.sqlite()?.writer.submit(Box::new(move |conn| {
             let batch = take();
             if !batch.is_empty() {
                 run_batch(conn, batch, dedup_window_ms, &health);

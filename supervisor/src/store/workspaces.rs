@@ -49,6 +49,9 @@ impl Store {
             name,
             created_at_ms: now_ms(),
         };
+        if let Some(pg) = self.pg() {
+            return pg.create_workspace(workspace).await;
+        }
         self.write(move |conn| {
             let inserted = conn.execute(
                 "INSERT INTO workspaces (id, name, created_at_ms) VALUES (?1, ?2, ?3)
@@ -74,6 +77,9 @@ impl Store {
     /// named in the configuration.
     pub async fn ensure_workspace(&self, id: &str) -> Result<(), StoreError> {
         check_workspace_id(id)?;
+        if let Some(pg) = self.pg() {
+            return pg.ensure_workspace(id).await;
+        }
         let id = id.to_string();
         self.write(move |conn| {
             conn.execute(
@@ -88,6 +94,9 @@ impl Store {
 
     /// Every workspace, oldest first.
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.list_workspaces().await;
+        }
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, name, created_at_ms FROM workspaces ORDER BY created_at_ms, id",
@@ -100,6 +109,9 @@ impl Store {
 
     /// One workspace; [`StoreError::NotFound`] when absent.
     pub async fn get_workspace(&self, id: &str) -> Result<Workspace, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.get_workspace(id).await;
+        }
         let id = id.to_string();
         self.read(move |conn| {
             conn.query_row(
@@ -127,6 +139,7 @@ mod tests {
     use super::*;
     use crate::store::test_support::temp_store;
 
+    crate::store::test_support::both_backends! {
     #[tokio::test]
     async fn create_list_and_ensure() {
         let (_dir, store) = temp_store();
@@ -165,6 +178,7 @@ mod tests {
             store.get_workspace("ws_nope").await,
             Err(StoreError::NotFound(_))
         ));
+    }
     }
 
     #[tokio::test]

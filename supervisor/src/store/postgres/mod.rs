@@ -1,0 +1,273 @@
+//! The store on PostgreSQL (`[store] url = "postgres://…"`): the same records, the same
+//! validation and the same answers as the SQLite store, shared by every supervisor of a cluster.
+//!
+//! * A pool of connections ([`deadpool_postgres`]), bounded in size, in time to connect and in
+//!   time to wait for a free connection; every statement is bounded by `statement_timeout` and
+//!   every session commits with `synchronous_commit = on` (an answered write is on the
+//!   server's disk, as with SQLite's `synchronous=FULL`).
+//! * Writes that read before they write run as `SERIALIZABLE` transactions ([`pg_transaction!`])
+//!   retried on serialization failures and deadlocks: two supervisors racing on one record see
+//!   the same outcome as two writes through SQLite's single writer (one wins, the other sees the
+//!   winner's state).
+//! * Migrations are versioned in code ([`schema`]) and applied once, under an advisory lock, by
+//!   whichever supervisor connects first; a database from a newer supervisor is refused.
+//! * Text columns that are compared or ordered (ids, keys, names) use the `"C"` collation: lists
+//!   come back in byte order, as they do from SQLite.
+//!
+//! Each record kind has its file here, next to its SQLite twin in `store/`; the `Store` methods
+//! validate input once, then call the backend in use.
+
+pub(super) mod kv;
+pub(super) mod schema;
+pub(crate) mod util;
+mod workspaces;
+
+#[cfg(test)]
+pub(crate) mod test_db;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use super::{StorageFault, StoreError};
+
+/// Connections kept at most by one supervisor (`[store] max_connections` overrides it).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
+/// How long opening one connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call waits for a free pooled connection before failing.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+/// The longest any one statement may run (server side).
+const STATEMENT_TIMEOUT_MS: u64 = 30_000;
+/// A transaction left idle this long (a stuck caller) is ended by the server.
+const IDLE_IN_TRANSACTION_MS: u64 = 60_000;
+/// Attempts of a transaction that keeps meeting serialization failures.
+pub(super) const TRANSACTION_ATTEMPTS: u32 = 10;
+
+/// The PostgreSQL store: a connection pool and where it points (without a password).
+pub(crate) struct PgStore {
+    pool: Pool,
+    target: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An error inside a PostgreSQL call: a store error to answer as is, or a database error to
+/// map (and perhaps retry).
+#[derive(Debug)]
+pub(crate) enum PgError {
+    /// Answer this.
+    Store(StoreError),
+    /// The database failed.
+    Db(tokio_postgres::Error),
+    /// No connection could be had (pool timeout, server down).
+    Pool(String),
+}
+
+impl From<StoreError> for PgError {
+    fn from(e: StoreError) -> Self {
+        PgError::Store(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for PgError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        PgError::Db(e)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for PgError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        PgError::Pool(format!("no PostgreSQL connection: {e}"))
+    }
+}
+
+impl PgError {
+    /// The SQLSTATE of a database error.
+    pub(crate) fn code(&self) -> Option<&SqlState> {
+        match self {
+            PgError::Db(e) => e.code(),
+            _ => None,
+        }
+    }
+
+    /// Whether running the transaction again can succeed (it lost a race).
+    pub(crate) fn is_retryable(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        )
+    }
+
+    /// Whether this is a uniqueness violation.
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        self.code() == Some(&SqlState::UNIQUE_VIOLATION)
+    }
+
+    /// Whether this is a foreign key violation.
+    pub(crate) fn is_foreign_key_violation(&self) -> bool {
+        self.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION)
+    }
+}
+
+impl From<PgError> for StoreError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::Store(e) => e,
+            PgError::Pool(m) => StoreError::Internal(m),
+            PgError::Db(e) => {
+                let message = match e.as_db_error() {
+                    Some(db) => format!("database error: {} ({})", db.message(), db.code().code()),
+                    None => format!("database error: {e}"),
+                };
+                match e.code() {
+                    Some(c) if *c == SqlState::DISK_FULL => StoreError::Storage {
+                        fault: StorageFault::Full,
+                        message,
+                    },
+                    Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => StoreError::Storage {
+                        fault: StorageFault::ReadOnly,
+                        message,
+                    },
+                    _ => StoreError::Internal(message),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `$body` in a `SERIALIZABLE` transaction `$tx` on a pooled connection of `$pg`, committed
+/// when the body ends with `Ok`; runs it again (up to [`TRANSACTION_ATTEMPTS`] times, with a
+/// short random pause) when PostgreSQL reports a serialization failure or a deadlock. The body
+/// uses `?` on database calls and store errors alike; the whole evaluates to
+/// `Result<T, StoreError>`.
+macro_rules! pg_transaction {
+    ($pg:expr, |$tx:ident| $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result: Result<_, $crate::store::postgres::PgError> = async {
+                let mut client = $pg.client().await?;
+                let $tx = client
+                    .build_transaction()
+                    .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+                    .start()
+                    .await?;
+                let value = $body;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(e)
+                    if e.is_retryable()
+                        && attempt < $crate::store::postgres::TRANSACTION_ATTEMPTS =>
+                {
+                    let pause = rand::random_range(1..=(5 * attempt as u64));
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                other => break other.map_err($crate::store::StoreError::from),
+            }
+        }
+    }};
+}
+pub(crate) use pg_transaction;
+
+impl PgStore {
+    /// Connects to `url` (a `postgres://` URL or a `key=value` string), checks that the server
+    /// answers, and applies the pending migrations under an advisory lock.
+    pub(crate) async fn connect(url: &str, max_connections: usize) -> Result<PgStore, StoreError> {
+        let store = PgStore::build(url, max_connections)?;
+        let unreachable = |e: PgError| {
+            let detail = StoreError::from(e);
+            StoreError::Internal(format!(
+                "cannot use the PostgreSQL store at {}: {detail}",
+                store.target
+            ))
+        };
+        let mut client = store.client().await.map_err(unreachable)?;
+        schema::migrate(&mut client).await.map_err(unreachable)?;
+        drop(client);
+        Ok(store)
+    }
+
+    /// The pool for `url`, without connecting (connections are opened when first needed).
+    pub(crate) fn build(url: &str, max_connections: usize) -> Result<PgStore, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+            StoreError::InvalidArgument(format!(
+                "store.url: not a PostgreSQL URL ({e}); expected postgres://user@host:port/database"
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("convotic-supervisor");
+        }
+        let mut options = config.get_options().unwrap_or_default().to_string();
+        options.push_str(&format!(
+            " -c synchronous_commit=on -c statement_timeout={STATEMENT_TIMEOUT_MS} \
+             -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+        ));
+        config.options(options.trim());
+        let target = describe_target(&config);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(CONNECT_TIMEOUT + Duration::from_secs(1)))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("PostgreSQL pool: {e}")))?;
+        Ok(PgStore { pool, target })
+    }
+
+    /// Where the store lives: `postgres://user@host:port/database` (never a password).
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Whether the server answers now (for `/readyz`).
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(PgError::from)?;
+        Ok(())
+    }
+}
+
+/// `postgres://user@host:port/database` of a configuration, without its password.
+fn describe_target(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or(""),
+        config.get_dbname().unwrap_or("")
+    )
+}
