@@ -17,9 +17,18 @@
 //! Each record kind has its file here, next to its SQLite twin in `store/`; the `Store` methods
 //! validate input once, then call the backend in use.
 
+mod connections;
+mod contacts;
+mod conversations;
+mod cron_runs;
+mod delivery;
+mod deployments;
+mod keys;
 pub(super) mod kv;
+mod messages;
 pub(super) mod schema;
 pub(crate) mod util;
+mod workflows;
 mod workspaces;
 
 #[cfg(test)]

@@ -1,0 +1,1 @@
+//! connections on PostgreSQL (see `store/connections.rs`).

@@ -1,0 +1,1 @@
+//! contacts on PostgreSQL (see `store/contacts.rs`).

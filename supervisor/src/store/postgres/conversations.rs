@@ -1,0 +1,1 @@
+//! conversations on PostgreSQL (see `store/conversations.rs`).

@@ -1,0 +1,1 @@
+//! cron runs on PostgreSQL (see `store/cron_runs.rs`).

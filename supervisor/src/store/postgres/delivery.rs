@@ -1,0 +1,1 @@
+//! delivery on PostgreSQL (see `store/delivery.rs`).

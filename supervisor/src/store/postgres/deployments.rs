@@ -1,0 +1,1 @@
+//! deployments on PostgreSQL (see `store/deployments.rs`).

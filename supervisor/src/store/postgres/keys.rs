@@ -1,0 +1,1 @@
+//! keys on PostgreSQL (see `store/keys.rs`).

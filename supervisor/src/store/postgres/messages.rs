@@ -1,0 +1,1 @@
+//! messages on PostgreSQL (see `store/messages.rs`).

@@ -1,0 +1,1 @@
+//! workflows on PostgreSQL (see `store/workflows.rs`).
