@@ -5,7 +5,7 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|peers]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|peers|store]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
@@ -29,6 +29,9 @@
 //!   through our work stream to `hello-rust`, at concurrency 1 and 32, with ratios
 //!   ([`peers`]; needs Debian's Go packages, see README.md). Options as for `routes`.
 //!
+//! * `store`: `ctx.storage` operations per second on SQLite and on PostgreSQL, side by side
+//!   ([`store`]; needs the local PostgreSQL server).
+//!
 //! Without an argument (or with `all`), every benchmark runs.
 
 mod console;
@@ -41,6 +44,7 @@ mod lifecycle;
 mod peers;
 mod routes;
 mod sandbox;
+mod store;
 mod summary;
 mod workers;
 
@@ -50,7 +54,7 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console|delivery|peers] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console|delivery|peers|store] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
@@ -68,8 +72,9 @@ fn main() {
             | "console"
             | "delivery"
             | "peers"
+            | "store"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev, console, delivery or peers)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev, console, delivery, peers or store)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -99,6 +104,9 @@ fn main() {
     }
     if which == "all" || which == "peers" {
         peers::run(&options);
+    }
+    if which == "all" || which == "store" {
+        store::run(options.rounds);
     }
     if which == "all" || which == "deploy" {
         deploy::run();

@@ -18,6 +18,7 @@ pub mod fake_provider;
 pub mod load;
 pub mod nats;
 pub mod packages;
+pub mod postgres;
 pub mod showcase;
 
 /// Path of a workspace binary (`target/<profile>/<name>`), next to the running test's
@@ -314,6 +315,21 @@ impl Supervisor {
             .args(args)
             .arg("--data-dir")
             .arg(self.data_dir())
+            .output()
+            .expect("run cli");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Runs the supervisor's CLI with `args` and `--config <this supervisor's config>`.
+    pub fn cli_config(&self, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new(binary("convotic-supervisor"))
+            .args(args)
+            .arg("--config")
+            .arg(self.config_path())
             .output()
             .expect("run cli");
         (

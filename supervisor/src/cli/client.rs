@@ -138,6 +138,54 @@ pub(super) fn data_dir(target: &Target) -> Result<PathBuf, String> {
     Ok(PathBuf::from("./data"))
 }
 
+/// Where `target`'s records live: the data dir's SQLite file, or the configured PostgreSQL
+/// database (`[store] url`).
+pub(super) enum StoreLocation {
+    /// `<data_dir>/convotic.db`.
+    Sqlite(PathBuf),
+    /// `[store]`'s URL and connection limit.
+    Postgres(String, usize),
+}
+
+impl StoreLocation {
+    /// The location of a resolved configuration.
+    pub(super) fn of(config: &crate::config::ResolvedConfig) -> Self {
+        match &config.store_url {
+            Some(url) => StoreLocation::Postgres(url.clone(), config.store_max_connections),
+            None => StoreLocation::Sqlite(config.data_dir.join(crate::store::DB_FILE)),
+        }
+    }
+
+    /// Opens the store (creating and migrating it).
+    pub(super) async fn open(&self) -> Result<crate::store::Store, String> {
+        match self {
+            StoreLocation::Sqlite(path) => {
+                crate::store::Store::open(path).map_err(|e| e.to_string())
+            }
+            StoreLocation::Postgres(url, max) => crate::store::Store::open_postgres(url, *max)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Where `target`'s records live (see [`StoreLocation`]).
+pub(super) fn store_location(target: &Target) -> Result<StoreLocation, String> {
+    if let (None, Some(config)) = (&target.data_dir, &target.config) {
+        let config = crate::config::load_for_clients(config).map_err(|e| e.to_string())?;
+        return Ok(StoreLocation::of(&config));
+    }
+    let dir = data_dir(target)?;
+    if let Some(postgres) = super::discovery::postgres_store_of(&dir) {
+        return Err(format!(
+            "the supervisor of {} keeps its records in PostgreSQL ({postgres}): pass --config \
+             with its config file so this command reaches that database",
+            dir.display()
+        ));
+    }
+    Ok(StoreLocation::Sqlite(dir.join(crate::store::DB_FILE)))
+}
+
 /// Prints `message` as an error; exit code 1.
 pub(super) fn fail(message: String) -> i32 {
     eprintln!("error: {message}");
@@ -148,6 +196,49 @@ fn module_query(workspace: Option<&str>) -> String {
     workspace
         .map(|w| format!("?workspace={w}"))
         .unwrap_or_default()
+}
+
+/// `ps --cluster`: every live node sharing the store, with its modules.
+pub fn ps_cluster(target: &Target, json: bool) -> i32 {
+    let admin = match Admin::connect(target) {
+        Ok(admin) => admin,
+        Err(e) => return fail(e),
+    };
+    let body = match admin.call(reqwest::Method::GET, "/admin/v1/cluster") {
+        Ok(body) => body,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
+        return 0;
+    }
+    let nodes = body["nodes"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if body["shared_store"] == false {
+        println!("(a single node: this supervisor's store is its own SQLite file)");
+    }
+    for node in nodes {
+        println!(
+            "NODE {}  {}  v{}  {} modules",
+            node["id"].as_str().unwrap_or("?"),
+            node["address"].as_str().unwrap_or("?"),
+            node["version"].as_str().unwrap_or("?"),
+            node["modules"].as_array().map_or(0, Vec::len)
+        );
+        print!(
+            "{}",
+            format_table(
+                node["modules"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+            )
+        );
+        println!();
+    }
+    0
 }
 
 /// `ps`.

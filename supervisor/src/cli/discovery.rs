@@ -77,3 +77,26 @@ pub fn remove_endpoint(data_dir: &Path) {
 fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE_NAME)
 }
+
+/// File in the data dir naming the PostgreSQL store a supervisor of that dir uses (kept after
+/// it stops), so a CLI command given only `--data-dir` does not write to an unused SQLite file.
+pub const POSTGRES_MARKER: &str = "store-is-postgres";
+
+/// Records (`Some(target)`, never a password) or clears (`None`) the PostgreSQL marker.
+pub fn mark_postgres_store(data_dir: &Path, target: Option<&str>) -> io::Result<()> {
+    let marker = data_dir.join(POSTGRES_MARKER);
+    match target {
+        Some(target) => std::fs::write(marker, format!("{target}\n")),
+        None => match std::fs::remove_file(marker) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// The PostgreSQL store recorded for `data_dir`, if any.
+pub fn postgres_store_of(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.join(POSTGRES_MARKER))
+        .ok()
+        .map(|s| s.trim().to_string())
+}

@@ -1,10 +1,11 @@
-//! `workspaces` and `keys`: commands that open the data dir's SQLite file directly, so they
-//! work whether or not a supervisor is running (WAL lets both use the file at once).
+//! `workspaces` and `keys`: commands that open the store directly (the data dir's SQLite file,
+//! or the configured PostgreSQL database), so they work whether or not a supervisor is running
+//! (WAL lets both use a SQLite file at once).
 
 use std::future::Future;
 
 use super::Target;
-use crate::store::{Store, StoreError, DB_FILE};
+use crate::store::{Store, StoreError};
 
 /// Opens the store of `target`'s data dir and runs `command` on a small runtime; returns the
 /// exit code (1 with a message on stderr when anything fails).
@@ -13,8 +14,8 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
-    let data_dir = match super::client::data_dir(target) {
-        Ok(dir) => dir,
+    let location = match super::client::store_location(target) {
+        Ok(location) => location,
         Err(e) => return fail(&e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -24,9 +25,9 @@ where
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    let store = match Store::open(&data_dir.join(DB_FILE)) {
+    let store = match runtime.block_on(location.open()) {
         Ok(store) => store,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&e),
     };
     match runtime.block_on(command(store)) {
         Ok(()) => 0,

@@ -59,6 +59,9 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Every live node sharing this supervisor's store, each with its modules.
+        #[arg(long)]
+        cluster: bool,
     },
     /// Show a module's recent output (stdout, stderr, ctx.logger and lifecycle events).
     Logs {
@@ -473,7 +476,12 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Run { config, log_format } => run::run(&config, log_format.as_deref()),
         Command::CheckConfig { config } => run::check_config(&config),
-        Command::Ps { target, json } => client::ps(&target, json),
+        Command::Ps {
+            target,
+            json,
+            cluster: false,
+        } => client::ps(&target, json),
+        Command::Ps { target, json, .. } => client::ps_cluster(&target, json),
         Command::Logs {
             module,
             workspace,

@@ -11,7 +11,7 @@ use super::discovery::{self, Endpoint};
 use crate::config;
 use crate::gateway::{self, admin_token, GatewayState};
 use crate::process::Spawner;
-use crate::store::{Store, DB_FILE};
+use crate::store::Store;
 use crate::supervision::{Context, Supervisor};
 
 /// Log output: `--log-format json` (or `CONVOTIC_LOG_FORMAT=json`) for JSON lines, text
@@ -216,7 +216,15 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         allow_private_targets: config.delivery.allow_private_targets,
     });
     gateway::console::start_sampler(Arc::clone(&supervisor));
+    let node = node_identity(&config.cluster, listen);
+    tracing::info!(node = %node.id, address = %node.address, "cluster node");
+    let heartbeat = crate::supervision::membership::start_heartbeat(
+        Arc::clone(&supervisor),
+        state.store.clone(),
+        node.clone(),
+    );
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
+    let state_store = state.store.clone();
     let gateway = tokio::spawn(gateway::serve(listener, state, async {
         let _ = gateway_stopped.await;
     }));
@@ -248,6 +256,8 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     };
     tracing::info!("{which} received: stopping every module (send it again to kill them at once)");
     super::systemd::notify("STOPPING=1");
+    heartbeat.abort();
+    crate::supervision::membership::leave(&state_store, &node).await;
     let shutdown = supervisor.shutdown();
     tokio::select! {
         _ = shutdown => {}
@@ -266,6 +276,35 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     Ok(())
 }
 
+/// This node's id and address: `[cluster]`, else `<hostname>:<port>` and the listen address
+/// (the hostname when listening on every address).
+fn node_identity(
+    cluster: &crate::config::ClusterConfig,
+    listen: std::net::SocketAddr,
+) -> crate::supervision::membership::NodeIdentity {
+    let hostname = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let id = cluster
+        .node_id
+        .clone()
+        .unwrap_or_else(|| format!("{hostname}:{}", listen.port()));
+    let address = cluster.advertise.clone().unwrap_or_else(|| {
+        if listen.ip().is_unspecified() {
+            format!("http://{hostname}:{}", listen.port())
+        } else {
+            format!("http://{listen}")
+        }
+    });
+    crate::supervision::membership::NodeIdentity {
+        id,
+        address,
+        started_at_ms: crate::store::util_now_ms(),
+    }
+}
+
 /// Reloads the config (SIGHUP) and logs the outcome.
 async fn reload_and_log(reloader: Arc<Reloader>) {
     match reloader.reload().await {
@@ -281,12 +320,14 @@ async fn reload_and_log(reloader: Arc<Reloader>) {
     }
 }
 
-/// Opens `<data_dir>/convotic.db` (creating and migrating it) and makes sure every workspace
-/// named in the config exists in it.
+/// Opens the store (`<data_dir>/convotic.db`, or `[store] url`; creating and migrating it) and
+/// makes sure every workspace named in the config exists in it.
 async fn open_store(config: &config::ResolvedConfig) -> anyhow::Result<Store> {
-    let path = config.data_dir.join(DB_FILE);
-    // The message names the file.
-    let store = Store::open(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The message names the file or the server.
+    let store = super::client::StoreLocation::of(config)
+        .open()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut workspaces: Vec<&str> = config
         .modules
         .iter()
@@ -298,11 +339,19 @@ async fn open_store(config: &config::ResolvedConfig) -> anyhow::Result<Store> {
         store.ensure_workspace(workspace).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot record workspace {workspace} in {}: {e}",
-                path.display()
+                store.location()
             )
         })?;
     }
-    tracing::info!(database = %path.display(), "store open");
+    tracing::info!(database = %store.location(), "store open");
+    let marker = store.is_shared().then(|| store.location());
+    super::discovery::mark_postgres_store(&config.data_dir, marker.as_deref()).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write {} in {}: {e}",
+            super::discovery::POSTGRES_MARKER,
+            config.data_dir.display()
+        )
+    })?;
     Ok(store)
 }
 

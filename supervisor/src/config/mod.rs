@@ -8,6 +8,7 @@ mod model;
 mod resolve;
 
 pub use model::{
+    ClusterConfig, StoreConfig,
     Config, Defaults, DeliveryConfig, DeploymentsConfig, ModuleConfig, NatsConfig, RestartPolicy,
     Runtimes, SecretsConfig, ServerConfig, SupervisorConfig, WorkersConfig,
 };

@@ -41,6 +41,55 @@ pub struct Config {
     /// `[deployments]`: how deployed packages are kept.
     #[serde(default)]
     pub deployments: DeploymentsConfig,
+    /// `[store]`: where records live (absent: SQLite in the data dir).
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// `[cluster]`: this supervisor's name and address among the nodes sharing the store.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's id among the supervisors sharing the store. Default `<hostname>:<port>`.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// The URL other nodes and operators reach this node's HTTP listener at. Default
+    /// `http://<listen address>` (`http://<hostname>:<port>` when listening on all addresses).
+    #[serde(default)]
+    pub advertise: Option<String>,
+}
+
+/// `[store]`: the database of every record the supervisor keeps.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`: keep every record in PostgreSQL, shared
+    /// by every supervisor of a cluster. Absent: SQLite in `<data_dir>/convotic.db`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The name of an environment variable holding the URL (keeps a password out of the file).
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// Most PostgreSQL connections this supervisor opens. Default 16.
+    #[serde(default = "default_store_connections")]
+    pub max_connections: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_env: None,
+            max_connections: default_store_connections(),
+        }
+    }
+}
+
+fn default_store_connections() -> usize {
+    16
 }
 
 /// `[runtimes]`: the interpreters that run packages of runtime `node` and `python`.

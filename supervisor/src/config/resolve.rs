@@ -184,6 +184,12 @@ pub struct ResolvedConfig {
     pub runtimes: super::model::Runtimes,
     /// `[deployments]`.
     pub deployments: super::model::DeploymentsConfig,
+    /// The PostgreSQL store's URL (from `store.url` or `store.url_env`); `None` = SQLite.
+    pub store_url: Option<String>,
+    /// `[store] max_connections`.
+    pub store_max_connections: usize,
+    /// `[cluster]`.
+    pub cluster: super::model::ClusterConfig,
 }
 
 /// Reads and resolves a config file, checking that every module's command, working dir and
@@ -298,7 +304,11 @@ fn parse_checked(
             ));
         }
     }
+    let store_url = resolve_store_url(&config).map_err(|(entry, m)| invalid(entry, m))?;
     Ok(ResolvedConfig {
+        store_url,
+        store_max_connections: config.store.max_connections,
+        cluster: check_cluster(&config.cluster).map_err(|(entry, m)| invalid(entry, m))?,
         key_dir,
         active_key: config.secrets.active_key.clone(),
         cgroups: config.supervisor.cgroups,
@@ -314,6 +324,84 @@ fn parse_checked(
         runtimes: config.runtimes.clone(),
         deployments: config.deployments.clone(),
     })
+}
+
+/// `[cluster]`, checked: a node id is 1-128 of `[A-Za-z0-9._:-]`, an address an http(s) URL.
+fn check_cluster(
+    cluster: &super::model::ClusterConfig,
+) -> Result<super::model::ClusterConfig, (String, String)> {
+    if let Some(id) = &cluster.node_id {
+        let valid = !id.is_empty()
+            && id.len() <= 128
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+        if !valid {
+            return Err((
+                "cluster.node_id".into(),
+                format!("{id:?}: use 1-128 of [A-Za-z0-9._:-], e.g. \"node-1\""),
+            ));
+        }
+    }
+    if let Some(address) = &cluster.advertise {
+        if !(address.starts_with("http://") || address.starts_with("https://"))
+            || address.len() > 256
+        {
+            return Err((
+                "cluster.advertise".into(),
+                format!("{address:?}: use the URL of this node's listener, e.g. http://10.0.0.5:8080"),
+            ));
+        }
+    }
+    Ok(cluster.clone())
+}
+
+/// The PostgreSQL URL of `[store]`, checked: `url` or `url_env` (not both), a `postgres://`
+/// URL, and `[nats]` configured (the embedded queue keeps worker messages in one supervisor's
+/// SQLite file, which a cluster cannot share). Errors name the entry.
+fn resolve_store_url(config: &Config) -> Result<Option<String>, (String, String)> {
+    let store = &config.store;
+    let url = match (&store.url, &store.url_env) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err((
+                "store".into(),
+                "set url or url_env, not both".into(),
+            ))
+        }
+        (Some(url), None) => url.clone(),
+        (None, Some(name)) => std::env::var(name).map_err(|_| {
+            (
+                "store.url_env".into(),
+                format!("environment variable {name} is not set (it must hold the PostgreSQL URL)"),
+            )
+        })?,
+    };
+    let entry = if store.url.is_some() { "store.url" } else { "store.url_env" };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err((
+            entry.into(),
+            "only PostgreSQL is supported: postgres://user@host:5432/database (leave [store] \
+             out to keep records in SQLite in the data dir)"
+                .into(),
+        ));
+    }
+    if store.max_connections == 0 {
+        return Err((
+            "store.max_connections".into(),
+            "must be at least 1; default 16".into(),
+        ));
+    }
+    if config.nats.is_none() {
+        return Err((
+            entry.into(),
+            "a PostgreSQL store needs [nats]: the embedded queue keeps worker messages in one \
+             supervisor's SQLite file, which other supervisors cannot see; add [nats] url = \
+             \"nats://...\" (NATS JetStream) or leave [store] out"
+                .into(),
+        ));
+    }
+    Ok(Some(url))
 }
 
 /// A sandboxed module never sees the supervisor's data dir (other modules' data, keys, the

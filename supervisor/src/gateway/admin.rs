@@ -99,12 +99,35 @@ pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
             }
         }
         ["crons", rest @ ..] => super::crons::route(state, &request, workspace, rest).await,
+        ["cluster"] => {
+            if request.method != Method::GET {
+                return method_not_allowed(&request, "GET");
+            }
+            cluster(state, &request).await
+        }
         _ => error_response(
             StatusCode::NOT_FOUND,
             "not_found",
             &format!("no such admin endpoint: {}", request.path),
             &request.request_id,
         ),
+    }
+}
+
+/// `GET /admin/v1/cluster`: the live nodes sharing this supervisor's store (heard from within
+/// `membership::LIVE_WITHIN`), each with its modules' statuses at its last heartbeat.
+async fn cluster(state: &GatewayState, request: &Incoming) -> Response {
+    use crate::supervision::membership::LIVE_WITHIN;
+    match state.store.list_nodes(LIVE_WITHIN.as_millis() as u64).await {
+        Ok(nodes) => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "shared_store": state.store.is_shared(),
+                "live_within_ms": LIVE_WITHIN.as_millis() as u64,
+                "nodes": nodes,
+            }),
+        ),
+        Err(e) => super::data::store_error(request, e),
     }
 }
 

@@ -28,6 +28,7 @@ mod health;
 mod keys;
 mod kv;
 mod messages;
+mod nodes;
 mod pool;
 pub(crate) mod postgres;
 mod queue;
@@ -55,6 +56,7 @@ pub use health::{StorageFault, StorageHealth, StorageStatus};
 pub use keys::{ApiKey, KeyScope};
 pub use kv::StorageEntry;
 pub use messages::{NewMessage, OutboundMessage};
+pub use nodes::{ClusterNode, MAX_NODE_SNAPSHOT};
 pub use queue::{
     ClaimedDelivery, QueueDeadLetter, QueueHold, QueueMessage, QueueOp, QueueOutcome, QueueReply,
     QueueSubscription,
@@ -62,6 +64,11 @@ pub use queue::{
 pub use schema::SCHEMA_VERSION;
 pub use workflows::{NewWorkflowRun, WorkflowRun};
 pub use workspaces::Workspace;
+
+/// Milliseconds since the Unix epoch (the store's clock).
+pub fn util_now_ms() -> u64 {
+    util::now_ms()
+}
 
 /// File name of the database inside the data dir.
 pub const DB_FILE: &str = "convotic.db";

@@ -317,6 +317,20 @@ UPDATE workflow_runs SET status = 'failed',
     WHERE status = 'queued';
 "#,
     },
+    Migration {
+        version: 7,
+        name: "cluster nodes (membership heartbeats)",
+        sql: r#"
+CREATE TABLE cluster_nodes (
+    id              TEXT PRIMARY KEY,
+    address         TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    started_at_ms   INTEGER NOT NULL,
+    last_seen_ms    INTEGER NOT NULL,
+    modules         TEXT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The schema version this build writes.

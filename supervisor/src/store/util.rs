@@ -134,21 +134,34 @@ pub fn page_query(
     (sql, params)
 }
 
-/// `text` cut to at most `max` bytes on a character boundary (for free text that must never
-/// make a record fail, such as error messages and labels).
+/// `text` cut to at most `max` bytes on a character boundary, NUL characters replaced by
+/// U+FFFD (for free text that must never make a record fail, such as error messages and
+/// labels: PostgreSQL's text cannot hold NUL).
 pub fn truncate_utf8(text: &str, max: usize) -> String {
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_string()
+    let cut = &text[..end];
+    if cut.contains('\0') {
+        let replaced = cut.replace('\0', "\u{FFFD}");
+        // U+FFFD is 3 bytes: cut again to stay within `max`.
+        return truncate_utf8(&replaced, max);
+    }
+    cut.to_string()
 }
 
-/// Checks a string field's length.
+/// Checks a string field's length, and that it holds no NUL character (PostgreSQL's text
+/// cannot store one; both backends refuse it alike).
 pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), StoreError> {
     if value.len() > max {
         return Err(StoreError::InvalidArgument(format!(
             "{field}: longer than {max} bytes"
+        )));
+    }
+    if value.contains('\0') {
+        return Err(StoreError::InvalidArgument(format!(
+            "{field}: contains a NUL character (U+0000)"
         )));
     }
     Ok(())
@@ -272,6 +285,13 @@ mod tests {
             decode_page_token("!!"),
             Err(StoreError::InvalidArgument(m)) if m.starts_with("page_token")
         ));
+    }
+
+    #[test]
+    fn free_text_never_holds_nul() {
+        assert_eq!(truncate_utf8("a\0b", 10), "a\u{FFFD}b");
+        assert_eq!(truncate_utf8("\0\0", 4), "\u{FFFD}");
+        assert!(check_len("name", "a\0", 10).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod context;
 mod env;
 pub mod instance;
+pub mod membership;
 mod peer;
 pub mod reload;
 pub mod replica;

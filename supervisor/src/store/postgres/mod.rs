@@ -26,6 +26,7 @@ mod deployments;
 mod keys;
 pub(super) mod kv;
 mod messages;
+mod nodes;
 pub(super) mod schema;
 pub(crate) mod util;
 mod workflows;
@@ -43,8 +44,6 @@ use tokio_postgres::NoTls;
 
 use super::{StorageFault, StoreError};
 
-/// Connections kept at most by one supervisor (`[store] max_connections` overrides it).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
 /// How long opening one connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a call waits for a free pooled connection before failing.

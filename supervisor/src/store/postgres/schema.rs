@@ -27,7 +27,7 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "workspaces, keys, contacts, conversations, messages, workflow runs, storage, \
-           cron runs, block connections, deployments, delivery targets",
+           cron runs, block connections, deployments, delivery targets, cluster nodes",
     sql: r#"
 CREATE TABLE workspaces (
     id              TEXT COLLATE "C" PRIMARY KEY,
@@ -224,6 +224,15 @@ CREATE TABLE delivery_targets (
     created_at_ms   BIGINT NOT NULL,
     updated_at_ms   BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, purpose, name)
+);
+
+CREATE TABLE cluster_nodes (
+    id              TEXT COLLATE "C" PRIMARY KEY,
+    address         TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    started_at_ms   BIGINT NOT NULL,
+    last_seen_ms    BIGINT NOT NULL,
+    modules         TEXT NOT NULL
 );
 "#,
 }];

@@ -1,0 +1,75 @@
+//! Cluster membership on PostgreSQL (see `store/nodes.rs`).
+
+use super::util::{parse_json, signed, unsigned};
+use super::{PgError, PgStore};
+use crate::store::{ClusterNode, StoreError};
+
+impl PgStore {
+    /// Upserts a node's heartbeat (`modules` is its snapshot's JSON text).
+    pub(crate) async fn node_heartbeat(
+        &self,
+        node: &ClusterNode,
+        modules: &str,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO cluster_nodes
+                    (id, address, version, started_at_ms, last_seen_ms, modules)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO UPDATE SET address = excluded.address,
+                    version = excluded.version, started_at_ms = excluded.started_at_ms,
+                    last_seen_ms = excluded.last_seen_ms, modules = excluded.modules",
+                &[
+                    &node.id,
+                    &node.address,
+                    &node.version,
+                    &signed(node.started_at_ms),
+                    &signed(node.last_seen_ms),
+                    &modules,
+                ],
+            )
+            .await
+            .map_err(PgError::from)?;
+        Ok(())
+    }
+
+    /// Deletes node `id` and the nodes silent since before `before_ms`.
+    pub(crate) async fn node_leave(&self, id: &str, before_ms: i64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM cluster_nodes WHERE id = $1 OR last_seen_ms < $2",
+                &[&id, &before_ms],
+            )
+            .await
+            .map_err(PgError::from)?;
+        Ok(())
+    }
+
+    /// The nodes heard from since `since_ms`, by id.
+    pub(crate) async fn list_nodes(&self, since_ms: i64) -> Result<Vec<ClusterNode>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, address, version, started_at_ms, last_seen_ms, modules
+                 FROM cluster_nodes WHERE last_seen_ms >= $1 ORDER BY id",
+                &[&since_ms],
+            )
+            .await
+            .map_err(PgError::from)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClusterNode {
+                    id: row.get(0),
+                    address: row.get(1),
+                    version: row.get(2),
+                    started_at_ms: unsigned(row.get(3)),
+                    last_seen_ms: unsigned(row.get(4)),
+                    modules: parse_json("cluster_nodes.modules", row.get(5))?,
+                })
+            })
+            .collect::<Result<Vec<_>, PgError>>()
+            .map_err(StoreError::from)
+    }
+}

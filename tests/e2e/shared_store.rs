@@ -1,0 +1,169 @@
+//! Two supervisors sharing one PostgreSQL store (`[store] url`) and one NATS server, as two
+//! nodes of a cluster on one machine: an API key created through one node's CLI opens the other
+//! node's routes, a module's storage written through one node is read through the other,
+//! contacts created on one are listed on the other; a PostgreSQL store without `[nats]` is
+//! refused at start, naming the entry; `ps --cluster` on either node lists both with their
+//! modules; a CLI command given only the data dir of a PostgreSQL
+//! supervisor refuses to write to an unused SQLite file.
+
+use std::process::Command;
+
+use convotic_e2e::nats::NatsServer;
+use convotic_e2e::postgres::TestDatabase;
+use convotic_e2e::{binary, ModuleEntry, Supervisor};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn node(db: &TestDatabase, nats: &NatsServer) -> Supervisor {
+    let tables = format!("{}[nats]\nurl = \"{}\"\n", db.store_table(), nats.url());
+    let sup = Supervisor::start_full(
+        &[ModuleEntry::new("hello-rust", "hello-rust")],
+        &[],
+        &[],
+        &tables,
+    );
+    sup.wait_state("hello-rust", "ready", std::time::Duration::from_secs(20));
+    sup
+}
+
+fn send(request: reqwest::blocking::RequestBuilder) -> (u16, Value) {
+    let response = request.send().expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn two_supervisors_share_one_postgresql_store() {
+    let db = TestDatabase::create();
+    let nats = NatsServer::start();
+    let a = node(&db, &nats);
+    let b = node(&db, &nats);
+
+    // A key created through node A's CLI (with its config: the CLI reaches PostgreSQL).
+    let (code, stdout, stderr) = a.cli_config(&["keys", "create", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "keys create: {stderr}");
+    let key = stdout.lines().next().unwrap_or_default().trim().to_string();
+
+    // Storage written through A is read through B, and the other way round.
+    let (status, _) = send(
+        a.http(Method::PUT, "/v1/modules/hello-rust/kv/greeting")
+            .header("x-api-key", &key)
+            .json(&json!({"text": "from A"})),
+    );
+    assert!((200..300).contains(&status), "PUT through A: {status}");
+    let (status, body) = send(
+        b.http(Method::GET, "/v1/modules/hello-rust/kv/greeting").header("x-api-key", &key),
+    );
+    assert_eq!(status, 200, "GET through B: {body}");
+    assert_eq!(body["value"], json!({"text": "from A"}), "{body}");
+    assert_eq!(body["revision"], 1, "{body}");
+    let (status, _) = send(
+        b.http(Method::PUT, "/v1/modules/hello-rust/kv/greeting")
+            .header("x-api-key", &key)
+            .json(&json!({"text": "from B"})),
+    );
+    assert!((200..300).contains(&status));
+    let (_, body) = send(
+        a.http(Method::GET, "/v1/modules/hello-rust/kv/greeting").header("x-api-key", &key),
+    );
+    assert_eq!(body["value"], json!({"text": "from B"}), "{body}");
+    assert_eq!(body["revision"], 2, "{body}");
+
+    // A contact created through B is listed through A.
+    let (status, created) = send(
+        b.http(Method::POST, "/v1/contacts")
+            .header("x-api-key", &key)
+            .json(&json!({"external_id": "cust-1", "name": "Ada"})),
+    );
+    assert!((200..300).contains(&status), "create contact: {created}");
+    let (status, list) = send(a.http(Method::GET, "/v1/contacts").header("x-api-key", &key));
+    assert_eq!(status, 200, "{list}");
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![created["id"].as_str().unwrap()], "{list}");
+
+    // A key revoked through B stops working on A (after A's short cache lifetime).
+    let key_id = {
+        let (code, stdout, stderr) =
+            b.cli_config(&["keys", "list", "--workspace", "ws_test", "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let keys: Value = serde_json::from_str(&stdout).expect("keys json");
+        keys[0]["id"].as_str().expect("key id").to_string()
+    };
+    let (code, _, stderr) =
+        b.cli_config(&["keys", "revoke", "--workspace", "ws_test", &key_id]);
+    assert_eq!(code, 0, "{stderr}");
+    a.wait_until(std::time::Duration::from_secs(15), "revocation on A", |a| {
+        send(a.http(Method::GET, "/v1/modules/hello-rust/kv/greeting").header("x-api-key", &key)).0
+            == 401
+    });
+
+    // Each node sees the other, with its modules.
+    a.wait_until(std::time::Duration::from_secs(15), "both nodes listed", |a| {
+        let (code, stdout, _) = a.cli(&["ps", "--cluster", "--json"]);
+        let body: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        code == 0 && body["nodes"].as_array().is_some_and(|n| n.len() == 2)
+    });
+    let (_, stdout, _) = a.cli(&["ps", "--cluster", "--json"]);
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(body["shared_store"], true, "{body}");
+    for node in body["nodes"].as_array().unwrap() {
+        assert_eq!(node["modules"][0]["name"], "hello-rust", "{node}");
+        assert!(node["address"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{node}");
+    }
+    let (code, table, _) = b.cli(&["ps", "--cluster"]);
+    assert_eq!(code, 0);
+    assert_eq!(table.matches("NODE ").count(), 2, "{table}");
+
+    // The CLI given only A's data dir refuses to use a SQLite file nobody reads.
+    let (code, _, stderr) = a.cli(&["keys", "list", "--workspace", "ws_test"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("PostgreSQL") && stderr.contains("--config"), "{stderr}");
+}
+
+#[test]
+fn a_postgresql_store_without_nats_is_refused() {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("convotic.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[supervisor]\ndata_dir = \"data\"\n{}",
+            db.store_table()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(binary("convotic-supervisor"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("store.url") && stderr.contains("[nats]"),
+        "{stderr}"
+    );
+    // An unreachable server is named at start, with the address (never a password).
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[supervisor]\ndata_dir = \"data\"\n\
+         [nats]\nurl = \"nats://127.0.0.1:1\"\n\
+         [store]\nurl = \"postgres://convotic:hunter2@127.0.0.1:1/nowhere\"\n",
+    )
+    .unwrap();
+    let output = Command::new(binary("convotic-supervisor"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("postgres://convotic@127.0.0.1:1/nowhere"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
