@@ -121,6 +121,11 @@ impl Store {
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         let label = truncate_utf8(&connection.account_label, MAX_NAME);
         let message = truncate_utf8(&connection.last_test_message, MAX_TEXT);
+        if let Some(pg) = self.pg() {
+            return pg
+                .connection_insert(&connection, &config, &secret_fields, &label, &message)
+                .await;
+        }
         self.write(move |conn| {
             let tx = conn.transaction()?;
             require_workspace(&tx, &connection.workspace)?;
@@ -173,6 +178,9 @@ impl Store {
         block: &str,
         id: &str,
     ) -> Result<StoredConnection, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.connection_get(ws, block, id).await;
+        }
         let (ws, block, id) = (ws.to_string(), block.to_string(), id.to_string());
         self.read(move |conn| get(conn, &ws, &block, &id)).await
     }
@@ -183,6 +191,9 @@ impl Store {
         ws: &str,
         block: &str,
     ) -> Result<Vec<StoredConnection>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.connection_list(ws, block).await;
+        }
         let (ws, block) = (ws.to_string(), block.to_string());
         self.read(move |conn| {
             let mut statement = conn.prepare(&format!(
@@ -202,6 +213,9 @@ impl Store {
         block: &str,
         id: &str,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.connection_delete(ws, block, id).await;
+        }
         let (ws, block, id) = (ws.to_string(), block.to_string(), id.to_string());
         self.write(move |conn| {
             let deleted = conn.execute(
@@ -231,6 +245,11 @@ impl Store {
         let (ws, block, id) = (ws.to_string(), block.to_string(), id.to_string());
         let message = truncate_utf8(message, MAX_TEXT);
         let label = truncate_utf8(account_label, MAX_NAME);
+        if let Some(pg) = self.pg() {
+            return pg
+                .connection_record_test(&ws, &block, &id, ok, &message, &label)
+                .await;
+        }
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let now = signed(now_ms());
@@ -255,6 +274,9 @@ impl Store {
 
     /// How many connections each key id seals (`""` for connections without secrets).
     pub async fn connection_key_usage(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.connection_key_usage().await;
+        }
         self.read(|conn| {
             let mut statement = conn.prepare(
                 "SELECT secret_key_id, COUNT(*) FROM block_connections
@@ -273,6 +295,9 @@ impl Store {
         &self,
         key_id: &str,
     ) -> Result<Vec<StoredConnection>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.connections_sealed_with_other_keys(key_id).await;
+        }
         let key_id = key_id.to_string();
         self.read(move |conn| {
             let mut statement = conn.prepare(&format!(
@@ -293,6 +318,9 @@ impl Store {
         previous_key_id: &str,
         sealed: Sealed,
     ) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.connection_reseal(id, previous_key_id, &sealed).await;
+        }
         let (id, previous) = (id.to_string(), previous_key_id.to_string());
         self.write(move |conn| {
             let updated = conn.execute(
@@ -345,76 +373,184 @@ mod tests {
         }
     }
 
+    /// Supervisors sharing a PostgreSQL database race to add connections to a block that has
+    /// room for four more: four are added, the others refused, never more than the cap. (Only
+    /// PostgreSQL is shared by several supervisors; on SQLite a second process racing the
+    /// supervisor's deferred transaction may be answered "database is locked".)
     #[tokio::test]
-    async fn connections_are_scoped_tested_resealed_and_deleted() {
-        let (_dir, store) = store().await;
-        let stored = store.connection_insert(connection("ws_a")).await.unwrap();
-        assert_eq!(stored.sealed.as_ref().unwrap().key_id, "k1");
-        assert!(stored.created_at_ms > 0);
-        assert!(store
-            .connection_get("ws_b", "sms", &stored.id)
-            .await
-            .is_err());
-        assert!(store
-            .connection_list("ws_b", "sms")
+    async fn postgres_supervisors_racing_never_exceed_the_cap() {
+        let _postgres = crate::store::test_support::use_postgres();
+        let (dir, store) = store().await;
+        let (second, third) = (dir.open_again(), dir.open_again());
+        // Fill the block to four below the cap in one statement (996 inserts take seconds).
+        let first = store.connection_insert(connection("ws_a")).await.unwrap();
+        let filled = store
+            .pg()
+            .expect("PostgreSQL store")
+            .client()
             .await
             .unwrap()
-            .is_empty());
-        assert_eq!(store.connection_list("ws_a", "sms").await.unwrap().len(), 1);
-        let tested = store
-            .connection_record_test("ws_a", "sms", &stored.id, false, "bad token", "ignored")
+            .execute(
+                "INSERT INTO block_connections
+                 SELECT 'conn_fill_' || g, workspace_id, block_id, name, config, secret_fields,
+                        secret_key_id, secret_nonce, secret_ciphertext, account_label,
+                        created_at_ms, updated_at_ms, last_tested_at_ms, last_test_ok,
+                        last_test_message
+                 FROM block_connections, generate_series(1, $2::bigint) AS g WHERE id = $1",
+                &[&first.id, &((MAX_CONNECTIONS_PER_BLOCK - 5) as i64)],
+            )
             .await
             .unwrap();
-        assert!(!tested.last_test_ok);
-        assert_eq!(tested.account_label, "+33 1");
-        assert_eq!(
-            store.connection_key_usage().await.unwrap(),
-            vec![("k1".into(), 1)]
-        );
-        let others = store
-            .connections_sealed_with_other_keys("k2")
-            .await
-            .unwrap();
-        assert_eq!(others.len(), 1);
-        let resealed = Sealed {
-            key_id: "k2".into(),
-            nonce: vec![3; 24],
-            ciphertext: vec![4; 40],
+        assert_eq!(filled as usize, MAX_CONNECTIONS_PER_BLOCK - 5);
+        let add = |s: Store| async move {
+            let mut results = Vec::new();
+            for _ in 0..4 {
+                results.push(s.connection_insert(connection("ws_a")).await);
+            }
+            results
         };
-        assert!(store
-            .connection_reseal(&stored.id, "k1", resealed.clone())
-            .await
-            .unwrap());
-        assert!(!store
-            .connection_reseal(&stored.id, "k1", resealed)
-            .await
-            .unwrap());
-        assert!(store
-            .connections_sealed_with_other_keys("k2")
-            .await
-            .unwrap()
-            .is_empty());
-        assert!(store
-            .connection_delete("ws_b", "sms", &stored.id)
-            .await
-            .is_err());
-        store
-            .connection_delete("ws_a", "sms", &stored.id)
-            .await
-            .unwrap();
-        assert!(store
-            .connection_get("ws_a", "sms", &stored.id)
-            .await
-            .is_err());
+        let (a, b, c) = tokio::join!(add(store.clone()), add(second.clone()), add(third));
+        let (added, refused): (Vec<_>, Vec<_>) =
+            a.into_iter().chain(b).chain(c).partition(Result::is_ok);
+        assert_eq!(added.len(), 4);
+        for result in &refused {
+            assert!(
+                matches!(result, Err(StoreError::FailedPrecondition(m)) if m.contains("\"sms\"")),
+                "{result:?}"
+            );
+        }
+        assert_eq!(
+            second.connection_list("ws_a", "sms").await.unwrap().len(),
+            MAX_CONNECTIONS_PER_BLOCK
+        );
+        // The cap is per workspace and per block.
+        second.connection_insert(connection("ws_b")).await.unwrap();
+        let mut other_block = connection("ws_a");
+        other_block.block_id = "mail".into();
+        second.connection_insert(other_block).await.unwrap();
     }
 
-    #[tokio::test]
-    async fn unknown_workspace_is_refused() {
-        let (_dir, store) = store().await;
-        let error = store
-            .connection_insert(connection("ws_zz"))
-            .await
-            .unwrap_err();
-        assert!(matches!(error, StoreError::NotFound(_)), "{error}");
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn connections_are_scoped_tested_resealed_and_deleted() {
+            let (_dir, store) = store().await;
+            let stored = store.connection_insert(connection("ws_a")).await.unwrap();
+            assert_eq!(stored.sealed.as_ref().unwrap().key_id, "k1");
+            assert!(stored.created_at_ms > 0);
+            assert!(store
+                .connection_get("ws_b", "sms", &stored.id)
+                .await
+                .is_err());
+            assert!(store
+                .connection_list("ws_b", "sms")
+                .await
+                .unwrap()
+                .is_empty());
+            assert_eq!(store.connection_list("ws_a", "sms").await.unwrap().len(), 1);
+            let tested = store
+                .connection_record_test("ws_a", "sms", &stored.id, false, "bad token", "ignored")
+                .await
+                .unwrap();
+            assert!(!tested.last_test_ok);
+            assert_eq!(tested.account_label, "+33 1");
+            assert_eq!(
+                store.connection_key_usage().await.unwrap(),
+                vec![("k1".into(), 1)]
+            );
+            let others = store
+                .connections_sealed_with_other_keys("k2")
+                .await
+                .unwrap();
+            assert_eq!(others.len(), 1);
+            let resealed = Sealed {
+                key_id: "k2".into(),
+                nonce: vec![3; 24],
+                ciphertext: vec![4; 40],
+            };
+            assert!(store
+                .connection_reseal(&stored.id, "k1", resealed.clone())
+                .await
+                .unwrap());
+            assert!(!store
+                .connection_reseal(&stored.id, "k1", resealed)
+                .await
+                .unwrap());
+            assert!(store
+                .connections_sealed_with_other_keys("k2")
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(store
+                .connection_delete("ws_b", "sms", &stored.id)
+                .await
+                .is_err());
+            store
+                .connection_delete("ws_a", "sms", &stored.id)
+                .await
+                .unwrap();
+            assert!(store
+                .connection_get("ws_a", "sms", &stored.id)
+                .await
+                .is_err());
+        }
+
+        #[tokio::test]
+        async fn unknown_workspace_is_refused() {
+            let (_dir, store) = store().await;
+            let error = store
+                .connection_insert(connection("ws_zz"))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, StoreError::NotFound(_)), "{error}");
+        }
+
+        #[tokio::test]
+        async fn two_supervisors_share_connections_and_reseal_once() {
+            let (dir, store) = store().await;
+            let other = dir.open_again();
+            let stored = store.connection_insert(connection("ws_a")).await.unwrap();
+            let theirs = other.connection_insert(connection("ws_a")).await.unwrap();
+            assert_eq!(
+                other.connection_get("ws_a", "sms", &stored.id).await.unwrap(),
+                stored
+            );
+            let mut both = vec![stored.clone(), theirs];
+            both.sort_by(|a, b| a.id.cmp(&b.id));
+            assert_eq!(store.connection_list("ws_a", "sms").await.unwrap(), both);
+            assert_eq!(other.connection_list("ws_a", "sms").await.unwrap(), both);
+
+            // Both reseal the same connection from k1 at the same time: exactly one does.
+            let sealed = |key: &str| Sealed {
+                key_id: key.into(),
+                nonce: vec![5; 24],
+                ciphertext: vec![6; 40],
+            };
+            let (x, y) = tokio::join!(
+                store.connection_reseal(&stored.id, "k1", sealed("k2")),
+                other.connection_reseal(&stored.id, "k1", sealed("k3"))
+            );
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert!(x ^ y, "resealed twice or never");
+            let winner = if x { "k2" } else { "k3" };
+            let seen = other
+                .connection_get("ws_a", "sms", &stored.id)
+                .await
+                .unwrap();
+            assert_eq!(seen.sealed, Some(sealed(winner)));
+            assert_eq!(
+                store.connection_key_usage().await.unwrap(),
+                vec![("k1".into(), 1), (winner.into(), 1)]
+            );
+            // A test recorded through one supervisor is seen by the other.
+            let tested = other
+                .connection_record_test("ws_a", "sms", &stored.id, true, "fine", "+33 2")
+                .await
+                .unwrap();
+            assert_eq!(tested.account_label, "+33 2");
+            assert_eq!(
+                store.connection_get("ws_a", "sms", &stored.id).await.unwrap(),
+                tested
+            );
+        }
     }
 }

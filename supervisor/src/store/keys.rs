@@ -70,7 +70,7 @@ impl KeyScope {
         }
     }
 
-    fn from_stored(text: &str) -> Self {
+    pub(super) fn from_stored(text: &str) -> Self {
         if text == "deploy" {
             KeyScope::Deploy
         } else {
@@ -126,8 +126,24 @@ fn parse_key(presented: &str) -> Option<&str> {
 }
 
 /// Hex SHA-256 of a whole key.
-fn key_hash(key: &str) -> String {
+pub(super) fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A new key of `scope` for `workspace` with a random id and secret, and its plaintext.
+pub(super) fn draw_key(workspace: &str, label: &str, scope: KeyScope) -> (ApiKey, String) {
+    let id = random_lower_alnum(KEY_ID_LEN);
+    let secret: [u8; 32] = rand::random();
+    let plaintext = format!("{KEY_PREFIX}{id}_{}", URL_SAFE_NO_PAD.encode(secret));
+    let key = ApiKey {
+        id,
+        workspace: workspace.to_string(),
+        label: label.to_string(),
+        created_at_ms: now_ms(),
+        revoked_at_ms: None,
+        scope,
+    };
+    (key, plaintext)
 }
 
 impl Store {
@@ -150,23 +166,16 @@ impl Store {
         scope: KeyScope,
     ) -> Result<(ApiKey, String), StoreError> {
         check_len("label", label, MAX_NAME)?;
+        if let Some(pg) = self.pg() {
+            return pg.create_scoped_key(workspace, label, scope).await;
+        }
         let workspace = workspace.to_string();
         let label = label.to_string();
         self.write(move |conn| {
             require_workspace(conn, &workspace)?;
             // A key id collision (1 in 36^8 per pair) is retried with a new id.
             for _ in 0..5 {
-                let id = random_lower_alnum(KEY_ID_LEN);
-                let secret: [u8; 32] = rand::random();
-                let plaintext = format!("{KEY_PREFIX}{id}_{}", URL_SAFE_NO_PAD.encode(secret));
-                let key = ApiKey {
-                    id,
-                    workspace: workspace.clone(),
-                    label: label.clone(),
-                    created_at_ms: now_ms(),
-                    revoked_at_ms: None,
-                    scope,
-                };
+                let (key, plaintext) = draw_key(&workspace, &label, scope);
                 let inserted = conn.execute(
                     "INSERT INTO api_keys (id, workspace_id, label, sha256, created_at_ms, scope)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -194,6 +203,9 @@ impl Store {
 
     /// The keys of `workspace`, oldest first, revoked ones included; never any secret.
     pub async fn list_keys(&self, workspace: &str) -> Result<Vec<ApiKey>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.list_keys(workspace).await;
+        }
         let workspace = workspace.to_string();
         self.read(move |conn| {
             require_workspace(conn, &workspace)?;
@@ -219,6 +231,13 @@ impl Store {
     /// Revokes key `key_id` of `workspace`. `true` when this call revoked it, `false` when the
     /// workspace has no active key with that id (absent, another workspace's, already revoked).
     pub async fn revoke_key(&self, workspace: &str, key_id: &str) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            let revoked = pg.revoke_key(workspace, key_id).await?;
+            if revoked {
+                self.inner.auth_cache.clear();
+            }
+            return Ok(revoked);
+        }
         let workspace = workspace.to_string();
         let key_id = key_id.to_string();
         let revoked = self
@@ -279,6 +298,9 @@ impl Store {
         presented_hash: String,
         scope: KeyScope,
     ) -> Result<Option<String>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.lookup_key(key_id, &presented_hash, scope).await;
+        }
         let key_id = key_id.to_string();
         self.read(move |conn| {
             let row: Option<(String, String, String)> = conn
@@ -305,95 +327,6 @@ mod tests {
     use super::*;
     use crate::store::test_support::two_workspaces;
 
-    #[tokio::test]
-    async fn create_authenticate_revoke() {
-        let (_dir, store) = two_workspaces().await;
-        let (key, plaintext) = store.create_key("ws_a", "ci").await.unwrap();
-        assert_eq!(plaintext.len(), 4 + 8 + 1 + 43);
-        assert!(plaintext.starts_with(&format!("cvk_{}_", key.id)));
-        assert_eq!(
-            store.authenticate(&plaintext).await.unwrap().as_deref(),
-            Some("ws_a")
-        );
-        // Wrong secret, malformed, unknown id.
-        let mut wrong = plaintext.clone();
-        let last = if wrong.ends_with('A') { "B" } else { "A" };
-        wrong.replace_range(wrong.len() - 1.., last);
-        assert_eq!(store.authenticate(&wrong).await.unwrap(), None);
-        assert_eq!(store.authenticate("cvk_short").await.unwrap(), None);
-        assert_eq!(store.authenticate("").await.unwrap(), None);
-        let unknown = format!("cvk_zzzzzzzz_{}", &plaintext[13..]);
-        assert_eq!(store.authenticate(&unknown).await.unwrap(), None);
-
-        let keys = store.list_keys("ws_a").await.unwrap();
-        assert_eq!(keys.len(), 1);
-        assert_eq!(keys[0].label, "ci");
-        assert_eq!(keys[0].revoked_at_ms, None);
-        assert!(store.list_keys("ws_b").await.unwrap().is_empty());
-        assert!(matches!(
-            store.list_keys("ws_nope").await,
-            Err(StoreError::NotFound(_))
-        ));
-
-        // Another workspace cannot revoke it.
-        assert!(!store.revoke_key("ws_b", &key.id).await.unwrap());
-        assert!(store.revoke_key("ws_a", &key.id).await.unwrap());
-        assert!(!store.revoke_key("ws_a", &key.id).await.unwrap());
-        assert_eq!(store.authenticate(&plaintext).await.unwrap(), None);
-        assert!(store.list_keys("ws_a").await.unwrap()[0]
-            .revoked_at_ms
-            .is_some());
-    }
-
-    #[tokio::test]
-    async fn revocation_by_another_process_takes_effect() {
-        let (dir, store) = two_workspaces().await;
-        let (key, plaintext) = store.create_key("ws_a", "").await.unwrap();
-        assert!(store.authenticate(&plaintext).await.unwrap().is_some());
-        // A second store on the same file stands for the CLI.
-        let other = dir.open_again();
-        assert!(other.revoke_key("ws_a", &key.id).await.unwrap());
-        assert_eq!(other.authenticate(&plaintext).await.unwrap(), None);
-        // The first store forgets its cached answer within the cache lifetime.
-        assert!(AUTH_CACHE_TTL <= Duration::from_secs(5));
-        store.inner.auth_cache.clear();
-        assert_eq!(store.authenticate(&plaintext).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn each_scope_authenticates_only_where_it_applies() {
-        let (_dir, store) = two_workspaces().await;
-        let (routes, routes_key) = store.create_key("ws_a", "app").await.unwrap();
-        let (deploy, deploy_key) = store
-            .create_scoped_key("ws_a", "ci", KeyScope::Deploy)
-            .await
-            .unwrap();
-        assert_eq!(routes.scope, KeyScope::Routes);
-        assert_eq!(deploy.scope, KeyScope::Deploy);
-        assert_eq!(store.authenticate(&deploy_key).await.unwrap(), None);
-        assert_eq!(store.authenticate_deploy(&routes_key).await.unwrap(), None);
-        assert_eq!(
-            store.authenticate_deploy(&deploy_key).await.unwrap(),
-            Some(("ws_a".to_string(), deploy.id.clone()))
-        );
-        // Both created within one millisecond may list in either order.
-        let listed = store.list_keys("ws_a").await.unwrap();
-        let scope_of = |id: &str| listed.iter().find(|k| k.id == id).map(|k| k.scope);
-        assert_eq!(scope_of(&routes.id), Some(KeyScope::Routes));
-        assert_eq!(scope_of(&deploy.id), Some(KeyScope::Deploy));
-        assert!(store.revoke_key("ws_a", &deploy.id).await.unwrap());
-        assert_eq!(store.authenticate_deploy(&deploy_key).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn unknown_workspace_has_no_keys() {
-        let (_dir, store) = two_workspaces().await;
-        assert!(matches!(
-            store.create_key("ws_nope", "").await,
-            Err(StoreError::NotFound(m)) if m.contains("ws_nope")
-        ));
-    }
-
     #[test]
     fn key_parsing() {
         let good = format!("cvk_abcd1234_{}", "A".repeat(43));
@@ -406,5 +339,155 @@ mod tests {
             None
         );
         assert_eq!(parse_key("cvk_é"), None);
+    }
+
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn create_authenticate_revoke() {
+            let (_dir, store) = two_workspaces().await;
+            let (key, plaintext) = store.create_key("ws_a", "ci").await.unwrap();
+            assert_eq!(plaintext.len(), 4 + 8 + 1 + 43);
+            assert!(plaintext.starts_with(&format!("cvk_{}_", key.id)));
+            assert_eq!(
+                store.authenticate(&plaintext).await.unwrap().as_deref(),
+                Some("ws_a")
+            );
+            // Wrong secret, malformed, unknown id.
+            let mut wrong = plaintext.clone();
+            let last = if wrong.ends_with('A') { "B" } else { "A" };
+            wrong.replace_range(wrong.len() - 1.., last);
+            assert_eq!(store.authenticate(&wrong).await.unwrap(), None);
+            assert_eq!(store.authenticate("cvk_short").await.unwrap(), None);
+            assert_eq!(store.authenticate("").await.unwrap(), None);
+            let unknown = format!("cvk_zzzzzzzz_{}", &plaintext[13..]);
+            assert_eq!(store.authenticate(&unknown).await.unwrap(), None);
+
+            let keys = store.list_keys("ws_a").await.unwrap();
+            assert_eq!(keys.len(), 1);
+            assert_eq!(keys[0].label, "ci");
+            assert_eq!(keys[0].revoked_at_ms, None);
+            assert!(store.list_keys("ws_b").await.unwrap().is_empty());
+            assert!(matches!(
+                store.list_keys("ws_nope").await,
+                Err(StoreError::NotFound(_))
+            ));
+
+            // Another workspace cannot revoke it.
+            assert!(!store.revoke_key("ws_b", &key.id).await.unwrap());
+            assert!(store.revoke_key("ws_a", &key.id).await.unwrap());
+            assert!(!store.revoke_key("ws_a", &key.id).await.unwrap());
+            assert_eq!(store.authenticate(&plaintext).await.unwrap(), None);
+            assert!(store.list_keys("ws_a").await.unwrap()[0]
+                .revoked_at_ms
+                .is_some());
+        }
+
+        #[tokio::test]
+        async fn revocation_by_another_process_takes_effect() {
+            let (dir, store) = two_workspaces().await;
+            let (key, plaintext) = store.create_key("ws_a", "").await.unwrap();
+            assert!(store.authenticate(&plaintext).await.unwrap().is_some());
+            // A second store on the same file stands for the CLI.
+            let other = dir.open_again();
+            assert!(other.revoke_key("ws_a", &key.id).await.unwrap());
+            assert_eq!(other.authenticate(&plaintext).await.unwrap(), None);
+            // The first store forgets its cached answer within the cache lifetime.
+            assert!(AUTH_CACHE_TTL <= Duration::from_secs(5));
+            store.inner.auth_cache.clear();
+            assert_eq!(store.authenticate(&plaintext).await.unwrap(), None);
+        }
+
+        #[tokio::test]
+        async fn each_scope_authenticates_only_where_it_applies() {
+            let (_dir, store) = two_workspaces().await;
+            let (routes, routes_key) = store.create_key("ws_a", "app").await.unwrap();
+            let (deploy, deploy_key) = store
+                .create_scoped_key("ws_a", "ci", KeyScope::Deploy)
+                .await
+                .unwrap();
+            assert_eq!(routes.scope, KeyScope::Routes);
+            assert_eq!(deploy.scope, KeyScope::Deploy);
+            assert_eq!(store.authenticate(&deploy_key).await.unwrap(), None);
+            assert_eq!(store.authenticate_deploy(&routes_key).await.unwrap(), None);
+            assert_eq!(
+                store.authenticate_deploy(&deploy_key).await.unwrap(),
+                Some(("ws_a".to_string(), deploy.id.clone()))
+            );
+            // Both created within one millisecond may list in either order.
+            let listed = store.list_keys("ws_a").await.unwrap();
+            let scope_of = |id: &str| listed.iter().find(|k| k.id == id).map(|k| k.scope);
+            assert_eq!(scope_of(&routes.id), Some(KeyScope::Routes));
+            assert_eq!(scope_of(&deploy.id), Some(KeyScope::Deploy));
+            assert!(store.revoke_key("ws_a", &deploy.id).await.unwrap());
+            assert_eq!(store.authenticate_deploy(&deploy_key).await.unwrap(), None);
+        }
+
+        #[tokio::test]
+        async fn unknown_workspace_has_no_keys() {
+            let (_dir, store) = two_workspaces().await;
+            assert!(matches!(
+                store.create_key("ws_nope", "").await,
+                Err(StoreError::NotFound(m)) if m.contains("ws_nope")
+            ));
+        }
+
+        #[tokio::test]
+        async fn two_supervisors_share_keys_and_revoke_each_once() {
+            let (dir, store) = two_workspaces().await;
+            let other = dir.open_again();
+            // Both create keys at the same time: every key is stored, under a distinct id.
+            let create = |s: Store, side: &'static str| async move {
+                let mut made = Vec::new();
+                for i in 0..8 {
+                    made.push(s.create_key("ws_a", &format!("{side}{i}")).await.unwrap());
+                }
+                made
+            };
+            let (mine, theirs) = tokio::join!(
+                create(store.clone(), "mine"),
+                create(other.clone(), "theirs")
+            );
+            let made: Vec<(ApiKey, String)> = mine.into_iter().chain(theirs).collect();
+            let listed = store.list_keys("ws_a").await.unwrap();
+            assert_eq!(listed.len(), 16);
+            assert_eq!(other.list_keys("ws_a").await.unwrap(), listed);
+            let mut ids: Vec<&str> = listed.iter().map(|k| k.id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 16);
+            // A key made through one supervisor authenticates through the other.
+            for (_, plaintext) in &made {
+                assert_eq!(
+                    other.authenticate(plaintext).await.unwrap().as_deref(),
+                    Some("ws_a")
+                );
+                assert_eq!(
+                    store.authenticate(plaintext).await.unwrap().as_deref(),
+                    Some("ws_a")
+                );
+            }
+            // Both revoke each key at the same time: exactly one of them revokes it.
+            for (key, _) in &made {
+                let (a, b) = tokio::join!(
+                    store.revoke_key("ws_a", &key.id),
+                    other.revoke_key("ws_a", &key.id)
+                );
+                assert!(a.unwrap() ^ b.unwrap(), "key {} revoked twice or never", key.id);
+            }
+            // Each supervisor revoked some keys and so emptied its own cache; the other's cached
+            // answers last at most AUTH_CACHE_TTL (see revocation_by_another_process_takes_effect).
+            store.inner.auth_cache.clear();
+            other.inner.auth_cache.clear();
+            for (_, plaintext) in &made {
+                assert_eq!(store.authenticate(plaintext).await.unwrap(), None);
+                assert_eq!(other.authenticate(plaintext).await.unwrap(), None);
+            }
+            assert!(other
+                .list_keys("ws_a")
+                .await
+                .unwrap()
+                .iter()
+                .all(|k| k.revoked_at_ms.is_some()));
+        }
     }
 }
