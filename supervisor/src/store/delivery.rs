@@ -131,6 +131,9 @@ fn row_to_target(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Deli
 impl Store {
     /// Sets (creates or replaces) a target.
     pub async fn target_put(&self, target: DeliveryTarget) -> Result<DeliveryTarget, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.target_put(&target).await;
+        }
         self.write(move |conn| {
             let now = signed(now_ms());
             conn.prepare_cached(
@@ -163,6 +166,9 @@ impl Store {
         purpose: &str,
         name: &str,
     ) -> Result<Option<DeliveryTarget>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.target_get(ws, purpose, name).await;
+        }
         let (ws, purpose, name) = (ws.to_string(), purpose.to_string(), name.to_string());
         self.read(move |conn| load_target(conn, &ws, &purpose, &name))
             .await
@@ -174,6 +180,9 @@ impl Store {
         ws: &str,
         purpose: &str,
     ) -> Result<Vec<DeliveryTarget>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.target_list(ws, purpose).await;
+        }
         let (ws, purpose) = (ws.to_string(), purpose.to_string());
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
@@ -193,6 +202,9 @@ impl Store {
         purpose: &str,
         name: &str,
     ) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.target_delete(ws, purpose, name).await;
+        }
         let (ws, purpose, name) = (ws.to_string(), purpose.to_string(), name.to_string());
         self.write(move |conn| {
             let n = conn
@@ -217,6 +229,11 @@ impl Store {
         per_workspace: u32,
         attempt_ms: u64,
     ) -> Result<Vec<Claimed>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg
+                .outbox_claim(outbox, limit, per_workspace, attempt_ms)
+                .await;
+        }
         self.write(move |conn| {
             let now = now_ms();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -236,6 +253,9 @@ impl Store {
         attempt: u32,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_settle(outbox, id, attempt, settlement).await;
+        }
         let id = id.to_string();
         self.write(move |conn| {
             let now = signed(now_ms());
@@ -291,6 +311,9 @@ impl Store {
         outbox: Outbox,
         ws: &str,
     ) -> Result<Vec<(String, u64)>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_counts(outbox, ws).await;
+        }
         let ws = ws.to_string();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
@@ -312,6 +335,9 @@ impl Store {
         ws: &str,
         id: &str,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_redrive(outbox, ws, id).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
             let table = outbox.table();
@@ -356,6 +382,9 @@ impl Store {
         id: &str,
         report: Report,
     ) -> Result<String, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_report(outbox, ws, id, &report).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
             let table = outbox.table();
@@ -589,33 +618,126 @@ fn claim(
 mod tests {
     use super::*;
     use crate::store::test_support::two_workspaces;
-    use crate::store::{NewContact, NewMessage};
+    use crate::store::{NewContact, NewMessage, NewWorkflowRun};
+    use std::collections::HashMap;
 
-    async fn queued_message(store: &Store, channel: &str) -> String {
-        let contact = store
+    /// Whether `result` is the refusal of a call the PostgreSQL store does not serve (contacts
+    /// and messages are ported to it separately): the helpers below then write or read those
+    /// rows with SQL, so these tests exercise the outboxes on both backends either way.
+    fn not_on_postgres<T>(result: &Result<T, StoreError>) -> bool {
+        matches!(result, Err(StoreError::Internal(m)) if m.contains("needs the SQLite store"))
+    }
+
+    /// A pooled connection of a PostgreSQL store.
+    async fn pg_client(store: &Store) -> deadpool_postgres::Object {
+        store
+            .pg()
+            .expect("a PostgreSQL store")
+            .client()
+            .await
+            .expect("a connection")
+    }
+
+    /// A new contact of `ws` with phone number `phone`.
+    async fn new_contact(store: &Store, ws: &str, phone: &str) -> String {
+        let result = store
             .create_contact(
-                "ws_a",
+                ws,
                 NewContact {
-                    phone: "+33612345678".into(),
+                    phone: phone.into(),
                     ..Default::default()
                 },
             )
+            .await;
+        if !not_on_postgres(&result) {
+            return result.unwrap().id;
+        }
+        let id = crate::store::util::new_id("ct_");
+        pg_client(store)
+            .await
+            .execute(
+                "INSERT INTO contacts (id, workspace_id, external_id, name, email, phone,
+                    attributes, created_at_ms, updated_at_ms)
+                 VALUES ($1, $2, '', '', '', $3, '{}', $4, $4)",
+                &[&id, &ws, &phone, &signed(now_ms())],
+            )
             .await
             .unwrap();
-        store
+        id
+    }
+
+    /// A queued message of `ws` to `contact` on `channel`.
+    async fn new_message(store: &Store, ws: &str, contact: &str, channel: &str) -> String {
+        let result = store
             .send_message(
-                "ws_a",
+                ws,
                 "m",
                 NewMessage {
-                    contact_id: contact.id,
+                    contact_id: contact.into(),
                     channel: channel.into(),
                     text: "hi".into(),
                     ..Default::default()
                 },
             )
+            .await;
+        if !not_on_postgres(&result) {
+            return result.unwrap().id;
+        }
+        let id = crate::store::util::new_id("msg_");
+        pg_client(store)
             .await
-            .unwrap()
-            .id
+            .execute(
+                "INSERT INTO messages (id, workspace_id, contact_id, channel, text, status,
+                    module, created_at_ms, updated_at_ms)
+                 VALUES ($1, $2, $3, $4, 'hi', 'queued', 'm', $5, $5)",
+                &[&id, &ws, &contact, &channel, &signed(now_ms())],
+            )
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A queued message of `ws_a` to a new contact on `channel`.
+    async fn queued_message(store: &Store, channel: &str) -> String {
+        let contact = new_contact(store, "ws_a", "+33612345678").await;
+        new_message(store, "ws_a", &contact, channel).await
+    }
+
+    /// What the tests look at in a message.
+    struct MessageState {
+        status: String,
+        provider_message_id: Option<String>,
+        sent_at_ms: Option<u64>,
+        finished_at_ms: Option<u64>,
+    }
+
+    /// Message `id` of `ws`.
+    async fn message_state(store: &Store, ws: &str, id: &str) -> MessageState {
+        let result = store.get_message(ws, id).await;
+        if !not_on_postgres(&result) {
+            let message = result.unwrap();
+            return MessageState {
+                status: message.status,
+                provider_message_id: message.provider_message_id,
+                sent_at_ms: message.sent_at_ms,
+                finished_at_ms: message.finished_at_ms,
+            };
+        }
+        let row = pg_client(store)
+            .await
+            .query_one(
+                "SELECT status, provider_id, accepted_at_ms, finished_at_ms FROM messages
+                 WHERE workspace_id = $1 AND id = $2",
+                &[&ws, &id],
+            )
+            .await
+            .unwrap();
+        MessageState {
+            status: row.get(0),
+            provider_message_id: row.get(1),
+            sent_at_ms: row.get::<_, Option<i64>>(2).map(unsigned),
+            finished_at_ms: row.get::<_, Option<i64>>(3).map(unsigned),
+        }
     }
 
     fn target(name: &str) -> DeliveryTarget {
@@ -631,307 +753,556 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn claims_need_a_target_and_settles_follow_the_attempt() {
-        let (_dir, store) = two_workspaces().await;
-        let id = queued_message(&store, "sms").await;
-        assert!(store
-            .outbox_claim(Outbox::Messages, 10, 8, 1000)
-            .await
-            .unwrap()
-            .is_empty());
-        store.target_put(target("sms")).await.unwrap();
-        let claimed = store
-            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
-            .await
-            .unwrap();
-        assert_eq!(claimed.len(), 1);
-        assert_eq!(
-            (claimed[0].id.as_str(), claimed[0].attempt),
-            (id.as_str(), 1)
-        );
-        assert_eq!(claimed[0].payload["contact"]["phone"], "+33612345678");
-        // Claimed items are not claimed twice while their deadline runs.
-        assert!(store
-            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
-            .await
-            .unwrap()
-            .is_empty());
-        // A retry puts it back for later; a stale settle of attempt 1 then changes nothing.
-        let retry = Settlement::Retry {
-            at_ms: 0,
-            error: "HTTP 503".into(),
-        };
-        assert!(store
-            .outbox_settle(Outbox::Messages, &id, 1, retry.clone())
-            .await
-            .unwrap());
-        assert!(!store
-            .outbox_settle(Outbox::Messages, &id, 1, retry)
-            .await
-            .unwrap());
-        let again = store
-            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
-            .await
-            .unwrap();
-        assert_eq!(again[0].attempt, 2);
-        let accepted = Settlement::Accepted {
-            provider_id: Some("sms_9".into()),
-            delivered: true,
-        };
-        assert!(store
-            .outbox_settle(Outbox::Messages, &id, 2, accepted)
-            .await
-            .unwrap());
-        let message = store.get_message("ws_a", &id).await.unwrap();
-        assert_eq!(message.status, "delivered");
-        assert_eq!(message.provider_message_id.as_deref(), Some("sms_9"));
-        assert!(message.finished_at_ms.is_some() && message.sent_at_ms.is_some());
+    /// The workflow engine target of `ws`.
+    fn workflow_engine(ws: &str) -> DeliveryTarget {
+        DeliveryTarget {
+            workspace: ws.into(),
+            purpose: "workflows".into(),
+            name: String::new(),
+            config: serde_json::json!({"url": "https://engine.example.com"}),
+            ..target("")
+        }
     }
 
-    #[tokio::test]
-    async fn a_dead_supervisors_attempt_is_claimed_again_after_its_deadline() {
-        let (_dir, store) = two_workspaces().await;
-        store.target_put(target("sms")).await.unwrap();
-        let id = queued_message(&store, "sms").await;
-        let first = store
-            .outbox_claim(Outbox::Messages, 10, 8, 0)
-            .await
-            .unwrap();
-        assert_eq!(first.len(), 1);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        let second = store
-            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
-            .await
-            .unwrap();
-        assert_eq!((second[0].id.as_str(), second[0].attempt), (id.as_str(), 2));
+    /// `n` queued runs of `ws`.
+    async fn queued_runs(store: &Store, ws: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let run = store
+                .trigger_workflow(
+                    ws,
+                    "",
+                    NewWorkflowRun {
+                        workflow_id: "wf_1".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            ids.push(run.id);
+        }
+        ids
     }
 
-    #[tokio::test]
-    async fn a_cut_attempt_whose_target_was_removed_waits_queued_again() {
-        let (_dir, store) = two_workspaces().await;
-        store.target_put(target("sms")).await.unwrap();
-        let id = queued_message(&store, "sms").await;
-        assert_eq!(
-            store
-                .outbox_claim(Outbox::Messages, 10, 8, 0)
+    /// Claims of `store` until one comes back empty: what it claimed.
+    async fn claim_all(store: Store, limit: u32, per_workspace: u32) -> Vec<Claimed> {
+        let mut claimed = Vec::new();
+        loop {
+            let batch = store
+                .outbox_claim(Outbox::WorkflowRuns, limit, per_workspace, 60_000)
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                return claimed;
+            }
+            claimed.extend(batch);
+        }
+    }
+
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn claims_need_a_target_and_settles_follow_the_attempt() {
+            let (_dir, store) = two_workspaces().await;
+            let id = queued_message(&store, "sms").await;
+            assert!(store
+                .outbox_claim(Outbox::Messages, 10, 8, 1000)
                 .await
                 .unwrap()
-                .len(),
-            1
-        );
-        assert!(store.target_delete("ws_a", "channel", "sms").await.unwrap());
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        assert!(store
-            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            store.get_message("ws_a", &id).await.unwrap().status,
-            "queued"
-        );
-    }
-
-    #[tokio::test]
-    async fn dead_letters_are_redriven_and_reports_follow_the_statuses() {
-        let (_dir, store) = two_workspaces().await;
-        store.target_put(target("sms")).await.unwrap();
-        let id = queued_message(&store, "sms").await;
-        store
-            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
-            .await
-            .unwrap();
-        let failed = Settlement::Failed {
-            error: "HTTP 404".into(),
-        };
-        assert!(store
-            .outbox_settle(Outbox::Messages, &id, 1, failed)
-            .await
-            .unwrap());
-        assert!(matches!(
-            store.outbox_redrive(Outbox::Messages, "ws_b", &id).await,
-            Err(StoreError::NotFound(_))
-        ));
-        store
-            .outbox_redrive(Outbox::Messages, "ws_a", &id)
-            .await
-            .unwrap();
-        assert!(matches!(
-            store.outbox_redrive(Outbox::Messages, "ws_a", &id).await,
-            Err(StoreError::Conflict(_))
-        ));
-        let delivered = Report {
-            status: "delivered",
-            allowed_from: &["sending", "sent"],
-            provider_id: None,
-            error: None,
-            output: None,
-        };
-        assert!(matches!(
-            store
-                .outbox_report(Outbox::Messages, "ws_a", &id, delivered.clone())
-                .await,
-            Err(StoreError::Conflict(_))
-        ));
-        store
-            .outbox_claim(Outbox::Messages, 10, 8, 60_000)
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .outbox_report(Outbox::Messages, "ws_a", &id, delivered)
+                .is_empty());
+            store.target_put(target("sms")).await.unwrap();
+            let claimed = store
+                .outbox_claim(Outbox::Messages, 10, 8, 60_000)
                 .await
-                .unwrap(),
-            "sending"
-        );
-        let message = store.get_message("ws_a", &id).await.unwrap();
-        assert_eq!(message.status, "delivered");
-        assert!(
-            message.sent_at_ms.is_some(),
-            "a report during the attempt records acceptance"
-        );
-        let counts = store.outbox_counts(Outbox::Messages, "ws_a").await.unwrap();
-        assert_eq!(counts, vec![("delivered".to_string(), 1)]);
-    }
-}
+                .unwrap();
+            assert_eq!(claimed.len(), 1);
+            assert_eq!(
+                (claimed[0].id.as_str(), claimed[0].attempt),
+                (id.as_str(), 1)
+            );
+            assert_eq!(claimed[0].payload["contact"]["phone"], "+33612345678");
+            // Claimed items are not claimed twice while their deadline runs.
+            assert!(store
+                .outbox_claim(Outbox::Messages, 10, 8, 60_000)
+                .await
+                .unwrap()
+                .is_empty());
+            // A retry puts it back for later; a stale settle of attempt 1 then changes nothing.
+            let retry = Settlement::Retry {
+                at_ms: 0,
+                error: "HTTP 503".into(),
+            };
+            assert!(store
+                .outbox_settle(Outbox::Messages, &id, 1, retry.clone())
+                .await
+                .unwrap());
+            assert!(!store
+                .outbox_settle(Outbox::Messages, &id, 1, retry)
+                .await
+                .unwrap());
+            let again = store
+                .outbox_claim(Outbox::Messages, 10, 8, 60_000)
+                .await
+                .unwrap();
+            assert_eq!(again[0].attempt, 2);
+            let accepted = Settlement::Accepted {
+                provider_id: Some("sms_9".into()),
+                delivered: true,
+            };
+            assert!(store
+                .outbox_settle(Outbox::Messages, &id, 2, accepted)
+                .await
+                .unwrap());
+            let message = message_state(&store, "ws_a", &id).await;
+            assert_eq!(message.status, "delivered");
+            assert_eq!(message.provider_message_id.as_deref(), Some("sms_9"));
+            assert!(message.finished_at_ms.is_some() && message.sent_at_ms.is_some());
+        }
 
-#[cfg(test)]
-mod fairness_tests {
-    use super::*;
-    use crate::store::test_support::two_workspaces;
-    use crate::store::{NewContact, NewMessage};
+        #[tokio::test]
+        async fn a_dead_supervisors_attempt_is_claimed_again_after_its_deadline() {
+            let (_dir, store) = two_workspaces().await;
+            store.target_put(target("sms")).await.unwrap();
+            let id = queued_message(&store, "sms").await;
+            let first = store
+                .outbox_claim(Outbox::Messages, 10, 8, 0)
+                .await
+                .unwrap();
+            assert_eq!(first.len(), 1);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let second = store
+                .outbox_claim(Outbox::Messages, 10, 8, 60_000)
+                .await
+                .unwrap();
+            assert_eq!((second[0].id.as_str(), second[0].attempt), (id.as_str(), 2));
+        }
 
-    #[tokio::test]
-    async fn one_workspace_gets_at_most_its_share_of_the_slots() {
-        let (_dir, store) = two_workspaces().await;
-        for ws in ["ws_a", "ws_b"] {
+        #[tokio::test]
+        async fn a_cut_attempt_whose_target_was_removed_waits_queued_again() {
+            let (_dir, store) = two_workspaces().await;
+            store.target_put(target("sms")).await.unwrap();
+            let id = queued_message(&store, "sms").await;
+            assert_eq!(
+                store
+                    .outbox_claim(Outbox::Messages, 10, 8, 0)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert!(store.target_delete("ws_a", "channel", "sms").await.unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            assert!(store
+                .outbox_claim(Outbox::Messages, 10, 8, 60_000)
+                .await
+                .unwrap()
+                .is_empty());
+            assert_eq!(message_state(&store, "ws_a", &id).await.status, "queued");
+        }
+
+        #[tokio::test]
+        async fn dead_letters_are_redriven_and_reports_follow_the_statuses() {
+            let (_dir, store) = two_workspaces().await;
+            store.target_put(target("sms")).await.unwrap();
+            let id = queued_message(&store, "sms").await;
             store
+                .outbox_claim(Outbox::Messages, 10, 8, 60_000)
+                .await
+                .unwrap();
+            let failed = Settlement::Failed {
+                error: "HTTP 404".into(),
+            };
+            assert!(store
+                .outbox_settle(Outbox::Messages, &id, 1, failed)
+                .await
+                .unwrap());
+            assert!(matches!(
+                store.outbox_redrive(Outbox::Messages, "ws_b", &id).await,
+                Err(StoreError::NotFound(_))
+            ));
+            store
+                .outbox_redrive(Outbox::Messages, "ws_a", &id)
+                .await
+                .unwrap();
+            assert!(matches!(
+                store.outbox_redrive(Outbox::Messages, "ws_a", &id).await,
+                Err(StoreError::Conflict(_))
+            ));
+            let delivered = Report {
+                status: "delivered",
+                allowed_from: &["sending", "sent"],
+                provider_id: None,
+                error: None,
+                output: None,
+            };
+            assert!(matches!(
+                store
+                    .outbox_report(Outbox::Messages, "ws_a", &id, delivered.clone())
+                    .await,
+                Err(StoreError::Conflict(_))
+            ));
+            store
+                .outbox_claim(Outbox::Messages, 10, 8, 60_000)
+                .await
+                .unwrap();
+            assert_eq!(
+                store
+                    .outbox_report(Outbox::Messages, "ws_a", &id, delivered)
+                    .await
+                    .unwrap(),
+                "sending"
+            );
+            let message = message_state(&store, "ws_a", &id).await;
+            assert_eq!(message.status, "delivered");
+            assert!(
+                message.sent_at_ms.is_some(),
+                "a report during the attempt records acceptance"
+            );
+            let counts = store.outbox_counts(Outbox::Messages, "ws_a").await.unwrap();
+            assert_eq!(counts, vec![("delivered".to_string(), 1)]);
+        }
+
+        #[tokio::test]
+        async fn one_workspace_gets_at_most_its_share_of_the_slots() {
+            let (_dir, store) = two_workspaces().await;
+            let store = &store;
+            for ws in ["ws_a", "ws_b"] {
+                store
+                    .target_put(DeliveryTarget {
+                        workspace: ws.into(),
+                        ..target("sms")
+                    })
+                    .await
+                    .unwrap();
+                let contact = new_contact(store, ws, "").await;
+                let count = if ws == "ws_a" { 20 } else { 2 };
+                for _ in 0..count {
+                    new_message(store, ws, &contact, "sms").await;
+                }
+            }
+            // ws_a's 20 older messages do not keep ws_b's 2 waiting.
+            let claimed = store
+                .outbox_claim(Outbox::Messages, 32, 4, 60_000)
+                .await
+                .unwrap();
+            let of = |ws: &str| claimed.iter().filter(|c| c.workspace == ws).count();
+            assert_eq!((of("ws_a"), of("ws_b")), (4, 2));
+            // While its 4 are under way, ws_a gets nothing more.
+            let more = store
+                .outbox_claim(Outbox::Messages, 32, 4, 60_000)
+                .await
+                .unwrap();
+            assert!(more.is_empty(), "{more:?}");
+        }
+
+        #[tokio::test]
+        async fn a_report_after_a_lost_answer_is_kept() {
+            let (_dir, store) = two_workspaces().await;
+            store.target_put(workflow_engine("ws_a")).await.unwrap();
+            let run = store
+                .trigger_workflow(
+                    "ws_a",
+                    "",
+                    NewWorkflowRun {
+                        workflow_id: "wf_1".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let report = |status: &'static str| Report {
+                status,
+                allowed_from: &["queued", "sending", "delivered", "running", "failed"],
+                provider_id: None,
+                error: None,
+                output: Some(serde_json::json!({"ok": true})),
+            };
+            // Never attempted: the engine cannot have it.
+            assert!(matches!(
+                store
+                    .outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, report("running"))
+                    .await,
+                Err(StoreError::Conflict(_))
+            ));
+            // The engine took it but its answer was lost: the attempt is settled as a retry.
+            store
+                .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
+                .await
+                .unwrap();
+            let retry = Settlement::Retry {
+                at_ms: u64::MAX / 2,
+                error: "no answer within 30s".into(),
+            };
+            assert!(store
+                .outbox_settle(Outbox::WorkflowRuns, &run.id, 1, retry)
+                .await
+                .unwrap());
+            store
+                .outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, report("succeeded"))
+                .await
+                .unwrap();
+            let done = store.get_workflow_run("ws_a", &run.id).await.unwrap();
+            assert_eq!(done.status, "succeeded");
+            assert_eq!(
+                done.error, None,
+                "the lost attempt's error is not the run's"
+            );
+            assert!(done.delivered_at_ms.is_some() && done.finished_at_ms.is_some());
+            // Not claimed again.
+            assert!(store
+                .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
+                .await
+                .unwrap()
+                .is_empty());
+        }
+
+        #[tokio::test]
+        async fn targets_are_replaced_listed_and_removed() {
+            let (_dir, store) = two_workspaces().await;
+            assert_eq!(store.target_get("ws_a", "channel", "sms").await.unwrap(), None);
+            let sms = store
                 .target_put(DeliveryTarget {
-                    workspace: ws.into(),
-                    purpose: "channel".into(),
-                    name: "sms".into(),
-                    kind: "webhook".into(),
-                    config: serde_json::json!({"url": "https://hooks.example.com"}),
-                    secret: None,
-                    created_at_ms: 0,
-                    updated_at_ms: 0,
+                    secret: Some("s3cret".into()),
+                    ..target("sms")
                 })
                 .await
                 .unwrap();
-            let contact = store
-                .create_contact(ws, NewContact::default())
+            assert_eq!(sms.secret.as_deref(), Some("s3cret"));
+            assert!(sms.created_at_ms > 0 && sms.updated_at_ms == sms.created_at_ms);
+            store.target_put(target("email")).await.unwrap();
+            store.target_put(target("Zalo")).await.unwrap();
+            store.target_put(workflow_engine("ws_a")).await.unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let replaced = store
+                .target_put(DeliveryTarget {
+                    kind: "block".into(),
+                    config: serde_json::json!({"block": "twilio", "action": "send"}),
+                    ..target("sms")
+                })
                 .await
                 .unwrap();
-            let count = if ws == "ws_a" { 20 } else { 2 };
-            for _ in 0..count {
+            assert_eq!(replaced.created_at_ms, sms.created_at_ms);
+            assert!(replaced.updated_at_ms > sms.updated_at_ms);
+            assert_eq!((replaced.kind.as_str(), replaced.secret.as_deref()), ("block", None));
+            assert_eq!(
+                store.target_get("ws_a", "channel", "sms").await.unwrap(),
+                Some(replaced.clone())
+            );
+            // By name in byte order; each purpose and workspace apart.
+            let names: Vec<String> = store
+                .target_list("ws_a", "channel")
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            assert_eq!(names, ["Zalo", "email", "sms"]);
+            assert_eq!(store.target_list("ws_a", "workflows").await.unwrap().len(), 1);
+            assert!(store.target_list("ws_b", "channel").await.unwrap().is_empty());
+            assert!(store.target_delete("ws_a", "channel", "sms").await.unwrap());
+            assert!(!store.target_delete("ws_a", "channel", "sms").await.unwrap());
+            assert_eq!(store.target_get("ws_a", "channel", "sms").await.unwrap(), None);
+            // An unknown workspace or kind is refused by the database.
+            assert!(matches!(
                 store
-                    .send_message(
-                        ws,
-                        "",
-                        NewMessage {
-                            contact_id: contact.id.clone(),
-                            channel: "sms".into(),
-                            text: "x".into(),
-                            ..Default::default()
-                        },
-                    )
+                    .target_put(DeliveryTarget {
+                        workspace: "ws_nope".into(),
+                        ..target("sms")
+                    })
+                    .await,
+                Err(StoreError::Internal(_))
+            ));
+            assert!(matches!(
+                store
+                    .target_put(DeliveryTarget {
+                        kind: "carrier-pigeon".into(),
+                        ..target("sms")
+                    })
+                    .await,
+                Err(StoreError::Internal(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn run_claims_carry_the_payload_and_statuses_are_counted() {
+            let (_dir, store) = two_workspaces().await;
+            store.target_put(workflow_engine("ws_a")).await.unwrap();
+            let run = store
+                .trigger_workflow(
+                    "ws_a",
+                    "mod",
+                    NewWorkflowRun {
+                        workflow_id: "wf_9".into(),
+                        payload: serde_json::json!({"order": 42}),
+                        idempotency_key: String::new(),
+                        request_id: "req_1".into(),
+                    },
+                )
+                .await
+                .unwrap();
+            queued_runs(&store, "ws_b", 1).await;
+            let claimed = store
+                .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
+                .await
+                .unwrap();
+            assert_eq!(claimed.len(), 1, "ws_b has no engine");
+            let item = &claimed[0];
+            assert_eq!((item.id.as_str(), item.attempt), (run.id.as_str(), 1));
+            assert_eq!(item.target.purpose, "workflows");
+            assert_eq!(
+                item.payload,
+                serde_json::json!({
+                    "run_id": run.id,
+                    "workspace": "ws_a",
+                    "workflow_id": "wf_9",
+                    "payload": {"order": 42},
+                    "module": "mod",
+                    "created_at_ms": run.created_at_ms,
+                    "request_id": "req_1",
+                })
+            );
+            assert_eq!(
+                store.get_workflow_run("ws_a", &run.id).await.unwrap().status,
+                "sending"
+            );
+            queued_runs(&store, "ws_a", 2).await;
+            let counts = store
+                .outbox_counts(Outbox::WorkflowRuns, "ws_a")
+                .await
+                .unwrap();
+            assert_eq!(
+                counts,
+                vec![("queued".to_string(), 2), ("sending".to_string(), 1)]
+            );
+            let accepted = Settlement::Accepted {
+                provider_id: Some("exec_1".into()),
+                delivered: true,
+            };
+            assert!(store
+                .outbox_settle(Outbox::WorkflowRuns, &run.id, 1, accepted.clone())
+                .await
+                .unwrap());
+            // Runs are `delivered` once accepted, never finished by it.
+            let delivered = store.get_workflow_run("ws_a", &run.id).await.unwrap();
+            assert_eq!(delivered.status, "delivered");
+            assert!(delivered.delivered_at_ms.is_some() && delivered.finished_at_ms.is_none());
+            assert!(!store
+                .outbox_settle(Outbox::WorkflowRuns, &run.id, 1, accepted)
+                .await
+                .unwrap());
+            assert!(matches!(
+                store.outbox_redrive(Outbox::WorkflowRuns, "ws_a", "run_nope").await,
+                Err(StoreError::NotFound(m)) if m == "no workflow_run run_nope"
+            ));
+            assert!(matches!(
+                store.outbox_redrive(Outbox::WorkflowRuns, "ws_a", &run.id).await,
+                Err(StoreError::Conflict(m)) if m.starts_with(&format!("{} is not a dead letter", run.id))
+            ));
+            let running = Report {
+                status: "running",
+                allowed_from: &["delivered"],
+                provider_id: None,
+                error: None,
+                output: None,
+            };
+            assert!(matches!(
+                store.outbox_report(Outbox::WorkflowRuns, "ws_b", &run.id, running.clone()).await,
+                Err(StoreError::NotFound(m)) if m == format!("no workflow_run {}", run.id)
+            ));
+            assert_eq!(
+                store
+                    .outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, running.clone())
                     .await
-                    .unwrap();
+                    .unwrap(),
+                "delivered"
+            );
+            assert!(matches!(
+                store.outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, running).await,
+                Err(StoreError::Conflict(m)) if m == format!("{} is running: it cannot become running", run.id)
+            ));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_supervisors_never_claim_one_item_twice() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            let mut queued = Vec::new();
+            for ws in ["ws_a", "ws_b"] {
+                store.target_put(workflow_engine(ws)).await.unwrap();
+                queued.extend(queued_runs(&store, ws, 30).await);
+            }
+            let (a, b) = tokio::join!(
+                tokio::spawn(claim_all(store.clone(), 3, 100)),
+                tokio::spawn(claim_all(other.clone(), 3, 100)),
+            );
+            let claimed: Vec<Claimed> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+            let mut times: HashMap<&str, usize> = HashMap::new();
+            for item in &claimed {
+                assert_eq!(item.attempt, 1, "{} claimed again", item.id);
+                *times.entry(item.id.as_str()).or_default() += 1;
+            }
+            assert_eq!(claimed.len(), queued.len(), "each run is claimed once");
+            assert!(queued.iter().all(|id| times.get(id.as_str()) == Some(&1)));
+            // Both see every run under way.
+            for s in [&store, &other] {
+                for ws in ["ws_a", "ws_b"] {
+                    assert_eq!(
+                        s.outbox_counts(Outbox::WorkflowRuns, ws).await.unwrap(),
+                        vec![("sending".to_string(), 30)]
+                    );
+                }
             }
         }
-        // ws_a's 20 older messages do not keep ws_b's 2 waiting.
-        let claimed = store
-            .outbox_claim(Outbox::Messages, 32, 4, 60_000)
-            .await
-            .unwrap();
-        let of = |ws: &str| claimed.iter().filter(|c| c.workspace == ws).count();
-        assert_eq!((of("ws_a"), of("ws_b")), (4, 2));
-        // While its 4 are under way, ws_a gets nothing more.
-        let more = store
-            .outbox_claim(Outbox::Messages, 32, 4, 60_000)
-            .await
-            .unwrap();
-        assert!(more.is_empty(), "{more:?}");
-    }
-}
 
-#[cfg(test)]
-mod late_report_tests {
-    use super::*;
-    use crate::store::test_support::two_workspaces;
-    use crate::store::{NewWorkflowRun, StoreError};
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_workspaces_share_holds_across_supervisors() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            store.target_put(workflow_engine("ws_a")).await.unwrap();
+            queued_runs(&store, "ws_a", 20).await;
+            let (a, b) = tokio::join!(
+                tokio::spawn(claim_all(store.clone(), 32, 4)),
+                tokio::spawn(claim_all(other.clone(), 32, 4)),
+            );
+            let claimed = a.unwrap().len() + b.unwrap().len();
+            assert_eq!(claimed, 4, "at most 4 of ws_a under way in the cluster");
+        }
 
-    #[tokio::test]
-    async fn a_report_after_a_lost_answer_is_kept() {
-        let (_dir, store) = two_workspaces().await;
-        store
-            .target_put(DeliveryTarget {
-                workspace: "ws_a".into(),
-                purpose: "workflows".into(),
-                name: String::new(),
-                kind: "webhook".into(),
-                config: serde_json::json!({"url": "https://engine.example.com"}),
-                secret: None,
-                created_at_ms: 0,
-                updated_at_ms: 0,
-            })
-            .await
-            .unwrap();
-        let run = store
-            .trigger_workflow(
-                "ws_a",
-                "",
-                NewWorkflowRun {
-                    workflow_id: "wf_1".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let report = |status: &'static str| Report {
-            status,
-            allowed_from: &["queued", "sending", "delivered", "running", "failed"],
-            provider_id: None,
-            error: None,
-            output: Some(serde_json::json!({"ok": true})),
-        };
-        // Never attempted: the engine cannot have it.
-        assert!(matches!(
-            store
-                .outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, report("running"))
-                .await,
-            Err(StoreError::Conflict(_))
-        ));
-        // The engine took it but its answer was lost: the attempt is settled as a retry.
-        store
-            .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
-            .await
-            .unwrap();
-        let retry = Settlement::Retry {
-            at_ms: u64::MAX / 2,
-            error: "no answer within 30s".into(),
-        };
-        assert!(store
-            .outbox_settle(Outbox::WorkflowRuns, &run.id, 1, retry)
-            .await
-            .unwrap());
-        store
-            .outbox_report(Outbox::WorkflowRuns, "ws_a", &run.id, report("succeeded"))
-            .await
-            .unwrap();
-        let done = store.get_workflow_run("ws_a", &run.id).await.unwrap();
-        assert_eq!(done.status, "succeeded");
-        assert_eq!(
-            done.error, None,
-            "the lost attempt's error is not the run's"
-        );
-        assert!(done.delivered_at_ms.is_some() && done.finished_at_ms.is_some());
-        // Not claimed again.
-        assert!(store
-            .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
-            .await
-            .unwrap()
-            .is_empty());
+        #[tokio::test]
+        async fn a_late_settle_of_another_supervisors_attempt_changes_nothing() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            store.target_put(workflow_engine("ws_a")).await.unwrap();
+            let id = queued_runs(&store, "ws_a", 1).await.remove(0);
+            // The first supervisor's attempt outlives its deadline; the second takes the run over.
+            let first = store
+                .outbox_claim(Outbox::WorkflowRuns, 10, 8, 0)
+                .await
+                .unwrap();
+            assert_eq!(first.len(), 1);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let second = other
+                .outbox_claim(Outbox::WorkflowRuns, 10, 8, 60_000)
+                .await
+                .unwrap();
+            assert_eq!((second[0].id.as_str(), second[0].attempt), (id.as_str(), 2));
+            let failed = Settlement::Failed {
+                error: "HTTP 500".into(),
+            };
+            assert!(!store
+                .outbox_settle(Outbox::WorkflowRuns, &id, 1, failed)
+                .await
+                .unwrap());
+            let accepted = Settlement::Accepted {
+                provider_id: None,
+                delivered: false,
+            };
+            assert!(other
+                .outbox_settle(Outbox::WorkflowRuns, &id, 2, accepted)
+                .await
+                .unwrap());
+            let run = store.get_workflow_run("ws_a", &id).await.unwrap();
+            assert_eq!((run.status.as_str(), run.attempts), ("delivered", 2));
+            assert_eq!(run.error, None);
+        }
     }
 }

@@ -163,8 +163,13 @@ impl Store {
             request_id: new.request_id,
             waiting: None,
         };
-        let ws = ws.to_string();
         let waker = self.outbox_waker();
+        if let Some(pg) = self.pg() {
+            let stored = pg.trigger_workflow(ws, &run, &payload_text).await?;
+            waker.notify_waiters();
+            return Ok(stored);
+        }
+        let ws = ws.to_string();
         let stored = self
             .write(move |conn| {
                 require_workspace(conn, &ws)?;
@@ -203,6 +208,9 @@ impl Store {
 
     /// Run `id` of `ws`.
     pub async fn get_workflow_run(&self, ws: &str, id: &str) -> Result<WorkflowRun, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.get_workflow_run(ws, id).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.read(move |conn| {
             conn.query_row(
@@ -228,6 +236,11 @@ impl Store {
     ) -> Result<Page<WorkflowRun>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
+        if let Some(pg) = self.pg() {
+            return pg
+                .list_workflow_runs(ws, workflow_id, status, limit, &after)
+                .await;
+        }
         let (ws, workflow_id, status) =
             (ws.to_string(), workflow_id.to_string(), status.to_string());
         self.read(move |conn| {
@@ -263,48 +276,146 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn idempotent_trigger() {
-        let (_dir, store) = two_workspaces().await;
-        let first = store
-            .trigger_workflow("ws_a", "m", trigger("wf_1", "order-42", 1))
-            .await
-            .unwrap();
-        assert_eq!(first.status, "queued");
-        let again = store
-            .trigger_workflow("ws_a", "m", trigger("wf_1", "order-42", 2))
-            .await
-            .unwrap();
-        assert_eq!(again, first);
-        // The same key in another workspace is another run.
-        let other = store
-            .trigger_workflow("ws_b", "m", trigger("wf_1", "order-42", 3))
-            .await
-            .unwrap();
-        assert_ne!(other.id, first.id);
-        // No key: a new run each time.
-        let a = store
-            .trigger_workflow("ws_a", "m", trigger("wf_1", "", 4))
-            .await
-            .unwrap();
-        let b = store
-            .trigger_workflow("ws_a", "m", trigger("wf_2", "", 5))
-            .await
-            .unwrap();
-        assert_ne!(a.id, b.id);
-        assert_eq!(store.get_workflow_run("ws_a", &b.id).await.unwrap(), b);
-        assert!(matches!(
-            store.get_workflow_run("ws_b", &b.id).await,
-            Err(StoreError::NotFound(_))
-        ));
-        let wf1 = store
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_postgres_supervisors_racing_on_one_key_queue_one_run() {
+        // A cluster shares PostgreSQL; a SQLite file has one supervisor (its single writer
+        // serializes triggers within one process only), so this race is PostgreSQL's.
+        let _postgres = crate::store::test_support::use_postgres();
+        let (guard, store) = two_workspaces().await;
+        let other = guard.open_again();
+        for round in 0..10 {
+            let key = format!("order-{round}");
+            let racer = |store: &Store, n: i64| {
+                let (store, key) = (store.clone(), key.clone());
+                tokio::spawn(async move {
+                    store
+                        .trigger_workflow("ws_a", "m", trigger("wf_1", &key, n))
+                        .await
+                })
+            };
+            let (a, b) = tokio::join!(racer(&store, 1), racer(&other, 2));
+            let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+            assert_eq!(a, b, "round {round}");
+            // Each supervisor sees the one run.
+            assert_eq!(other.get_workflow_run("ws_a", &a.id).await.unwrap(), a);
+        }
+        let runs = store
             .list_workflow_runs("ws_a", "wf_1", "", 0, "")
             .await
             .unwrap();
-        assert_eq!(wf1.items, vec![first, a]);
-        assert!(matches!(
-            store.trigger_workflow("ws_a", "m", trigger("", "", 0)).await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("workflow_id")
-        ));
+        assert_eq!(runs.items.len(), 10);
+    }
+
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn idempotent_trigger() {
+            let (_dir, store) = two_workspaces().await;
+            let first = store
+                .trigger_workflow("ws_a", "m", trigger("wf_1", "order-42", 1))
+                .await
+                .unwrap();
+            assert_eq!(first.status, "queued");
+            let again = store
+                .trigger_workflow("ws_a", "m", trigger("wf_1", "order-42", 2))
+                .await
+                .unwrap();
+            assert_eq!(again, first);
+            // The same key in another workspace is another run.
+            let other = store
+                .trigger_workflow("ws_b", "m", trigger("wf_1", "order-42", 3))
+                .await
+                .unwrap();
+            assert_ne!(other.id, first.id);
+            // No key: a new run each time.
+            let a = store
+                .trigger_workflow("ws_a", "m", trigger("wf_1", "", 4))
+                .await
+                .unwrap();
+            let b = store
+                .trigger_workflow("ws_a", "m", trigger("wf_2", "", 5))
+                .await
+                .unwrap();
+            assert_ne!(a.id, b.id);
+            assert_eq!(store.get_workflow_run("ws_a", &b.id).await.unwrap(), b);
+            assert!(matches!(
+                store.get_workflow_run("ws_b", &b.id).await,
+                Err(StoreError::NotFound(_))
+            ));
+            let wf1 = store
+                .list_workflow_runs("ws_a", "wf_1", "", 0, "")
+                .await
+                .unwrap();
+            assert_eq!(wf1.items, vec![first, a]);
+            assert!(matches!(
+                store.trigger_workflow("ws_a", "m", trigger("", "", 0)).await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("workflow_id")
+            ));
+        }
+
+        #[tokio::test]
+        async fn pages_filters_and_a_missing_workspace() {
+            let (_dir, store) = two_workspaces().await;
+            let mut ids = Vec::new();
+            for n in 0..5 {
+                let wf = if n % 2 == 0 { "wf_even" } else { "wf_odd" };
+                ids.push(
+                    store
+                        .trigger_workflow("ws_a", "", trigger(wf, "", n))
+                        .await
+                        .unwrap()
+                        .id,
+                );
+            }
+            let mut seen = Vec::new();
+            let mut token = String::new();
+            loop {
+                let page = store
+                    .list_workflow_runs("ws_a", "", "queued", 2, &token)
+                    .await
+                    .unwrap();
+                assert!(page.items.len() <= 2);
+                seen.extend(page.items.into_iter().map(|r| r.id));
+                match page.next_page_token {
+                    Some(next) => token = next,
+                    None => break,
+                }
+            }
+            assert_eq!(seen, ids);
+            let even = store
+                .list_workflow_runs("ws_a", "wf_even", "", 0, "")
+                .await
+                .unwrap();
+            assert_eq!(even.items.len(), 3);
+            assert_eq!(even.next_page_token, None);
+            assert_eq!(
+                even.items[0].waiting.as_deref(),
+                Some("no workflow engine is set: PUT /v1/workflow-engine")
+            );
+            assert_eq!(even.items[0].payload, json!({"n": 0}));
+            assert!(store
+                .list_workflow_runs("ws_a", "", "succeeded", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+            assert!(store
+                .list_workflow_runs("ws_b", "", "", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+            assert!(matches!(
+                store.trigger_workflow("ws_nope", "m", trigger("wf_1", "k", 0)).await,
+                Err(StoreError::NotFound(m)) if m == "workspace ws_nope not found"
+            ));
+            assert!(matches!(
+                store.trigger_workflow("ws_nope", "m", trigger("wf_1", "", 0)).await,
+                Err(StoreError::NotFound(m)) if m == "workspace ws_nope not found"
+            ));
+            assert!(matches!(
+                store.get_workflow_run("ws_a", "run_nope").await,
+                Err(StoreError::NotFound(m)) if m == "workflow run run_nope not found"
+            ));
+        }
     }
 }
