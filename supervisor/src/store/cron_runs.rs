@@ -227,6 +227,9 @@ impl Store {
             manual,
             supervisor_id: clip_name(supervisor_id),
         };
+        if let Some(pg) = self.pg() {
+            return pg.cron_run_insert(run).await;
+        }
         self.write(move |conn| {
             insert(conn, &run)?;
             Ok(run)
@@ -253,6 +256,9 @@ impl Store {
             )));
         }
         let (id, message) = (id.to_string(), clip(message));
+        if let Some(pg) = self.pg() {
+            return pg.cron_run_finish(&id, outcome, &message).await;
+        }
         self.write(move |conn| {
             let changed = conn.execute(
                 "UPDATE cron_runs SET outcome = ?2, message = ?3, finished_at_ms = ?4
@@ -307,6 +313,9 @@ impl Store {
             manual: false,
             supervisor_id: clip_name(supervisor_id),
         };
+        if let Some(pg) = self.pg() {
+            return pg.cron_run_insert(run).await;
+        }
         self.write(move |conn| {
             insert(conn, &run)?;
             Ok(run)
@@ -326,6 +335,9 @@ impl Store {
         check_scope(ws, module, cron)?;
         let limit = self::page_size(page_size)?;
         let before = decode_position(page_token)?;
+        if let Some(pg) = self.pg() {
+            return pg.cron_runs(ws, module, cron, limit, before).await;
+        }
         let (ws, module, cron) = (ws.to_string(), module.to_string(), cron.to_string());
         self.read(move |conn| {
             // Without a token, start above every position.
@@ -366,6 +378,9 @@ impl Store {
         cron: &str,
     ) -> Result<Option<u64>, StoreError> {
         check_scope(ws, module, cron)?;
+        if let Some(pg) = self.pg() {
+            return pg.cron_last_scheduled(ws, module, cron).await;
+        }
         let (ws, module, cron) = (ws.to_string(), module.to_string(), cron.to_string());
         self.read(move |conn| {
             let latest: Option<i64> = conn.query_row(
@@ -389,6 +404,9 @@ impl Store {
     ) -> Result<usize, StoreError> {
         check_required("workspace_id", ws, MAX_NAME)?;
         check_required("module", module, MAX_NAME)?;
+        if let Some(pg) = self.pg() {
+            return pg.cron_runs_mark_interrupted(ws, module).await;
+        }
         let (ws, module) = (ws.to_string(), module.to_string());
         self.write(move |conn| {
             Ok(conn.execute(
@@ -410,6 +428,9 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let keep = i64::try_from(keep_per_cron).unwrap_or(i64::MAX);
         let cutoff = signed(now_ms().saturating_sub(max_age_ms));
+        if let Some(pg) = self.pg() {
+            return pg.cron_runs_prune(keep, max_age_ms > 0, cutoff).await;
+        }
         self.write(move |conn| {
             let mut deleted = 0;
             if max_age_ms > 0 {
@@ -465,262 +486,6 @@ mod tests {
         page.items.iter().map(|r| r.scheduled_at_ms).collect()
     }
 
-    #[tokio::test]
-    async fn start_finish_and_record() {
-        let (_dir, store) = two_workspaces().await;
-        let run = store
-            .cron_run_start("ws_a", "m", "nightly", 1_000, false, SUP)
-            .await
-            .unwrap();
-        assert!(run.id.starts_with("run_"));
-        assert_eq!(run.outcome, CronOutcome::Running);
-        assert!(run.started_at_ms.is_some());
-        assert_eq!(run.finished_at_ms, None);
-        assert_eq!(run.supervisor_id, SUP);
-
-        let done = store
-            .cron_run_finish(&run.id, CronOutcome::Error, "boom")
-            .await
-            .unwrap();
-        assert_eq!(done.outcome, CronOutcome::Error);
-        assert_eq!(done.message, "boom");
-        assert!(done.finished_at_ms >= done.started_at_ms);
-
-        // A run ends once.
-        let again = store
-            .cron_run_finish(&run.id, CronOutcome::Ok, "")
-            .await
-            .unwrap_err();
-        assert!(matches!(again, StoreError::FailedPrecondition(m) if m.contains("error")));
-        assert!(matches!(
-            store.cron_run_finish("run_nope", CronOutcome::Ok, "").await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store
-                .cron_run_finish(&run.id, CronOutcome::Skipped, "")
-                .await,
-            Err(StoreError::InvalidArgument(_))
-        ));
-
-        let skipped = store
-            .cron_run_record(
-                "ws_a",
-                "m",
-                "nightly",
-                2_000,
-                CronOutcome::Skipped,
-                "the previous run is still running",
-                SUP,
-            )
-            .await
-            .unwrap();
-        assert_eq!(skipped.started_at_ms, None);
-        assert_eq!(skipped.finished_at_ms, None);
-        assert!(!skipped.manual);
-        assert!(matches!(
-            store
-                .cron_run_record("ws_a", "m", "nightly", 3_000, CronOutcome::Ok, "", SUP)
-                .await,
-            Err(StoreError::InvalidArgument(_))
-        ));
-        // Unknown workspace, missing names.
-        assert!(matches!(
-            store
-                .cron_run_start("ws_zz", "m", "nightly", 1, false, SUP)
-                .await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store.cron_run_start("ws_a", "m", "", 1, false, SUP).await,
-            Err(StoreError::InvalidArgument(_))
-        ));
-
-        // Serialized with the outcome in lower case.
-        let json = serde_json::to_value(&skipped).unwrap();
-        assert_eq!(json["outcome"], "skipped");
-        assert_eq!(json["started_at_ms"], serde_json::Value::Null);
-        assert_eq!(json["manual"], false);
-    }
-
-    #[tokio::test]
-    async fn history_is_newest_first_and_paged() {
-        let (_dir, store) = two_workspaces().await;
-        // Recorded out of order; two records share a tick.
-        for at in [3_000, 1_000, 5_000, 2_000, 4_000] {
-            ok_run(&store, "ws_a", "c", at).await;
-        }
-        store
-            .cron_run_record("ws_a", "m", "c", 5_000, CronOutcome::Skipped, "", SUP)
-            .await
-            .unwrap();
-        let first = store.cron_runs("ws_a", "m", "c", 4, "").await.unwrap();
-        assert_eq!(ticks(&first), [5_000, 5_000, 4_000, 3_000]);
-        // Same tick: the later record first.
-        assert_eq!(first.items[0].outcome, CronOutcome::Skipped);
-        let token = first.next_page_token.clone().expect("a second page");
-        let second = store.cron_runs("ws_a", "m", "c", 4, &token).await.unwrap();
-        assert_eq!(ticks(&second), [2_000, 1_000]);
-        assert_eq!(second.next_page_token, None);
-        assert!(matches!(
-            store
-                .cron_runs("ws_a", "m", "c", 4, "bm90LWEtdG9rZW4")
-                .await,
-            Err(StoreError::InvalidArgument(_))
-        ));
-        assert!(matches!(
-            store.cron_runs("ws_a", "m", "c", 501, "").await,
-            Err(StoreError::InvalidArgument(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn workspaces_modules_and_crons_are_isolated() {
-        let (_dir, store) = two_workspaces().await;
-        ok_run(&store, "ws_a", "c", 1_000).await;
-        ok_run(&store, "ws_b", "c", 2_000).await;
-        ok_run(&store, "ws_a", "other", 3_000).await;
-        store
-            .cron_run_start("ws_a", "m2", "c", 4_000, false, SUP)
-            .await
-            .unwrap();
-        assert_eq!(
-            ticks(&store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap()),
-            [1_000]
-        );
-        assert_eq!(
-            ticks(&store.cron_runs("ws_b", "m", "c", 0, "").await.unwrap()),
-            [2_000]
-        );
-        assert_eq!(
-            store.cron_last_scheduled("ws_a", "m", "c").await.unwrap(),
-            Some(1_000)
-        );
-        assert_eq!(
-            store.cron_last_scheduled("ws_b", "m", "c").await.unwrap(),
-            Some(2_000)
-        );
-        assert_eq!(
-            store
-                .cron_last_scheduled("ws_b", "m", "other")
-                .await
-                .unwrap(),
-            None
-        );
-        // Another workspace's interrupted runs are not touched.
-        assert_eq!(
-            store
-                .cron_runs_mark_interrupted("ws_b", "m2")
-                .await
-                .unwrap(),
-            0
-        );
-    }
-
-    #[tokio::test]
-    async fn last_scheduled_counts_ticks_not_manual_runs() {
-        let (_dir, store) = two_workspaces().await;
-        assert_eq!(
-            store.cron_last_scheduled("ws_a", "m", "c").await.unwrap(),
-            None
-        );
-        ok_run(&store, "ws_a", "c", 1_000).await;
-        store
-            .cron_run_record("ws_a", "m", "c", 2_000, CronOutcome::Missed, "", SUP)
-            .await
-            .unwrap();
-        store
-            .cron_run_start("ws_a", "m", "c", 9_000, true, SUP)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.cron_last_scheduled("ws_a", "m", "c").await.unwrap(),
-            Some(2_000)
-        );
-    }
-
-    #[tokio::test]
-    async fn interrupted_runs_become_failed() {
-        let (_dir, store) = two_workspaces().await;
-        let cut = store
-            .cron_run_start("ws_a", "m", "c", 1_000, false, SUP)
-            .await
-            .unwrap();
-        let manual = store
-            .cron_run_start("ws_a", "m", "d", 2_000, true, SUP)
-            .await
-            .unwrap();
-        let done = ok_run(&store, "ws_a", "c", 3_000).await;
-        let elsewhere = store
-            .cron_run_start("ws_a", "m2", "c", 1_000, false, SUP)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.cron_runs_mark_interrupted("ws_a", "m").await.unwrap(),
-            2
-        );
-        let c = store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap();
-        let failed = c.items.iter().find(|r| r.id == cut.id).unwrap();
-        assert_eq!(failed.outcome, CronOutcome::Failed);
-        assert_eq!(failed.message, INTERRUPTED_MESSAGE);
-        assert!(failed.finished_at_ms.is_some());
-        assert_eq!(c.items.iter().find(|r| r.id == done.id).unwrap(), &done);
-        let d = store.cron_runs("ws_a", "m", "d", 0, "").await.unwrap();
-        assert_eq!(d.items[0].id, manual.id);
-        assert_eq!(d.items[0].outcome, CronOutcome::Failed);
-        assert!(d.items[0].manual);
-        let other = store.cron_runs("ws_a", "m2", "c", 0, "").await.unwrap();
-        assert_eq!(other.items[0].id, elsewhere.id);
-        assert_eq!(other.items[0].outcome, CronOutcome::Running);
-        // Nothing left to mark; a marked run cannot be finished any more.
-        assert_eq!(
-            store.cron_runs_mark_interrupted("ws_a", "m").await.unwrap(),
-            0
-        );
-        assert!(matches!(
-            store.cron_run_finish(&cut.id, CronOutcome::Ok, "").await,
-            Err(StoreError::FailedPrecondition(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn pruning_keeps_the_newest_and_the_running() {
-        let (_dir, store) = two_workspaces().await;
-        let now = now_ms();
-        let day = 24 * 3600 * 1000;
-        for n in 0..5 {
-            ok_run(&store, "ws_a", "c", now - (5 - n) * 1000).await;
-            ok_run(&store, "ws_b", "c", now - (5 - n) * 1000).await;
-        }
-        // Old, and beyond the count, but still running: kept.
-        let running = store
-            .cron_run_start("ws_a", "m", "c", now - 30 * day, false, SUP)
-            .await
-            .unwrap();
-        // Old: pruned by age.
-        ok_run(&store, "ws_a", "old", now - 10 * day).await;
-        ok_run(&store, "ws_a", "old", now - 1000).await;
-
-        // No limits: nothing deleted.
-        assert_eq!(store.cron_runs_prune(0, 0).await.unwrap(), 0);
-        // Age: one record.
-        assert_eq!(store.cron_runs_prune(0, 7 * day).await.unwrap(), 1);
-        assert_eq!(
-            ticks(&store.cron_runs("ws_a", "m", "old", 0, "").await.unwrap()),
-            [now - 1000]
-        );
-        // Count: 3 per cron, per workspace (the running one is beyond them, but stays).
-        assert_eq!(store.cron_runs_prune(3, 0).await.unwrap(), 2 + 2);
-        let a = store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap();
-        assert_eq!(
-            ticks(&a),
-            [now - 1000, now - 2000, now - 3000, now - 30 * day]
-        );
-        assert_eq!(a.items[3].id, running.id);
-        let b = store.cron_runs("ws_b", "m", "c", 0, "").await.unwrap();
-        assert_eq!(ticks(&b), [now - 1000, now - 2000, now - 3000]);
-    }
-
     #[test]
     fn outcomes_round_trip() {
         for outcome in CronOutcome::ALL {
@@ -741,5 +506,334 @@ mod tests {
         assert!(clipped.chars().all(|c| c == 'é'));
         assert_eq!(clip("short"), "short");
         assert_eq!(clip_name(&"x".repeat(300)).len(), MAX_NAME);
+    }
+
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn start_finish_and_record() {
+            let (_dir, store) = two_workspaces().await;
+            let run = store
+                .cron_run_start("ws_a", "m", "nightly", 1_000, false, SUP)
+                .await
+                .unwrap();
+            assert!(run.id.starts_with("run_"));
+            assert_eq!(run.outcome, CronOutcome::Running);
+            assert!(run.started_at_ms.is_some());
+            assert_eq!(run.finished_at_ms, None);
+            assert_eq!(run.supervisor_id, SUP);
+
+            let done = store
+                .cron_run_finish(&run.id, CronOutcome::Error, "boom")
+                .await
+                .unwrap();
+            assert_eq!(done.outcome, CronOutcome::Error);
+            assert_eq!(done.message, "boom");
+            assert!(done.finished_at_ms >= done.started_at_ms);
+
+            // A run ends once.
+            let again = store
+                .cron_run_finish(&run.id, CronOutcome::Ok, "")
+                .await
+                .unwrap_err();
+            assert!(matches!(again, StoreError::FailedPrecondition(m) if m.contains("error")));
+            assert!(matches!(
+                store.cron_run_finish("run_nope", CronOutcome::Ok, "").await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                store
+                    .cron_run_finish(&run.id, CronOutcome::Skipped, "")
+                    .await,
+                Err(StoreError::InvalidArgument(_))
+            ));
+
+            let skipped = store
+                .cron_run_record(
+                    "ws_a",
+                    "m",
+                    "nightly",
+                    2_000,
+                    CronOutcome::Skipped,
+                    "the previous run is still running",
+                    SUP,
+                )
+                .await
+                .unwrap();
+            assert_eq!(skipped.started_at_ms, None);
+            assert_eq!(skipped.finished_at_ms, None);
+            assert!(!skipped.manual);
+            assert!(matches!(
+                store
+                    .cron_run_record("ws_a", "m", "nightly", 3_000, CronOutcome::Ok, "", SUP)
+                    .await,
+                Err(StoreError::InvalidArgument(_))
+            ));
+            // Unknown workspace, missing names.
+            assert!(matches!(
+                store
+                    .cron_run_start("ws_zz", "m", "nightly", 1, false, SUP)
+                    .await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                store.cron_run_start("ws_a", "m", "", 1, false, SUP).await,
+                Err(StoreError::InvalidArgument(_))
+            ));
+
+            // Serialized with the outcome in lower case.
+            let json = serde_json::to_value(&skipped).unwrap();
+            assert_eq!(json["outcome"], "skipped");
+            assert_eq!(json["started_at_ms"], serde_json::Value::Null);
+            assert_eq!(json["manual"], false);
+        }
+
+        #[tokio::test]
+        async fn history_is_newest_first_and_paged() {
+            let (_dir, store) = two_workspaces().await;
+            // Recorded out of order; two records share a tick.
+            for at in [3_000, 1_000, 5_000, 2_000, 4_000] {
+                ok_run(&store, "ws_a", "c", at).await;
+            }
+            store
+                .cron_run_record("ws_a", "m", "c", 5_000, CronOutcome::Skipped, "", SUP)
+                .await
+                .unwrap();
+            let first = store.cron_runs("ws_a", "m", "c", 4, "").await.unwrap();
+            assert_eq!(ticks(&first), [5_000, 5_000, 4_000, 3_000]);
+            // Same tick: the later record first.
+            assert_eq!(first.items[0].outcome, CronOutcome::Skipped);
+            let token = first.next_page_token.clone().expect("a second page");
+            let second = store.cron_runs("ws_a", "m", "c", 4, &token).await.unwrap();
+            assert_eq!(ticks(&second), [2_000, 1_000]);
+            assert_eq!(second.next_page_token, None);
+            assert!(matches!(
+                store
+                    .cron_runs("ws_a", "m", "c", 4, "bm90LWEtdG9rZW4")
+                    .await,
+                Err(StoreError::InvalidArgument(_))
+            ));
+            assert!(matches!(
+                store.cron_runs("ws_a", "m", "c", 501, "").await,
+                Err(StoreError::InvalidArgument(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn workspaces_modules_and_crons_are_isolated() {
+            let (_dir, store) = two_workspaces().await;
+            ok_run(&store, "ws_a", "c", 1_000).await;
+            ok_run(&store, "ws_b", "c", 2_000).await;
+            ok_run(&store, "ws_a", "other", 3_000).await;
+            store
+                .cron_run_start("ws_a", "m2", "c", 4_000, false, SUP)
+                .await
+                .unwrap();
+            assert_eq!(
+                ticks(&store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap()),
+                [1_000]
+            );
+            assert_eq!(
+                ticks(&store.cron_runs("ws_b", "m", "c", 0, "").await.unwrap()),
+                [2_000]
+            );
+            assert_eq!(
+                store.cron_last_scheduled("ws_a", "m", "c").await.unwrap(),
+                Some(1_000)
+            );
+            assert_eq!(
+                store.cron_last_scheduled("ws_b", "m", "c").await.unwrap(),
+                Some(2_000)
+            );
+            assert_eq!(
+                store
+                    .cron_last_scheduled("ws_b", "m", "other")
+                    .await
+                    .unwrap(),
+                None
+            );
+            // Another workspace's interrupted runs are not touched.
+            assert_eq!(
+                store
+                    .cron_runs_mark_interrupted("ws_b", "m2")
+                    .await
+                    .unwrap(),
+                0
+            );
+        }
+
+        #[tokio::test]
+        async fn last_scheduled_counts_ticks_not_manual_runs() {
+            let (_dir, store) = two_workspaces().await;
+            assert_eq!(
+                store.cron_last_scheduled("ws_a", "m", "c").await.unwrap(),
+                None
+            );
+            ok_run(&store, "ws_a", "c", 1_000).await;
+            store
+                .cron_run_record("ws_a", "m", "c", 2_000, CronOutcome::Missed, "", SUP)
+                .await
+                .unwrap();
+            store
+                .cron_run_start("ws_a", "m", "c", 9_000, true, SUP)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.cron_last_scheduled("ws_a", "m", "c").await.unwrap(),
+                Some(2_000)
+            );
+        }
+
+        #[tokio::test]
+        async fn interrupted_runs_become_failed() {
+            let (_dir, store) = two_workspaces().await;
+            let cut = store
+                .cron_run_start("ws_a", "m", "c", 1_000, false, SUP)
+                .await
+                .unwrap();
+            let manual = store
+                .cron_run_start("ws_a", "m", "d", 2_000, true, SUP)
+                .await
+                .unwrap();
+            let done = ok_run(&store, "ws_a", "c", 3_000).await;
+            let elsewhere = store
+                .cron_run_start("ws_a", "m2", "c", 1_000, false, SUP)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.cron_runs_mark_interrupted("ws_a", "m").await.unwrap(),
+                2
+            );
+            let c = store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap();
+            let failed = c.items.iter().find(|r| r.id == cut.id).unwrap();
+            assert_eq!(failed.outcome, CronOutcome::Failed);
+            assert_eq!(failed.message, INTERRUPTED_MESSAGE);
+            assert!(failed.finished_at_ms.is_some());
+            assert_eq!(c.items.iter().find(|r| r.id == done.id).unwrap(), &done);
+            let d = store.cron_runs("ws_a", "m", "d", 0, "").await.unwrap();
+            assert_eq!(d.items[0].id, manual.id);
+            assert_eq!(d.items[0].outcome, CronOutcome::Failed);
+            assert!(d.items[0].manual);
+            let other = store.cron_runs("ws_a", "m2", "c", 0, "").await.unwrap();
+            assert_eq!(other.items[0].id, elsewhere.id);
+            assert_eq!(other.items[0].outcome, CronOutcome::Running);
+            // Nothing left to mark; a marked run cannot be finished any more.
+            assert_eq!(
+                store.cron_runs_mark_interrupted("ws_a", "m").await.unwrap(),
+                0
+            );
+            assert!(matches!(
+                store.cron_run_finish(&cut.id, CronOutcome::Ok, "").await,
+                Err(StoreError::FailedPrecondition(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn pruning_keeps_the_newest_and_the_running() {
+            let (_dir, store) = two_workspaces().await;
+            let now = now_ms();
+            let day = 24 * 3600 * 1000;
+            for n in 0..5 {
+                ok_run(&store, "ws_a", "c", now - (5 - n) * 1000).await;
+                ok_run(&store, "ws_b", "c", now - (5 - n) * 1000).await;
+            }
+            // Old, and beyond the count, but still running: kept.
+            let running = store
+                .cron_run_start("ws_a", "m", "c", now - 30 * day, false, SUP)
+                .await
+                .unwrap();
+            // Old: pruned by age.
+            ok_run(&store, "ws_a", "old", now - 10 * day).await;
+            ok_run(&store, "ws_a", "old", now - 1000).await;
+
+            // No limits: nothing deleted.
+            assert_eq!(store.cron_runs_prune(0, 0).await.unwrap(), 0);
+            // Age: one record.
+            assert_eq!(store.cron_runs_prune(0, 7 * day).await.unwrap(), 1);
+            assert_eq!(
+                ticks(&store.cron_runs("ws_a", "m", "old", 0, "").await.unwrap()),
+                [now - 1000]
+            );
+            // Count: 3 per cron, per workspace (the running one is beyond them, but stays).
+            assert_eq!(store.cron_runs_prune(3, 0).await.unwrap(), 2 + 2);
+            let a = store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap();
+            assert_eq!(
+                ticks(&a),
+                [now - 1000, now - 2000, now - 3000, now - 30 * day]
+            );
+            assert_eq!(a.items[3].id, running.id);
+            let b = store.cron_runs("ws_b", "m", "c", 0, "").await.unwrap();
+            assert_eq!(ticks(&b), [now - 1000, now - 2000, now - 3000]);
+        }
+
+        #[tokio::test]
+        async fn two_supervisors_end_a_run_once() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            for round in 0..10u64 {
+                let run = store
+                    .cron_run_start("ws_a", "m", "c", 1_000 + round, false, SUP)
+                    .await
+                    .unwrap();
+                // Two supervisors end the same run at once: exactly one wins, the other sees the
+                // winner's outcome.
+                let (a, b) = tokio::join!(
+                    store.cron_run_finish(&run.id, CronOutcome::Ok, "a"),
+                    other.cron_run_finish(&run.id, CronOutcome::Error, "b"),
+                );
+                let (winner, loser) = match (a, b) {
+                    (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+                    (a, b) => panic!("exactly one finish must win: {a:?} / {b:?}"),
+                };
+                assert!(
+                    matches!(&loser, StoreError::FailedPrecondition(m) if m.contains(winner.outcome.as_str())),
+                    "{loser:?}"
+                );
+                // Both see the same record.
+                let seen_here = store.cron_runs("ws_a", "m", "c", 1, "").await.unwrap();
+                let seen_there = other.cron_runs("ws_a", "m", "c", 1, "").await.unwrap();
+                assert_eq!(seen_here.items, seen_there.items);
+                assert_eq!(seen_there.items, [winner]);
+            }
+        }
+
+        #[tokio::test]
+        async fn supervisors_share_the_history() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            ok_run(&store, "ws_a", "c", 1_000).await;
+            store
+                .cron_run_record("ws_a", "m", "c", 2_000, CronOutcome::Missed, "", "sup-2")
+                .await
+                .unwrap();
+            let running = other
+                .cron_run_start("ws_a", "m", "c", 3_000, false, "sup-2")
+                .await
+                .unwrap();
+            // A page token from one supervisor pages on the other.
+            let first = other.cron_runs("ws_a", "m", "c", 2, "").await.unwrap();
+            assert_eq!(ticks(&first), [3_000, 2_000]);
+            let token = first.next_page_token.unwrap();
+            let rest = store.cron_runs("ws_a", "m", "c", 2, &token).await.unwrap();
+            assert_eq!(ticks(&rest), [1_000]);
+            assert_eq!(
+                store.cron_last_scheduled("ws_a", "m", "c").await.unwrap(),
+                Some(3_000)
+            );
+            // One supervisor ends the run the other started.
+            let done = store
+                .cron_run_finish(&running.id, CronOutcome::Timeout, "late")
+                .await
+                .unwrap();
+            assert_eq!(done.supervisor_id, "sup-2");
+            assert_eq!(
+                other.cron_runs("ws_a", "m", "c", 1, "").await.unwrap().items,
+                [done]
+            );
+            assert_eq!(other.cron_runs_prune(1, 0).await.unwrap(), 2);
+            assert_eq!(
+                ticks(&store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap()),
+                [3_000]
+            );
+        }
     }
 }

@@ -121,6 +121,9 @@ fn get(conn: &Connection, id: &str) -> Result<Option<Deployment>, StoreError> {
 impl Store {
     /// Records a deployment as `deploying`; returns it.
     pub async fn deployment_start(&self, new: NewDeployment) -> Result<Deployment, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployment_start(new).await;
+        }
         self.write(move |conn| {
             require_workspace(conn, &new.workspace)?;
             let id = new_id("dep_");
@@ -155,6 +158,9 @@ impl Store {
     /// Makes deployment `id` the active one of its module (enabled), in one transaction: the
     /// previously active one becomes `superseded` (or `rolled_back` when `id` is a rollback).
     pub async fn deployment_activated(&self, id: &str) -> Result<Deployment, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployment_activated(id).await;
+        }
         let id = id.to_string();
         self.write(move |conn| {
             let tx = conn.transaction()?;
@@ -205,6 +211,9 @@ impl Store {
     ) -> Result<Deployment, StoreError> {
         let id = id.to_string();
         let reason = truncate_utf8(reason, MAX_TEXT);
+        if let Some(pg) = self.pg() {
+            return pg.deployment_failed(&id, &reason).await;
+        }
         self.write(move |conn| {
             conn.execute(
                 "UPDATE deployments SET state = 'failed', reason = ?2, finished_at_ms = ?3
@@ -219,6 +228,9 @@ impl Store {
     /// Deployments left `deploying` by a supervisor that stopped become `failed`; returns how
     /// many.
     pub async fn deployments_mark_interrupted(&self) -> Result<usize, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployments_mark_interrupted().await;
+        }
         self.write(|conn| {
             Ok(conn.execute(
                 "UPDATE deployments SET state = 'failed', reason = ?1, finished_at_ms = ?2
@@ -231,6 +243,9 @@ impl Store {
 
     /// One deployment.
     pub async fn deployment(&self, id: &str) -> Result<Deployment, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployment(id).await;
+        }
         let id = id.to_string();
         self.read(move |conn| {
             get(conn, &id)?.ok_or_else(|| StoreError::NotFound(format!("no deployment {id:?}")))
@@ -245,6 +260,9 @@ impl Store {
         module: &str,
         limit: u32,
     ) -> Result<Vec<Deployment>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployments_of(workspace, module, limit).await;
+        }
         let (workspace, module) = (workspace.to_string(), module.to_string());
         self.read(move |conn| {
             let mut stmt = conn.prepare(&format!(
@@ -259,6 +277,9 @@ impl Store {
 
     /// The newest deployments of every module, newest first.
     pub async fn deployments_recent(&self, limit: u32) -> Result<Vec<Deployment>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployments_recent(limit).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {COLUMNS} FROM deployments ORDER BY id DESC LIMIT ?1"
@@ -271,6 +292,9 @@ impl Store {
 
     /// Every deployed module with its active deployment (what starts at boot).
     pub async fn deployed_modules(&self) -> Result<Vec<DeployedModule>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployed_modules().await;
+        }
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT active_id, enabled FROM deployed_modules ORDER BY workspace_id, module",
@@ -295,6 +319,9 @@ impl Store {
         workspace: &str,
         module: &str,
     ) -> Result<Option<DeployedModule>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployed_module(workspace, module).await;
+        }
         let (workspace, module) = (workspace.to_string(), module.to_string());
         self.read(move |conn| {
             let row: Option<(String, bool)> = conn
@@ -322,6 +349,9 @@ impl Store {
         module: &str,
         enabled: bool,
     ) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployed_set_enabled(workspace, module, enabled).await;
+        }
         let (workspace, module) = (workspace.to_string(), module.to_string());
         self.write(move |conn| {
             Ok(conn.execute(
@@ -342,6 +372,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let (workspace, module) = (workspace.to_string(), module.to_string());
         let reason = format!("module removed by {actor}");
+        if let Some(pg) = self.pg() {
+            return pg.deployed_remove(&workspace, &module, &reason).await;
+        }
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let active: Option<String> = tx
@@ -370,6 +403,9 @@ impl Store {
 
     /// Records that the packages of these deployments were deleted from disk.
     pub async fn deployments_forget_packages(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployments_forget_packages(&ids).await;
+        }
         self.write(move |conn| {
             let tx = conn.transaction()?;
             for id in &ids {
@@ -403,83 +439,177 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn one_active_deployment_per_module_through_deploys_and_rollbacks() {
-        let (_dir, store) = two_workspaces().await;
-        let first = store.deployment_start(new("1")).await.unwrap();
-        assert_eq!(first.state, "deploying");
-        assert_eq!(first.package, first.id);
-        store.deployment_activated(&first.id).await.unwrap();
-        let second = store.deployment_start(new("2")).await.unwrap();
-        store.deployment_activated(&second.id).await.unwrap();
-        let failed = store.deployment_start(new("3")).await.unwrap();
-        store
-            .deployment_failed(&failed.id, "crashed at start")
-            .await
-            .unwrap();
-        let deployed = store.deployed_module("ws_a", "m").await.unwrap().unwrap();
-        assert_eq!(deployed.active.id, second.id);
-        let mut back = new("1");
-        back.package = Some(first.id.clone());
-        back.rollback_of = Some(first.id.clone());
-        let rollback = store.deployment_start(back).await.unwrap();
-        assert_eq!(
-            (rollback.kind.as_str(), rollback.package.as_str()),
-            ("rollback", first.id.as_str())
-        );
-        store.deployment_activated(&rollback.id).await.unwrap();
-        let history = store.deployments_of("ws_a", "m", 10).await.unwrap();
-        let states: Vec<_> = history
-            .iter()
-            .map(|d| (d.version.as_str(), d.state.as_str()))
-            .collect();
-        assert_eq!(
-            states,
-            [
-                ("1", "active"),
-                ("3", "failed"),
-                ("2", "rolled_back"),
-                ("1", "superseded")
-            ]
-        );
-        assert_eq!(history[1].reason, "crashed at start");
-        assert!(store
-            .deployed_set_enabled("ws_a", "m", false)
-            .await
-            .unwrap());
-        assert!(!store.deployed_modules().await.unwrap()[0].enabled);
-        assert!(store.deployed_remove("ws_a", "m", "admin").await.unwrap());
-        assert!(store.deployed_module("ws_a", "m").await.unwrap().is_none());
-        assert!(!store.deployed_remove("ws_a", "m", "admin").await.unwrap());
-        assert_eq!(
-            store.deployment(&rollback.id).await.unwrap().state,
-            "removed"
-        );
-    }
-
-    #[tokio::test]
-    async fn interrupted_deployments_fail_and_forgotten_packages_show() {
-        let (_dir, store) = two_workspaces().await;
-        let cut = store.deployment_start(new("1")).await.unwrap();
-        assert_eq!(store.deployments_mark_interrupted().await.unwrap(), 1);
-        let cut = store.deployment(&cut.id).await.unwrap();
-        assert_eq!(
-            (cut.state.as_str(), cut.reason.as_str()),
-            ("failed", INTERRUPTED_DEPLOYMENT)
-        );
-        store
-            .deployments_forget_packages(vec![cut.id.clone()])
-            .await
-            .unwrap();
-        assert!(!store.deployment(&cut.id).await.unwrap().package_kept);
-        assert!(matches!(
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn one_active_deployment_per_module_through_deploys_and_rollbacks() {
+            let (_dir, store) = two_workspaces().await;
+            let first = store.deployment_start(new("1")).await.unwrap();
+            assert_eq!(first.state, "deploying");
+            assert_eq!(first.package, first.id);
+            store.deployment_activated(&first.id).await.unwrap();
+            let second = store.deployment_start(new("2")).await.unwrap();
+            store.deployment_activated(&second.id).await.unwrap();
+            let failed = store.deployment_start(new("3")).await.unwrap();
             store
-                .deployment_start(NewDeployment {
-                    workspace: "ws_nope".into(),
-                    ..new("1")
-                })
-                .await,
-            Err(StoreError::NotFound(_))
-        ));
+                .deployment_failed(&failed.id, "crashed at start")
+                .await
+                .unwrap();
+            let deployed = store.deployed_module("ws_a", "m").await.unwrap().unwrap();
+            assert_eq!(deployed.active.id, second.id);
+            let mut back = new("1");
+            back.package = Some(first.id.clone());
+            back.rollback_of = Some(first.id.clone());
+            let rollback = store.deployment_start(back).await.unwrap();
+            assert_eq!(
+                (rollback.kind.as_str(), rollback.package.as_str()),
+                ("rollback", first.id.as_str())
+            );
+            store.deployment_activated(&rollback.id).await.unwrap();
+            let history = store.deployments_of("ws_a", "m", 10).await.unwrap();
+            let states: Vec<_> = history
+                .iter()
+                .map(|d| (d.version.as_str(), d.state.as_str()))
+                .collect();
+            assert_eq!(
+                states,
+                [
+                    ("1", "active"),
+                    ("3", "failed"),
+                    ("2", "rolled_back"),
+                    ("1", "superseded")
+                ]
+            );
+            assert_eq!(history[1].reason, "crashed at start");
+            assert!(store
+                .deployed_set_enabled("ws_a", "m", false)
+                .await
+                .unwrap());
+            assert!(!store.deployed_modules().await.unwrap()[0].enabled);
+            assert!(store.deployed_remove("ws_a", "m", "admin").await.unwrap());
+            assert!(store.deployed_module("ws_a", "m").await.unwrap().is_none());
+            assert!(!store.deployed_remove("ws_a", "m", "admin").await.unwrap());
+            assert_eq!(
+                store.deployment(&rollback.id).await.unwrap().state,
+                "removed"
+            );
+        }
+
+        #[tokio::test]
+        async fn interrupted_deployments_fail_and_forgotten_packages_show() {
+            let (_dir, store) = two_workspaces().await;
+            let cut = store.deployment_start(new("1")).await.unwrap();
+            assert_eq!(store.deployments_mark_interrupted().await.unwrap(), 1);
+            let cut = store.deployment(&cut.id).await.unwrap();
+            assert_eq!(
+                (cut.state.as_str(), cut.reason.as_str()),
+                ("failed", INTERRUPTED_DEPLOYMENT)
+            );
+            store
+                .deployments_forget_packages(vec![cut.id.clone()])
+                .await
+                .unwrap();
+            assert!(!store.deployment(&cut.id).await.unwrap().package_kept);
+            assert!(matches!(
+                store
+                    .deployment_start(NewDeployment {
+                        workspace: "ws_nope".into(),
+                        ..new("1")
+                    })
+                    .await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn supervisors_share_deployed_modules() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            let first = store.deployment_start(new("1")).await.unwrap();
+            store.deployment_activated(&first.id).await.unwrap();
+            let mut b = new("1");
+            b.workspace = "ws_b".into();
+            let in_b = other.deployment_start(b).await.unwrap();
+            other.deployment_activated(&in_b.id).await.unwrap();
+            // Both supervisors boot the same modules, in workspace then module order.
+            let here = store.deployed_modules().await.unwrap();
+            assert_eq!(here, other.deployed_modules().await.unwrap());
+            let ids: Vec<_> = here.iter().map(|m| m.active.id.as_str()).collect();
+            assert_eq!(ids, [first.id.as_str(), in_b.id.as_str()]);
+            assert!(here.iter().all(|m| m.enabled && m.active.state == "active"));
+            // One supervisor deploys over what the other activated.
+            let second = other.deployment_start(new("2")).await.unwrap();
+            let active = other.deployment_activated(&second.id).await.unwrap();
+            assert_eq!(active.state, "active");
+            assert!(active.finished_at_ms.is_some());
+            assert_eq!(
+                store.deployed_module("ws_a", "m").await.unwrap().unwrap().active,
+                active
+            );
+            let old = store.deployment(&first.id).await.unwrap();
+            assert_eq!(
+                (old.state.as_str(), old.reason.as_str()),
+                ("superseded", format!("superseded by 2 ({})", second.id).as_str())
+            );
+            assert_eq!(
+                other.deployments_recent(2).await.unwrap(),
+                store.deployments_recent(2).await.unwrap()
+            );
+            assert!(other.deployed_set_enabled("ws_a", "m", false).await.unwrap());
+            assert!(!store.deployed_module("ws_a", "m").await.unwrap().unwrap().enabled);
+            assert!(!store.deployed_set_enabled("ws_a", "nope", true).await.unwrap());
+            store
+                .deployments_forget_packages(vec![first.id.clone(), "dep_nope".into()])
+                .await
+                .unwrap();
+            assert!(!other.deployment(&first.id).await.unwrap().package_kept);
+            assert!(other.deployment(&second.id).await.unwrap().package_kept);
+            assert!(matches!(
+                other.deployment("dep_nope").await,
+                Err(StoreError::NotFound(m)) if m == "no deployment \"dep_nope\""
+            ));
+            assert!(matches!(
+                other.deployment_activated("dep_nope").await,
+                Err(StoreError::NotFound(m)) if m == "no deployment dep_nope"
+            ));
+            assert!(matches!(
+                other.deployment_failed("dep_nope", "x").await,
+                Err(StoreError::NotFound(m)) if m == "no deployment dep_nope"
+            ));
+        }
+
+        #[tokio::test]
+        async fn two_supervisors_activating_at_once_leave_one_active() {
+            let (guard, store) = two_workspaces().await;
+            let postgres = matches!(guard, crate::store::test_support::TestGuard::Db(_));
+            let other = guard.open_again();
+            let first = store.deployment_start(new("1")).await.unwrap();
+            store.deployment_activated(&first.id).await.unwrap();
+            for round in 0..5 {
+                let a = store.deployment_start(new(&format!("a{round}"))).await.unwrap();
+                let b = other.deployment_start(new(&format!("b{round}"))).await.unwrap();
+                let (ra, rb) = tokio::join!(
+                    store.deployment_activated(&a.id),
+                    other.deployment_activated(&b.id),
+                );
+                // PostgreSQL retries the transaction that lost the race: both succeed, one after
+                // the other. Two SQLite connections may refuse the later one (busy); either way
+                // the module ends with exactly one active deployment.
+                if postgres {
+                    ra.as_ref().unwrap();
+                    rb.as_ref().unwrap();
+                }
+                let deployed = store.deployed_module("ws_a", "m").await.unwrap().unwrap();
+                let all = other.deployments_of("ws_a", "m", 100).await.unwrap();
+                let active: Vec<_> = all.iter().filter(|d| d.state == "active").collect();
+                assert_eq!(active.len(), 1, "{all:#?}");
+                assert_eq!(active[0], &deployed.active);
+                assert!([&a.id, &b.id].contains(&&deployed.active.id));
+                if ra.is_ok() && rb.is_ok() {
+                    // The one activated first was superseded by the other.
+                    let loser = if deployed.active.id == a.id { &b.id } else { &a.id };
+                    assert_eq!(store.deployment(loser).await.unwrap().state, "superseded");
+                }
+            }
+        }
     }
 }
