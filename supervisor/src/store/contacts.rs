@@ -111,6 +111,9 @@ fn duplicate(external_id: &str) -> StoreError {
 impl Store {
     /// Contact `id` of workspace `ws`.
     pub async fn get_contact(&self, ws: &str, id: &str) -> Result<Contact, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.get_contact(ws, id).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.read(move |conn| load(conn, &ws, &id)?.ok_or_else(|| not_found(&id)))
             .await
@@ -124,6 +127,9 @@ impl Store {
     ) -> Result<Contact, StoreError> {
         if external_id.is_empty() {
             return Err(StoreError::InvalidArgument("external_id: required".into()));
+        }
+        if let Some(pg) = self.pg() {
+            return pg.find_contact_by_external_id(ws, external_id).await;
         }
         let (ws, external_id) = (ws.to_string(), external_id.to_string());
         self.read(move |conn| {
@@ -159,6 +165,9 @@ impl Store {
             created_at_ms: now,
             updated_at_ms: now,
         };
+        if let Some(pg) = self.pg() {
+            return pg.create_contact(ws, contact, &attributes_text).await;
+        }
         let ws = ws.to_string();
         self.write(move |conn| {
             require_workspace(conn, &ws)?;
@@ -199,6 +208,9 @@ impl Store {
             patch.email.as_deref().unwrap_or_default(),
             patch.phone.as_deref().unwrap_or_default(),
         )?;
+        if let Some(pg) = self.pg() {
+            return pg.update_contact(ws, id, patch).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
             let tx = conn.transaction()?;
@@ -250,6 +262,9 @@ impl Store {
 
     /// Deletes contact `id` of `ws` with its conversations and messages; `false` when absent.
     pub async fn delete_contact(&self, ws: &str, id: &str) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.delete_contact(ws, id).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
             let deleted = conn.execute(
@@ -270,6 +285,9 @@ impl Store {
     ) -> Result<Page<Contact>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
+        if let Some(pg) = self.pg() {
+            return pg.list_contacts(ws, limit, &after).await;
+        }
         let ws = ws.to_string();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
@@ -302,174 +320,263 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn workspace_isolation() {
-        let (_dir, store) = two_workspaces().await;
+    /// PostgreSQL only: attribute merges from two supervisors of a cluster at once all land
+    /// (each runs again on the other's state). SQLite orders one supervisor's writes through its
+    /// single writer; two processes updating one file are not a supported cluster (a second
+    /// process's read-then-write transaction can fail with `database is locked`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_two_supervisors_merge_attributes_without_losing_any() {
+        let _postgres = crate::store::test_support::use_postgres();
+        let (guard, store) = two_workspaces().await;
+        let other = guard.open_again();
         let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
-        assert_eq!(
-            store.get_contact("ws_a", &contact.id).await.unwrap(),
-            contact
-        );
-        assert!(matches!(
-            store.get_contact("ws_b", &contact.id).await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store.find_contact_by_external_id("ws_b", "x1").await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store
-                .update_contact("ws_b", &contact.id, ContactPatch::default())
-                .await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(!store.delete_contact("ws_b", &contact.id).await.unwrap());
-        assert!(store
-            .list_contacts("ws_b", 0, "")
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        // The same external id is fine in another workspace.
-        store.create_contact("ws_b", new("x1")).await.unwrap();
-        assert!(matches!(
-            store.create_contact("ws_a", new("x1")).await,
-            Err(StoreError::Conflict(m)) if m.starts_with("external_id")
-        ));
-        // Empty external ids never conflict.
-        store.create_contact("ws_a", new("")).await.unwrap();
-        store.create_contact("ws_a", new("")).await.unwrap();
-        assert!(matches!(
-            store.create_contact("ws_nope", new("")).await,
-            Err(StoreError::NotFound(_))
-        ));
+        let merges: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 {
+                    store.clone()
+                } else {
+                    other.clone()
+                };
+                let id = contact.id.clone();
+                tokio::spawn(async move {
+                    let patch = ContactPatch {
+                        attributes: Some(json!({ format!("k{i}"): i })),
+                        ..Default::default()
+                    };
+                    store.update_contact("ws_a", &id, patch).await
+                })
+            })
+            .collect();
+        for merge in merges {
+            merge.await.unwrap().unwrap();
+        }
+        let read = other.get_contact("ws_a", &contact.id).await.unwrap();
+        for i in 0..8 {
+            assert_eq!(read.attributes[format!("k{i}")], json!(i), "{read:?}");
+        }
+        assert_eq!(read.attributes["plan"], json!("pro"));
     }
 
-    #[tokio::test]
-    async fn update_merges_attributes() {
-        let (_dir, store) = two_workspaces().await;
-        let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
-        let updated = store
-            .update_contact(
-                "ws_a",
-                &contact.id,
-                ContactPatch {
-                    email: Some("ada@example.com".into()),
-                    attributes: Some(json!({"plan": "team", "seats": null, "vip": true})),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(updated.attributes, json!({"plan": "team", "vip": true}));
-        assert_eq!(updated.email, "ada@example.com");
-        assert_eq!(updated.name, "Ada");
-        let read = store.get_contact("ws_a", &contact.id).await.unwrap();
-        assert_eq!(read, updated);
-        // Clearing with "" and rejecting non-objects.
-        let cleared = store
-            .update_contact(
-                "ws_a",
-                &contact.id,
-                ContactPatch {
-                    name: Some(String::new()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(cleared.name, "");
-        assert!(matches!(
-            store
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn workspace_isolation() {
+            let (_dir, store) = two_workspaces().await;
+            let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
+            assert_eq!(
+                store.get_contact("ws_a", &contact.id).await.unwrap(),
+                contact
+            );
+            assert!(matches!(
+                store.get_contact("ws_b", &contact.id).await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                store.find_contact_by_external_id("ws_b", "x1").await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                store
+                    .update_contact("ws_b", &contact.id, ContactPatch::default())
+                    .await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(!store.delete_contact("ws_b", &contact.id).await.unwrap());
+            assert!(store
+                .list_contacts("ws_b", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+            // The same external id is fine in another workspace.
+            store.create_contact("ws_b", new("x1")).await.unwrap();
+            assert!(matches!(
+                store.create_contact("ws_a", new("x1")).await,
+                Err(StoreError::Conflict(m)) if m.starts_with("external_id")
+            ));
+            // Empty external ids never conflict.
+            store.create_contact("ws_a", new("")).await.unwrap();
+            store.create_contact("ws_a", new("")).await.unwrap();
+            assert!(matches!(
+                store.create_contact("ws_nope", new("")).await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn update_merges_attributes() {
+            let (_dir, store) = two_workspaces().await;
+            let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
+            let updated = store
                 .update_contact(
                     "ws_a",
                     &contact.id,
                     ContactPatch {
-                        attributes: Some(json!([1])),
+                        email: Some("ada@example.com".into()),
+                        attributes: Some(json!({"plan": "team", "seats": null, "vip": true})),
                         ..Default::default()
                     },
                 )
-                .await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("attributes")
-        ));
-        // Taking another contact's external id conflicts.
-        let other = store.create_contact("ws_a", new("x2")).await.unwrap();
-        assert!(matches!(
-            store
-                .update_contact(
-                    "ws_a",
-                    &other.id,
-                    ContactPatch {
-                        external_id: Some("x1".into()),
-                        ..Default::default()
-                    },
-                )
-                .await,
-            Err(StoreError::Conflict(_))
-        ));
-        assert!(store.delete_contact("ws_a", &other.id).await.unwrap());
-        assert!(!store.delete_contact("ws_a", &other.id).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn validation_names_the_field() {
-        let (_dir, store) = two_workspaces().await;
-        let mut long = new("");
-        long.name = "n".repeat(257);
-        assert!(matches!(
-            store.create_contact("ws_a", long).await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("name:")
-        ));
-        let mut bad = new("");
-        bad.attributes = json!("text");
-        assert!(matches!(
-            store.create_contact("ws_a", bad).await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("attributes:")
-        ));
-        assert!(matches!(
-            store.list_contacts("ws_a", 501, "").await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("page_size:")
-        ));
-        assert!(matches!(
-            store.list_contacts("ws_a", 10, "%%%").await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("page_token:")
-        ));
-    }
-
-    #[tokio::test]
-    async fn paging_across_pages() {
-        let (_dir, store) = two_workspaces().await;
-        let mut created = Vec::new();
-        for i in 0..7 {
-            created.push(
-                store
-                    .create_contact("ws_a", new(&format!("p{i}")))
-                    .await
-                    .unwrap()
-                    .id,
-            );
-            store
-                .create_contact("ws_b", new(&format!("p{i}")))
                 .await
                 .unwrap();
+            assert_eq!(updated.attributes, json!({"plan": "team", "vip": true}));
+            assert_eq!(updated.email, "ada@example.com");
+            assert_eq!(updated.name, "Ada");
+            let read = store.get_contact("ws_a", &contact.id).await.unwrap();
+            assert_eq!(read, updated);
+            // Clearing with "" and rejecting non-objects.
+            let cleared = store
+                .update_contact(
+                    "ws_a",
+                    &contact.id,
+                    ContactPatch {
+                        name: Some(String::new()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(cleared.name, "");
+            assert!(matches!(
+                store
+                    .update_contact(
+                        "ws_a",
+                        &contact.id,
+                        ContactPatch {
+                            attributes: Some(json!([1])),
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("attributes")
+            ));
+            // Taking another contact's external id conflicts.
+            let other = store.create_contact("ws_a", new("x2")).await.unwrap();
+            assert!(matches!(
+                store
+                    .update_contact(
+                        "ws_a",
+                        &other.id,
+                        ContactPatch {
+                            external_id: Some("x1".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(store.delete_contact("ws_a", &other.id).await.unwrap());
+            assert!(!store.delete_contact("ws_a", &other.id).await.unwrap());
         }
-        let mut seen = Vec::new();
-        let mut token = String::new();
-        let mut pages = 0;
-        loop {
-            let page = store.list_contacts("ws_a", 3, &token).await.unwrap();
-            pages += 1;
-            seen.extend(page.items.into_iter().map(|c| c.id));
-            match page.next_page_token {
-                Some(next) => token = next,
-                None => break,
+
+        #[tokio::test]
+        async fn validation_names_the_field() {
+            let (_dir, store) = two_workspaces().await;
+            let mut long = new("");
+            long.name = "n".repeat(257);
+            assert!(matches!(
+                store.create_contact("ws_a", long).await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("name:")
+            ));
+            let mut bad = new("");
+            bad.attributes = json!("text");
+            assert!(matches!(
+                store.create_contact("ws_a", bad).await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("attributes:")
+            ));
+            assert!(matches!(
+                store.list_contacts("ws_a", 501, "").await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("page_size:")
+            ));
+            assert!(matches!(
+                store.list_contacts("ws_a", 10, "%%%").await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("page_token:")
+            ));
+        }
+
+        #[tokio::test]
+        async fn paging_across_pages() {
+            let (_dir, store) = two_workspaces().await;
+            let mut created = Vec::new();
+            for i in 0..7 {
+                created.push(
+                    store
+                        .create_contact("ws_a", new(&format!("p{i}")))
+                        .await
+                        .unwrap()
+                        .id,
+                );
+                store
+                    .create_contact("ws_b", new(&format!("p{i}")))
+                    .await
+                    .unwrap();
             }
+            let mut seen = Vec::new();
+            let mut token = String::new();
+            let mut pages = 0;
+            loop {
+                let page = store.list_contacts("ws_a", 3, &token).await.unwrap();
+                pages += 1;
+                seen.extend(page.items.into_iter().map(|c| c.id));
+                match page.next_page_token {
+                    Some(next) => token = next,
+                    None => break,
+                }
+            }
+            assert_eq!(pages, 3);
+            assert_eq!(seen, created);
+            let all = store.list_contacts("ws_a", 0, "").await.unwrap();
+            assert_eq!(all.items.len(), 7);
+            assert_eq!(all.next_page_token, None);
         }
-        assert_eq!(pages, 3);
-        assert_eq!(seen, created);
-        let all = store.list_contacts("ws_a", 0, "").await.unwrap();
-        assert_eq!(all.items.len(), 7);
-        assert_eq!(all.next_page_token, None);
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_supervisors_race_on_an_external_id() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            let attempts: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = if i % 2 == 0 { store.clone() } else { other.clone() };
+                    tokio::spawn(async move { store.create_contact("ws_a", new("dup")).await })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for attempt in attempts {
+                match attempt.await.unwrap() {
+                    Ok(contact) => winners.push(contact),
+                    Err(e) => assert!(
+                        matches!(&e, StoreError::Conflict(m) if m.starts_with("external_id")),
+                        "{e}"
+                    ),
+                }
+            }
+            assert_eq!(winners.len(), 1);
+            let winner = winners.pop().unwrap();
+            // Each supervisor sees the other's writes.
+            assert_eq!(
+                other.find_contact_by_external_id("ws_a", "dup").await.unwrap(),
+                winner
+            );
+            let renamed = other
+                .update_contact(
+                    "ws_a",
+                    &winner.id,
+                    ContactPatch {
+                        name: Some("Grace".into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(store.get_contact("ws_a", &winner.id).await.unwrap(), renamed);
+            assert!(store.delete_contact("ws_a", &winner.id).await.unwrap());
+            assert!(!other.delete_contact("ws_a", &winner.id).await.unwrap());
+            assert!(other
+                .list_contacts("ws_a", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+        }
+
     }
 }

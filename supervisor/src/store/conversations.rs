@@ -126,6 +126,11 @@ impl Store {
             updated_at_ms: now,
             closed_at_ms: 0,
         };
+        if let Some(pg) = self.pg() {
+            return pg
+                .create_conversation(ws, conversation, &attributes_text)
+                .await;
+        }
         let ws = ws.to_string();
         self.write(move |conn| {
             if contacts::load(conn, &ws, &conversation.contact_id)?.is_none() {
@@ -156,6 +161,9 @@ impl Store {
 
     /// Conversation `id` of `ws`.
     pub async fn get_conversation(&self, ws: &str, id: &str) -> Result<Conversation, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.get_conversation(ws, id).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.read(move |conn| load(conn, &ws, &id)?.ok_or_else(|| not_found(&id)))
             .await
@@ -170,6 +178,9 @@ impl Store {
     ) -> Result<Conversation, StoreError> {
         if let Some(subject) = &patch.subject {
             check_len("subject", subject, MAX_NAME)?;
+        }
+        if let Some(pg) = self.pg() {
+            return pg.update_conversation(ws, id, patch).await;
         }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
@@ -206,6 +217,9 @@ impl Store {
     /// Closes conversation `id` of `ws` (idempotent: closing a closed one keeps its
     /// `closed_at_ms`).
     pub async fn close_conversation(&self, ws: &str, id: &str) -> Result<Conversation, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.close_conversation(ws, id).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
             let tx = conn.transaction()?;
@@ -243,6 +257,11 @@ impl Store {
             return Err(StoreError::InvalidArgument(format!(
                 "status: must be \"open\", \"closed\" or empty, got {status:?}"
             )));
+        }
+        if let Some(pg) = self.pg() {
+            return pg
+                .list_conversations(ws, contact_id, status, limit, &after)
+                .await;
         }
         let (ws, contact_id, status) = (ws.to_string(), contact_id.to_string(), status.to_string());
         self.read(move |conn| {
@@ -287,139 +306,248 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn lifecycle_and_isolation() {
-        let (_dir, store) = two_workspaces().await;
+    /// PostgreSQL only: two supervisors of a cluster patching and closing one conversation at
+    /// once: every merge lands, one close sets `closed_at_ms` and every answer is the same
+    /// record. (Two SQLite processes on one file are not a supported cluster: a second
+    /// process's read-then-write transaction can fail with `database is locked`.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_two_supervisors_patch_and_close_one_conversation() {
+        let _postgres = crate::store::test_support::use_postgres();
+        let (guard, store) = two_workspaces().await;
+        let other = guard.open_again();
         let ada = contact(&store, "ws_a").await;
-        let other = contact(&store, "ws_b").await;
-        let conversation = store.create_conversation("ws_a", new(&ada)).await.unwrap();
-        assert_eq!(conversation.status, "open");
-        assert_eq!(conversation.closed_at_ms, 0);
-        // A contact of another workspace cannot be referenced.
-        assert!(matches!(
-            store.create_conversation("ws_a", new(&other)).await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
-        ));
-        assert!(matches!(
-            store.create_conversation("ws_a", new("")).await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
-        ));
-        assert!(matches!(
-            store.get_conversation("ws_b", &conversation.id).await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store.close_conversation("ws_b", &conversation.id).await,
-            Err(StoreError::NotFound(_))
-        ));
-
-        let updated = store
-            .update_conversation(
-                "ws_a",
-                &conversation.id,
-                ConversationPatch {
-                    subject: Some("Order 43".into()),
-                    attributes: Some(json!({"priority": null, "tag": "vip"})),
-                },
-            )
+        let conversation = other.create_conversation("ws_a", new(&ada)).await.unwrap();
+        let merges: Vec<_> = (0..6)
+            .map(|i| {
+                let store = if i % 2 == 0 {
+                    store.clone()
+                } else {
+                    other.clone()
+                };
+                let id = conversation.id.clone();
+                tokio::spawn(async move {
+                    let patch = ConversationPatch {
+                        attributes: Some(json!({ format!("k{i}"): i })),
+                        ..Default::default()
+                    };
+                    store.update_conversation("ws_a", &id, patch).await
+                })
+            })
+            .collect();
+        for merge in merges {
+            merge.await.unwrap().unwrap();
+        }
+        let read = store
+            .get_conversation("ws_a", &conversation.id)
             .await
             .unwrap();
-        assert_eq!(updated.subject, "Order 43");
-        assert_eq!(updated.attributes, json!({"tag": "vip"}));
-
-        let closed = store
-            .close_conversation("ws_a", &conversation.id)
-            .await
-            .unwrap();
-        assert_eq!(closed.status, "closed");
-        assert!(closed.closed_at_ms > 0);
-        let again = store
-            .close_conversation("ws_a", &conversation.id)
-            .await
-            .unwrap();
-        assert_eq!(again.closed_at_ms, closed.closed_at_ms);
+        for i in 0..6 {
+            assert_eq!(read.attributes[format!("k{i}")], json!(i), "{read:?}");
+        }
+        assert_eq!(read.attributes["priority"], json!("high"));
+        let closes: Vec<_> = (0..6)
+            .map(|i| {
+                let store = if i % 2 == 0 {
+                    store.clone()
+                } else {
+                    other.clone()
+                };
+                let id = conversation.id.clone();
+                tokio::spawn(async move { store.close_conversation("ws_a", &id).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for close in closes {
+            answers.push(close.await.unwrap().unwrap());
+        }
+        assert_eq!(answers[0].status, "closed");
+        assert!(answers[0].closed_at_ms > 0);
+        assert!(answers.iter().all(|c| *c == answers[0]));
         assert_eq!(
-            store
+            other
                 .get_conversation("ws_a", &conversation.id)
                 .await
                 .unwrap(),
-            closed
+            answers[0]
         );
-
-        // Deleting the contact removes its conversations.
-        assert!(store.delete_contact("ws_a", &ada).await.unwrap());
-        assert!(matches!(
-            store.get_conversation("ws_a", &conversation.id).await,
-            Err(StoreError::NotFound(_))
-        ));
     }
 
-    #[tokio::test]
-    async fn list_filters_and_pages() {
-        let (_dir, store) = two_workspaces().await;
-        let ada = contact(&store, "ws_a").await;
-        let bob = contact(&store, "ws_a").await;
-        let mut ada_ids = Vec::new();
-        for i in 0..5 {
-            let c = store.create_conversation("ws_a", new(&ada)).await.unwrap();
-            if i % 2 == 0 {
-                store.close_conversation("ws_a", &c.id).await.unwrap();
-            }
-            ada_ids.push(c.id);
-            store.create_conversation("ws_a", new(&bob)).await.unwrap();
-        }
-        let first = store
-            .list_conversations("ws_a", &ada, "", 2, "")
-            .await
-            .unwrap();
-        let token = first.next_page_token.clone().unwrap();
-        let second = store
-            .list_conversations("ws_a", &ada, "", 2, &token)
-            .await
-            .unwrap();
-        let third = store
-            .list_conversations(
-                "ws_a",
-                &ada,
-                "",
-                2,
-                second.next_page_token.as_deref().unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(third.next_page_token, None);
-        let seen: Vec<String> = [first, second, third]
-            .into_iter()
-            .flat_map(|p| p.items)
-            .map(|c| c.id)
-            .collect();
-        assert_eq!(seen, ada_ids);
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn lifecycle_and_isolation() {
+            let (_dir, store) = two_workspaces().await;
+            let ada = contact(&store, "ws_a").await;
+            let other = contact(&store, "ws_b").await;
+            let conversation = store.create_conversation("ws_a", new(&ada)).await.unwrap();
+            assert_eq!(conversation.status, "open");
+            assert_eq!(conversation.closed_at_ms, 0);
+            // A contact of another workspace cannot be referenced.
+            assert!(matches!(
+                store.create_conversation("ws_a", new(&other)).await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
+            ));
+            assert!(matches!(
+                store.create_conversation("ws_a", new("")).await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
+            ));
+            assert!(matches!(
+                store.get_conversation("ws_b", &conversation.id).await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                store.close_conversation("ws_b", &conversation.id).await,
+                Err(StoreError::NotFound(_))
+            ));
 
-        let closed = store
-            .list_conversations("ws_a", &ada, "closed", 0, "")
-            .await
-            .unwrap();
-        assert_eq!(closed.items.len(), 3);
-        assert_eq!(
-            store
+            let updated = store
+                .update_conversation(
+                    "ws_a",
+                    &conversation.id,
+                    ConversationPatch {
+                        subject: Some("Order 43".into()),
+                        attributes: Some(json!({"priority": null, "tag": "vip"})),
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(updated.subject, "Order 43");
+            assert_eq!(updated.attributes, json!({"tag": "vip"}));
+
+            let closed = store
+                .close_conversation("ws_a", &conversation.id)
+                .await
+                .unwrap();
+            assert_eq!(closed.status, "closed");
+            assert!(closed.closed_at_ms > 0);
+            let again = store
+                .close_conversation("ws_a", &conversation.id)
+                .await
+                .unwrap();
+            assert_eq!(again.closed_at_ms, closed.closed_at_ms);
+            assert_eq!(
+                store
+                    .get_conversation("ws_a", &conversation.id)
+                    .await
+                    .unwrap(),
+                closed
+            );
+
+            // Deleting the contact removes its conversations.
+            assert!(store.delete_contact("ws_a", &ada).await.unwrap());
+            assert!(matches!(
+                store.get_conversation("ws_a", &conversation.id).await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn list_filters_and_pages() {
+            let (_dir, store) = two_workspaces().await;
+            let ada = contact(&store, "ws_a").await;
+            let bob = contact(&store, "ws_a").await;
+            let mut ada_ids = Vec::new();
+            for i in 0..5 {
+                let c = store.create_conversation("ws_a", new(&ada)).await.unwrap();
+                if i % 2 == 0 {
+                    store.close_conversation("ws_a", &c.id).await.unwrap();
+                }
+                ada_ids.push(c.id);
+                store.create_conversation("ws_a", new(&bob)).await.unwrap();
+            }
+            let first = store
+                .list_conversations("ws_a", &ada, "", 2, "")
+                .await
+                .unwrap();
+            let token = first.next_page_token.clone().unwrap();
+            let second = store
+                .list_conversations("ws_a", &ada, "", 2, &token)
+                .await
+                .unwrap();
+            let third = store
+                .list_conversations(
+                    "ws_a",
+                    &ada,
+                    "",
+                    2,
+                    second.next_page_token.as_deref().unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(third.next_page_token, None);
+            let seen: Vec<String> = [first, second, third]
+                .into_iter()
+                .flat_map(|p| p.items)
+                .map(|c| c.id)
+                .collect();
+            assert_eq!(seen, ada_ids);
+
+            let closed = store
+                .list_conversations("ws_a", &ada, "closed", 0, "")
+                .await
+                .unwrap();
+            assert_eq!(closed.items.len(), 3);
+            assert_eq!(
+                store
+                    .list_conversations("ws_a", "", "", 0, "")
+                    .await
+                    .unwrap()
+                    .items
+                    .len(),
+                10
+            );
+            assert!(store
+                .list_conversations("ws_b", "", "", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+            assert!(matches!(
+                store
+                    .list_conversations("ws_a", "", "pending", 0, "")
+                    .await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("status")
+            ));
+        }
+
+
+        #[tokio::test]
+        async fn two_supervisors_share_conversations() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            // A conversation created on one supervisor with a contact created on the other.
+            let ada = contact(&store, "ws_a").await;
+            let conversation = other.create_conversation("ws_a", new(&ada)).await.unwrap();
+            let closed = store
+                .close_conversation("ws_a", &conversation.id)
+                .await
+                .unwrap();
+            assert_eq!(
+                other
+                    .close_conversation("ws_a", &conversation.id)
+                    .await
+                    .unwrap(),
+                closed
+            );
+            assert_eq!(
+                other
+                    .list_conversations("ws_a", &ada, "closed", 0, "")
+                    .await
+                    .unwrap()
+                    .items,
+                vec![closed]
+            );
+            // A contact deleted on one supervisor cannot be referenced on the other.
+            assert!(store.delete_contact("ws_a", &ada).await.unwrap());
+            assert!(matches!(
+                other.create_conversation("ws_a", new(&ada)).await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
+            ));
+            assert!(other
                 .list_conversations("ws_a", "", "", 0, "")
                 .await
                 .unwrap()
                 .items
-                .len(),
-            10
-        );
-        assert!(store
-            .list_conversations("ws_b", "", "", 0, "")
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        assert!(matches!(
-            store
-                .list_conversations("ws_a", "", "pending", 0, "")
-                .await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("status")
-        ));
+                .is_empty());
+        }
     }
 }

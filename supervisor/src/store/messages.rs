@@ -164,6 +164,13 @@ impl Store {
         };
         let ws = ws.to_string();
         let waker = self.outbox_waker();
+        if let Some(pg) = self.pg() {
+            let stored = pg
+                .send_message(&ws, &message, content_text.as_deref())
+                .await?;
+            waker.notify_waiters();
+            return Ok(stored);
+        }
         let stored = self
             .write(move |conn| {
                 if contacts::load(conn, &ws, &message.contact_id)?.is_none() {
@@ -221,6 +228,9 @@ impl Store {
 
     /// Message `id` of `ws`.
     pub async fn get_message(&self, ws: &str, id: &str) -> Result<OutboundMessage, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.get_message(ws, id).await;
+        }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.read(move |conn| {
             conn.query_row(
@@ -246,6 +256,11 @@ impl Store {
     ) -> Result<Page<OutboundMessage>, StoreError> {
         let limit = self::page_size(page_size)?;
         let after = decode_page_token(page_token)?.unwrap_or_default();
+        if let Some(pg) = self.pg() {
+            return pg
+                .list_messages(ws, contact_id, status, limit, &after)
+                .await;
+        }
         let (ws, contact_id, status) = (ws.to_string(), contact_id.to_string(), status.to_string());
         self.read(move |conn| {
             let (sql, params) = page_query(
@@ -272,107 +287,231 @@ mod tests {
     use crate::store::{NewContact, NewConversation};
     use serde_json::json;
 
-    #[tokio::test]
-    async fn send_get_list() {
-        let (_dir, store) = two_workspaces().await;
-        let ada = store
-            .create_contact("ws_a", NewContact::default())
-            .await
-            .unwrap()
-            .id;
-        let bob = store
-            .create_contact("ws_a", NewContact::default())
-            .await
-            .unwrap()
-            .id;
-        let conversation = store
-            .create_conversation(
-                "ws_a",
-                NewConversation {
-                    contact_id: ada.clone(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .id;
-        let sent = store
-            .send_message(
-                "ws_a",
-                "mod-a",
-                NewMessage {
-                    contact_id: ada.clone(),
-                    conversation_id: conversation.clone(),
-                    channel: "sms".into(),
-                    text: "hello".into(),
-                    content: Value::Null,
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(sent.status, "queued");
-        assert_eq!(sent.module, "mod-a");
-        assert_eq!(store.get_message("ws_a", &sent.id).await.unwrap(), sent);
-        assert!(matches!(
-            store.get_message("ws_b", &sent.id).await,
-            Err(StoreError::NotFound(_))
-        ));
-        let templated = store
-            .send_message(
-                "ws_a",
-                "",
-                NewMessage {
-                    contact_id: bob.clone(),
-                    channel: "whatsapp".into(),
-                    content: json!({"template": "welcome"}),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(templated.conversation_id, "");
-        assert_eq!(
-            store
-                .get_message("ws_a", &templated.id)
+    /// PostgreSQL only: sends from two supervisors racing the deletion of their contact each
+    /// either queue a message (removed with the contact) or fail on the contact, never leave a
+    /// dangling message or an internal error. (On SQLite, one supervisor's single writer
+    /// orders the writes; several processes on one file are not a cluster.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_sends_racing_a_contact_deletion() {
+        let _postgres = crate::store::test_support::use_postgres();
+        let (guard, store) = two_workspaces().await;
+        let other = guard.open_again();
+        for _ in 0..3 {
+            let ada = store
+                .create_contact("ws_a", NewContact::default())
                 .await
                 .unwrap()
-                .content,
-            json!({"template": "welcome"})
-        );
+                .id;
+            let sends: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = if i % 2 == 0 {
+                        store.clone()
+                    } else {
+                        other.clone()
+                    };
+                    let new = NewMessage {
+                        contact_id: ada.clone(),
+                        channel: "sms".into(),
+                        text: format!("hello {i}"),
+                        ..Default::default()
+                    };
+                    tokio::spawn(async move { store.send_message("ws_a", "", new).await })
+                })
+                .collect();
+            tokio::task::yield_now().await;
+            assert!(store.delete_contact("ws_a", &ada).await.unwrap());
+            for send in sends {
+                match send.await.unwrap() {
+                    Ok(_) => {}
+                    Err(e) => assert!(
+                        matches!(&e, StoreError::InvalidArgument(m) if m.starts_with("contact_id")),
+                        "{e}"
+                    ),
+                }
+            }
+            assert!(other
+                .list_messages("ws_a", &ada, "", 0, "")
+                .await
+                .unwrap()
+                .items
+                .is_empty());
+        }
+    }
 
-        // Bad references and missing fields.
-        let bad = |contact_id: &str, conversation_id: &str, text: &str| NewMessage {
-            contact_id: contact_id.into(),
-            conversation_id: conversation_id.into(),
-            channel: "sms".into(),
-            text: text.into(),
-            content: Value::Null,
-        };
-        for (message, field) in [
-            (bad(&bob, &conversation, "x"), "conversation_id"),
-            (bad("ct_nope", "", "x"), "contact_id"),
-            (bad(&ada, "cv_nope", "x"), "conversation_id"),
-            (bad(&ada, "", ""), "text"),
-        ] {
+    crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn send_get_list() {
+            let (_dir, store) = two_workspaces().await;
+            let ada = store
+                .create_contact("ws_a", NewContact::default())
+                .await
+                .unwrap()
+                .id;
+            let bob = store
+                .create_contact("ws_a", NewContact::default())
+                .await
+                .unwrap()
+                .id;
+            let conversation = store
+                .create_conversation(
+                    "ws_a",
+                    NewConversation {
+                        contact_id: ada.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .id;
+            let sent = store
+                .send_message(
+                    "ws_a",
+                    "mod-a",
+                    NewMessage {
+                        contact_id: ada.clone(),
+                        conversation_id: conversation.clone(),
+                        channel: "sms".into(),
+                        text: "hello".into(),
+                        content: Value::Null,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(sent.status, "queued");
+            assert_eq!(sent.module, "mod-a");
+            assert_eq!(store.get_message("ws_a", &sent.id).await.unwrap(), sent);
             assert!(matches!(
-                store.send_message("ws_a", "", message).await,
-                Err(StoreError::InvalidArgument(m)) if m.starts_with(field)
+                store.get_message("ws_b", &sent.id).await,
+                Err(StoreError::NotFound(_))
+            ));
+            let templated = store
+                .send_message(
+                    "ws_a",
+                    "",
+                    NewMessage {
+                        contact_id: bob.clone(),
+                        channel: "whatsapp".into(),
+                        content: json!({"template": "welcome"}),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(templated.conversation_id, "");
+            assert_eq!(
+                store
+                    .get_message("ws_a", &templated.id)
+                    .await
+                    .unwrap()
+                    .content,
+                json!({"template": "welcome"})
+            );
+
+            // Bad references and missing fields.
+            let bad = |contact_id: &str, conversation_id: &str, text: &str| NewMessage {
+                contact_id: contact_id.into(),
+                conversation_id: conversation_id.into(),
+                channel: "sms".into(),
+                text: text.into(),
+                content: Value::Null,
+            };
+            for (message, field) in [
+                (bad(&bob, &conversation, "x"), "conversation_id"),
+                (bad("ct_nope", "", "x"), "contact_id"),
+                (bad(&ada, "cv_nope", "x"), "conversation_id"),
+                (bad(&ada, "", ""), "text"),
+            ] {
+                assert!(matches!(
+                    store.send_message("ws_a", "", message).await,
+                    Err(StoreError::InvalidArgument(m)) if m.starts_with(field)
+                ));
+            }
+            assert!(matches!(
+                store.send_message("ws_b", "", bad(&ada, "", "x")).await,
+                Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
+            ));
+
+            let all = store.list_messages("ws_a", "", "", 1, "").await.unwrap();
+            assert_eq!(all.items, vec![sent.clone()]);
+            let rest = store
+                .list_messages("ws_a", "", "", 1, all.next_page_token.as_deref().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(rest.items, vec![templated]);
+            assert_eq!(rest.next_page_token, None);
+            let ada_only = store.list_messages("ws_a", &ada, "", 0, "").await.unwrap();
+            assert_eq!(ada_only.items, vec![sent]);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_supervisors_share_the_outbox() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            let ada = store
+                .create_contact("ws_a", NewContact::default())
+                .await
+                .unwrap()
+                .id;
+            let conversation = other
+                .create_conversation(
+                    "ws_a",
+                    NewConversation {
+                        contact_id: ada.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .id;
+            let sends: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = if i % 2 == 0 { store.clone() } else { other.clone() };
+                    let new = NewMessage {
+                        contact_id: ada.clone(),
+                        conversation_id: conversation.clone(),
+                        channel: "sms".into(),
+                        text: format!("hello {i}"),
+                        content: Value::Null,
+                    };
+                    tokio::spawn(async move { store.send_message("ws_a", "m", new).await })
+                })
+                .collect();
+            let mut sent = Vec::new();
+            for send in sends {
+                sent.push(send.await.unwrap().unwrap());
+            }
+            sent.sort_by(|a, b| a.id.cmp(&b.id));
+            assert_eq!(
+                sent[0].waiting.as_deref(),
+                Some("channel sms has no delivery target: PUT /v1/channels/sms")
+            );
+            for reader in [&store, &other] {
+                let listed = reader
+                    .list_messages("ws_a", &ada, STATUS_QUEUED, 3, "")
+                    .await
+                    .unwrap();
+                assert_eq!(listed.items, sent[..3]);
+                let mut all = Vec::new();
+                let mut token = String::new();
+                loop {
+                    let page = reader
+                        .list_messages("ws_a", "", "", 3, &token)
+                        .await
+                        .unwrap();
+                    all.extend(page.items);
+                    match page.next_page_token {
+                        Some(next) => token = next,
+                        None => break,
+                    }
+                }
+                assert_eq!(all, sent);
+            }
+            // Deleting the contact on one supervisor empties the outbox on the other.
+            assert!(store.delete_contact("ws_a", &ada).await.unwrap());
+            assert!(matches!(
+                other.get_message("ws_a", &sent[0].id).await,
+                Err(StoreError::NotFound(_))
             ));
         }
-        assert!(matches!(
-            store.send_message("ws_b", "", bad(&ada, "", "x")).await,
-            Err(StoreError::InvalidArgument(m)) if m.starts_with("contact_id")
-        ));
-
-        let all = store.list_messages("ws_a", "", "", 1, "").await.unwrap();
-        assert_eq!(all.items, vec![sent.clone()]);
-        let rest = store
-            .list_messages("ws_a", "", "", 1, all.next_page_token.as_deref().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(rest.items, vec![templated]);
-        assert_eq!(rest.next_page_token, None);
-        let ada_only = store.list_messages("ws_a", &ada, "", 0, "").await.unwrap();
-        assert_eq!(ada_only.items, vec![sent]);
     }
 }
