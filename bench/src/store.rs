@@ -52,7 +52,13 @@ async fn measure(store: &Store, op: Op, callers: usize, duration: Duration) -> f
             while Instant::now() < deadline {
                 let result = match op {
                     Op::Set => store
-                        .kv_set(WORKSPACE, MODULE, &format!("set-{caller}-{i}"), json!({"n": i}), 0)
+                        .kv_set(
+                            WORKSPACE,
+                            MODULE,
+                            &format!("set-{caller}-{i}"),
+                            json!({"n": i}),
+                            0,
+                        )
                         .await
                         .map(drop),
                     Op::Get => store
@@ -120,10 +126,10 @@ pub fn run(rounds: usize) {
         for callers in [1usize, 16] {
             let (mut best_sqlite, mut best_postgres) = (0f64, 0f64);
             for _ in 0..rounds.max(1) {
-                best_sqlite = best_sqlite
-                    .max(runtime.block_on(measure(&sqlite, op, callers, duration)));
-                best_postgres = best_postgres
-                    .max(runtime.block_on(measure(&postgres, op, callers, duration)));
+                best_sqlite =
+                    best_sqlite.max(runtime.block_on(measure(&sqlite, op, callers, duration)));
+                best_postgres =
+                    best_postgres.max(runtime.block_on(measure(&postgres, op, callers, duration)));
             }
             println!(
                 "  {:<16} c={callers:<3} SQLite {best_sqlite:>9.0}/s   PostgreSQL {best_postgres:>9.0}/s   PostgreSQL ÷ SQLite {:.2}",

@@ -215,7 +215,10 @@ pub fn ps_cluster(target: &Target, json: bool) -> i32 {
         );
         return 0;
     }
-    let nodes = body["nodes"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let nodes = body["nodes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if body["shared_store"] == false {
         println!("(a single node: this supervisor's store is its own SQLite file)");
     }

@@ -301,6 +301,7 @@ fn node_identity(
     crate::supervision::membership::NodeIdentity {
         id,
         address,
+        instance: crate::supervision::membership::instance_id(),
         started_at_ms: crate::store::util_now_ms(),
     }
 }

@@ -8,9 +8,9 @@ mod model;
 mod resolve;
 
 pub use model::{
-    ClusterConfig, StoreConfig,
-    Config, Defaults, DeliveryConfig, DeploymentsConfig, ModuleConfig, NatsConfig, RestartPolicy,
-    Runtimes, SecretsConfig, ServerConfig, SupervisorConfig, WorkersConfig,
+    ClusterConfig, Config, Defaults, DeliveryConfig, DeploymentsConfig, ModuleConfig, NatsConfig,
+    RestartPolicy, Runtimes, SecretsConfig, ServerConfig, StoreConfig, SupervisorConfig,
+    WorkersConfig,
 };
 pub use resolve::{
     load, load_for_clients, parse, parse_memory, resolve_module_entry, ConfigError, ModuleSource,

@@ -349,7 +349,9 @@ fn check_cluster(
         {
             return Err((
                 "cluster.advertise".into(),
-                format!("{address:?}: use the URL of this node's listener, e.g. http://10.0.0.5:8080"),
+                format!(
+                    "{address:?}: use the URL of this node's listener, e.g. http://10.0.0.5:8080"
+                ),
             ));
         }
     }
@@ -363,12 +365,7 @@ fn resolve_store_url(config: &Config) -> Result<Option<String>, (String, String)
     let store = &config.store;
     let url = match (&store.url, &store.url_env) {
         (None, None) => return Ok(None),
-        (Some(_), Some(_)) => {
-            return Err((
-                "store".into(),
-                "set url or url_env, not both".into(),
-            ))
-        }
+        (Some(_), Some(_)) => return Err(("store".into(), "set url or url_env, not both".into())),
         (Some(url), None) => url.clone(),
         (None, Some(name)) => std::env::var(name).map_err(|_| {
             (
@@ -377,7 +374,11 @@ fn resolve_store_url(config: &Config) -> Result<Option<String>, (String, String)
             )
         })?,
     };
-    let entry = if store.url.is_some() { "store.url" } else { "store.url_env" };
+    let entry = if store.url.is_some() {
+        "store.url"
+    } else {
+        "store.url_env"
+    };
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err((
             entry.into(),

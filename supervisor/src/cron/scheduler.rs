@@ -162,7 +162,7 @@ pub fn start(supervisor: &Arc<Supervisor>, store: Store, bus: Arc<dyn Backend>) 
         supervisor: Arc::clone(supervisor),
         store,
         bus,
-        supervisor_id: supervisor_id(),
+        supervisor_id: crate::supervision::membership::instance_id(),
         running: Mutex::new(HashMap::new()),
     });
     let follower = Arc::clone(&scheduler);
@@ -170,16 +170,6 @@ pub fn start(supervisor: &Arc<Supervisor>, store: Store, bus: Arc<dyn Backend>) 
         tokio::spawn(Arc::clone(&follower).watch_module(module));
     });
     scheduler
-}
-
-/// `<hostname>:<pid>`.
-fn supervisor_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    format!("{host}:{}", std::process::id())
 }
 
 fn ms(at: DateTime<Utc>) -> u64 {
@@ -206,13 +196,20 @@ impl Scheduler {
         let (ws, name) = (&module.workspace, &module.name);
         // Once per supervisor start: no run of this process exists yet. A module restart does
         // not mark anything: its outstanding runs end on their own (lane closed).
-        match self.store.cron_runs_mark_interrupted(ws, name).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(workspace = %ws, module = %name, "{n} cron runs were cut short by the previous stop")
-            }
+        // In a cluster, the runs of the other live nodes go on: only those of processes that
+        // are gone are cut short.
+        match crate::supervision::membership::other_live_instances(&self.store).await {
+            Ok(live) => match self.store.cron_runs_mark_interrupted(ws, name, &live).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(workspace = %ws, module = %name, "{n} cron runs were cut short by the previous stop")
+                }
+                Err(e) => {
+                    tracing::warn!(workspace = %ws, module = %name, "cannot mark interrupted cron runs: {e}")
+                }
+            },
             Err(e) => {
-                tracing::warn!(workspace = %ws, module = %name, "cannot mark interrupted cron runs: {e}")
+                tracing::warn!(workspace = %ws, module = %name, "cannot list the live nodes, no cron run is marked interrupted: {e}")
             }
         }
         let mut ready = module.watch_serving();
@@ -392,24 +389,55 @@ impl Scheduler {
         });
     }
 
-    /// Runs a tick this supervisor owns, unless overlap `skip` forbids it.
+    /// Runs a tick this supervisor owns, unless overlap `skip` forbids it: a run outstanding
+    /// here, or (in a cluster) `running` on another live node.
     fn tick_claimed(self: &Arc<Self>, target: &Target, at: DateTime<Utc>) {
         let scheduler = Arc::clone(self);
         let target = target.clone();
-        match self.claim(&target) {
-            Some(slot) => {
-                tokio::spawn(async move {
+        let slot = self.claim(&target);
+        tokio::spawn(async move {
+            let slot = match slot {
+                Some(slot) if scheduler.running_elsewhere(&target).await => {
+                    drop(slot);
+                    None
+                }
+                other => other,
+            };
+            match slot {
+                Some(slot) => {
                     if let Err(e) = scheduler.launch(slot, &target, ms(at), false).await {
                         tracing::warn!(workspace = %target.key.0, module = %target.key.1, cron = %target.key.2, "cannot start a cron run: {e}");
                     }
-                });
-            }
-            None => {
-                tokio::spawn(async move {
+                }
+                None => {
                     scheduler
                         .record(&target, ms(at), CronOutcome::Skipped, SKIPPED_MESSAGE)
-                        .await;
-                });
+                        .await
+                }
+            }
+        });
+    }
+
+    /// Whether overlap `skip` forbids a run because another live node of the cluster has one
+    /// `running` (never on a store of one's own). When the store cannot tell, the run goes
+    /// ahead (logged): a missed run is worse than an overlapping one.
+    async fn running_elsewhere(&self, target: &Target) -> bool {
+        if !target.skip_overlap() || !self.store.is_shared() {
+            return false;
+        }
+        let (ws, module, cron) = &target.key;
+        let others = match crate::supervision::membership::other_live_instances(&self.store).await {
+            Ok(others) => others,
+            Err(e) => {
+                tracing::warn!(workspace = %ws, module = %module, cron = %cron, "cannot list the live nodes for the overlap rule: {e}");
+                return false;
+            }
+        };
+        match self.store.cron_running_on(ws, module, cron, &others).await {
+            Ok(running) => running,
+            Err(e) => {
+                tracing::warn!(workspace = %ws, module = %module, cron = %cron, "cannot check runs on other nodes for the overlap rule: {e}");
+                false
             }
         }
     }
@@ -630,6 +658,9 @@ impl Scheduler {
         let slot = self
             .claim(&target)
             .ok_or_else(|| RunNowError::Overlap(cron.to_string()))?;
+        if self.running_elsewhere(&target).await {
+            return Err(RunNowError::Overlap(cron.to_string()));
+        }
         Ok(self.launch(slot, &target, now_ms(), true).await?)
     }
 }

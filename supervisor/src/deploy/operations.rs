@@ -45,6 +45,22 @@ pub struct Deployed {
 pub type Summary = serde_json::Value;
 
 impl Deployer {
+    /// Refuses deployment operations on a store shared by a cluster: they are not yet applied
+    /// on every node (packages live in each node's data dir and no node tells the others), so
+    /// one would run the new version on this node only.
+    fn refuse_in_cluster(&self) -> Result<(), DeployError> {
+        if self.store.is_shared() {
+            return Err(DeployError::conflict(
+                "cluster_deployments_unavailable",
+                "this supervisor shares a PostgreSQL store with other nodes, and deployments are \
+                 not applied cluster-wide yet: deploying, rolling back, removing, enabling or \
+                 disabling here would change this node only. Run the module from the \
+                 [[modules]] of every node's config for now (see docs/cluster.md)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Deploys an uploaded package (see the module docs); returns once the new version took
     /// over or was refused.
     pub async fn deploy(&self, request: DeployRequest) -> Result<Deployed, DeployError> {
@@ -55,6 +71,7 @@ impl Deployer {
     }
 
     async fn deploy_package(&self, request: DeployRequest) -> Result<Deployed, DeployError> {
+        self.refuse_in_cluster()?;
         check_names(&request.workspace, &request.module)?;
         let _busy = self.claim(&request.workspace, &request.module)?;
         self.refuse_config_module(&request.workspace, &request.module)?;
@@ -160,7 +177,10 @@ impl Deployer {
         to: Option<&str>,
         actor: &str,
     ) -> Result<Deployed, DeployError> {
-        let result = self.roll_back(workspace, module, to, actor).await;
+        let result = match self.refuse_in_cluster() {
+            Ok(()) => self.roll_back(workspace, module, to, actor).await,
+            Err(e) => Err(e),
+        };
         count(workspace, module, "rollback", &result);
         result
     }
@@ -273,6 +293,7 @@ impl Deployer {
         module: &str,
         actor: &str,
     ) -> Result<(), DeployError> {
+        self.refuse_in_cluster()?;
         check_names(workspace, module)?;
         let _busy = self.claim(workspace, module)?;
         self.refuse_config_module(workspace, module)?;
@@ -298,11 +319,13 @@ impl Deployer {
 
     /// Stops a deployed module and keeps it stopped (also across restarts) until enabled.
     pub async fn disable(&self, workspace: &str, module: &str) -> Result<(), DeployError> {
+        self.refuse_in_cluster()?;
         self.set_enabled(workspace, module, false).await
     }
 
     /// Starts a disabled deployed module again (its active version).
     pub async fn enable(&self, workspace: &str, module: &str) -> Result<(), DeployError> {
+        self.refuse_in_cluster()?;
         self.set_enabled(workspace, module, true).await
     }
 

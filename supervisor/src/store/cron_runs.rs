@@ -395,24 +395,57 @@ impl Store {
     }
 
     /// Marks the runs of `module` in `ws` still `running` as `failed` ("the supervisor stopped
-    /// during the run"), finished now; call it before the module's crons start. Returns how
-    /// many there were.
+    /// during the run"), finished now, except those of the supervisors in `live` (processes
+    /// known to be running: in a cluster, the other nodes' runs go on); call it before the
+    /// module's crons start. Returns how many there were.
     pub async fn cron_runs_mark_interrupted(
         &self,
         ws: &str,
         module: &str,
+        live: &[String],
     ) -> Result<usize, StoreError> {
         check_required("workspace_id", ws, MAX_NAME)?;
         check_required("module", module, MAX_NAME)?;
         if let Some(pg) = self.pg() {
-            return pg.cron_runs_mark_interrupted(ws, module).await;
+            return pg.cron_runs_mark_interrupted(ws, module, live).await;
         }
         let (ws, module) = (ws.to_string(), module.to_string());
+        let live = serde_json::to_string(live).unwrap_or_else(|_| "[]".into());
         self.write(move |conn| {
             Ok(conn.execute(
                 "UPDATE cron_runs SET outcome = 'failed', message = ?3, finished_at_ms = ?4
-                 WHERE workspace_id = ?1 AND module = ?2 AND outcome = 'running'",
-                rusqlite::params![ws, module, INTERRUPTED_MESSAGE, signed(now_ms())],
+                 WHERE workspace_id = ?1 AND module = ?2 AND outcome = 'running'
+                   AND supervisor_id NOT IN (SELECT value FROM json_each(?5))",
+                rusqlite::params![ws, module, INTERRUPTED_MESSAGE, signed(now_ms()), live],
+            )?)
+        })
+        .await
+    }
+
+    /// Whether a run of cron `cron` is `running` on one of the supervisors in `others` (live
+    /// nodes of the cluster other than this one): the overlap rule `skip` across nodes.
+    pub async fn cron_running_on(
+        &self,
+        ws: &str,
+        module: &str,
+        cron: &str,
+        others: &[String],
+    ) -> Result<bool, StoreError> {
+        if others.is_empty() {
+            return Ok(false);
+        }
+        if let Some(pg) = self.pg() {
+            return pg.cron_running_on(ws, module, cron, others).await;
+        }
+        let (ws, module, cron) = (ws.to_string(), module.to_string(), cron.to_string());
+        let others = serde_json::to_string(others).unwrap_or_else(|_| "[]".into());
+        self.read(move |conn| {
+            Ok(conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM cron_runs
+                 WHERE workspace_id = ?1 AND module = ?2 AND cron = ?3 AND outcome = 'running'
+                   AND supervisor_id IN (SELECT value FROM json_each(?4)))",
+                rusqlite::params![ws, module, cron, others],
+                |row| row.get(0),
             )?)
         })
         .await
@@ -654,7 +687,7 @@ mod tests {
             // Another workspace's interrupted runs are not touched.
             assert_eq!(
                 store
-                    .cron_runs_mark_interrupted("ws_b", "m2")
+                    .cron_runs_mark_interrupted("ws_b", "m2", &[])
                     .await
                     .unwrap(),
                 0
@@ -700,7 +733,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(
-                store.cron_runs_mark_interrupted("ws_a", "m").await.unwrap(),
+                store.cron_runs_mark_interrupted("ws_a", "m", &[]).await.unwrap(),
                 2
             );
             let c = store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap();
@@ -718,13 +751,45 @@ mod tests {
             assert_eq!(other.items[0].outcome, CronOutcome::Running);
             // Nothing left to mark; a marked run cannot be finished any more.
             assert_eq!(
-                store.cron_runs_mark_interrupted("ws_a", "m").await.unwrap(),
+                store.cron_runs_mark_interrupted("ws_a", "m", &[]).await.unwrap(),
                 0
             );
             assert!(matches!(
                 store.cron_run_finish(&cut.id, CronOutcome::Ok, "").await,
                 Err(StoreError::FailedPrecondition(_))
             ));
+        }
+
+        #[tokio::test]
+        async fn runs_of_live_supervisors_are_not_interrupted() {
+            let (guard, store) = two_workspaces().await;
+            let other_node = guard.open_again();
+            let theirs = other_node
+                .cron_run_start("ws_a", "m", "c", 1_000, false, "node-b:7")
+                .await
+                .unwrap();
+            let dead = store
+                .cron_run_start("ws_a", "m", "c", 2_000, false, "node-a:1")
+                .await
+                .unwrap();
+            let live = vec!["node-b:7".to_string(), "node-a:2".to_string()];
+            // The other node's run is in flight: it blocks a `skip` cron here.
+            assert!(store.cron_running_on("ws_a", "m", "c", &live[..1]).await.unwrap());
+            assert!(!store.cron_running_on("ws_a", "m", "d", &live[..1]).await.unwrap());
+            assert!(!store.cron_running_on("ws_a", "m", "c", &[]).await.unwrap());
+            assert_eq!(
+                store.cron_runs_mark_interrupted("ws_a", "m", &live).await.unwrap(),
+                1
+            );
+            let runs = store.cron_runs("ws_a", "m", "c", 0, "").await.unwrap();
+            let outcome = |id: &str| runs.items.iter().find(|r| r.id == id).unwrap().outcome;
+            assert_eq!(outcome(&dead.id), CronOutcome::Failed);
+            assert_eq!(outcome(&theirs.id), CronOutcome::Running);
+            other_node
+                .cron_run_finish(&theirs.id, CronOutcome::Ok, "")
+                .await
+                .unwrap();
+            assert!(!store.cron_running_on("ws_a", "m", "c", &live[..1]).await.unwrap());
         }
 
         #[tokio::test]

@@ -445,7 +445,10 @@ pub(crate) mod test_support {
             })
             .expect("migrate the test database");
             let pg = postgres::PgStore::build(&url, 8).expect("test database pool");
-            return (TestGuard::Db(db), Store::with_backend(Backend::Postgres(pg)));
+            return (
+                TestGuard::Db(db),
+                Store::with_backend(Backend::Postgres(pg)),
+            );
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join(super::DB_FILE)).expect("open store");

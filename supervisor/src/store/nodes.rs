@@ -18,6 +18,8 @@ pub struct ClusterNode {
     pub id: String,
     /// Where its HTTP listener is reached.
     pub address: String,
+    /// Its process (`<hostname>:<pid>`, the id it writes in cron run history).
+    pub instance: String,
     /// Its version.
     pub version: String,
     /// When it started (ms since the Unix epoch).
@@ -32,6 +34,7 @@ impl ClusterNode {
     fn check(&self) -> Result<String, StoreError> {
         check_required("node id", &self.id, MAX_NAME)?;
         check_required("node address", &self.address, MAX_NAME)?;
+        check_required("node instance", &self.instance, MAX_NAME)?;
         check_required("node version", &self.version, MAX_NAME)?;
         json_text("node modules", &self.modules, MAX_NODE_SNAPSHOT)
     }
@@ -45,6 +48,7 @@ fn row_to_node(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClusterNode> {
         started_at_ms: unsigned(row.get(3)?),
         last_seen_ms: unsigned(row.get(4)?),
         modules: parse_json("cluster_nodes.modules", &row.get::<_, String>(5)?)?,
+        instance: row.get(6)?,
     })
 }
 
@@ -60,9 +64,10 @@ impl Store {
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO cluster_nodes
-                    (id, address, version, started_at_ms, last_seen_ms, modules)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    (id, address, version, started_at_ms, last_seen_ms, modules, instance)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (id) DO UPDATE SET address = excluded.address,
+                    instance = excluded.instance,
                     version = excluded.version, started_at_ms = excluded.started_at_ms,
                     last_seen_ms = excluded.last_seen_ms, modules = excluded.modules",
                 rusqlite::params![
@@ -71,7 +76,8 @@ impl Store {
                     node.version,
                     signed(node.started_at_ms),
                     signed(node.last_seen_ms),
-                    modules
+                    modules,
+                    node.instance
                 ],
             )?;
             Ok(())
@@ -104,7 +110,7 @@ impl Store {
         }
         self.read(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, address, version, started_at_ms, last_seen_ms, modules
+                "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance
                  FROM cluster_nodes WHERE last_seen_ms >= ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([since], row_to_node)?;
@@ -124,6 +130,7 @@ mod tests {
         ClusterNode {
             id: id.into(),
             address: format!("http://{id}:8080"),
+            instance: format!("{id}:1"),
             version: "1.0.0".into(),
             started_at_ms: 1,
             last_seen_ms: 0,

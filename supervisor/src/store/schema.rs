@@ -324,6 +324,7 @@ UPDATE workflow_runs SET status = 'failed',
 CREATE TABLE cluster_nodes (
     id              TEXT PRIMARY KEY,
     address         TEXT NOT NULL,
+    instance        TEXT NOT NULL,
     version         TEXT NOT NULL,
     started_at_ms   INTEGER NOT NULL,
     last_seen_ms    INTEGER NOT NULL,

@@ -25,8 +25,35 @@ pub struct NodeIdentity {
     pub id: String,
     /// `[cluster] advertise`, default `http://<listen address>`.
     pub address: String,
+    /// This process: [`instance_id`].
+    pub instance: String,
     /// When this process started (ms since the Unix epoch).
     pub started_at_ms: u64,
+}
+
+/// This process's id: `<hostname>:<pid>` (what it writes in cron run history).
+pub fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The processes ([`instance_id`]) of the other live nodes sharing `store` (none on SQLite).
+pub async fn other_live_instances(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
+    if !store.is_shared() {
+        return Ok(Vec::new());
+    }
+    let me = instance_id();
+    Ok(store
+        .list_nodes(LIVE_WITHIN.as_millis() as u64)
+        .await?
+        .into_iter()
+        .map(|node| node.instance)
+        .filter(|instance| *instance != me)
+        .collect())
 }
 
 /// This node's record now.
@@ -35,6 +62,7 @@ pub fn snapshot(identity: &NodeIdentity, supervisor: &Supervisor) -> ClusterNode
     ClusterNode {
         id: identity.id.clone(),
         address: identity.address.clone(),
+        instance: identity.instance.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         started_at_ms: identity.started_at_ms,
         last_seen_ms: 0,
@@ -50,9 +78,7 @@ pub fn start_heartbeat(
     identity: NodeIdentity,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let _ = store
-            .node_leave("", FORGET_AFTER.as_millis() as u64)
-            .await;
+        let _ = store.node_leave("", FORGET_AFTER.as_millis() as u64).await;
         let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;

@@ -196,17 +196,40 @@ impl PgStore {
         &self,
         ws: &str,
         module: &str,
+        live: &[String],
     ) -> Result<usize, StoreError> {
         let client = self.client().await?;
         let n = client
             .execute(
                 "UPDATE cron_runs SET outcome = 'failed', message = $3, finished_at_ms = $4
-                 WHERE workspace_id = $1 AND module = $2 AND outcome = 'running'",
-                &[&ws, &module, &INTERRUPTED_MESSAGE, &signed(now_ms())],
+                 WHERE workspace_id = $1 AND module = $2 AND outcome = 'running'
+                   AND supervisor_id <> ALL($5::text[])",
+                &[&ws, &module, &INTERRUPTED_MESSAGE, &signed(now_ms()), &live],
             )
             .await
             .map_err(PgError::from)?;
         Ok(n as usize)
+    }
+
+    /// Whether a run of the cron is `running` on one of the supervisors `others`.
+    pub(crate) async fn cron_running_on(
+        &self,
+        ws: &str,
+        module: &str,
+        cron: &str,
+        others: &[String],
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM cron_runs
+                 WHERE workspace_id = $1 AND module = $2 AND cron = $3 AND outcome = 'running'
+                   AND supervisor_id = ANY($4::text[]))",
+                &[&ws, &module, &cron, &others],
+            )
+            .await
+            .map_err(PgError::from)?;
+        Ok(row.get(0))
     }
 
     /// Retention: deletes the ended records of every cron beyond its newest `keep` (0: no

@@ -255,13 +255,6 @@ impl PgStore {
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
         Ok(self.pool.get().await?)
     }
-
-    /// Whether the server answers now (for `/readyz`).
-    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(PgError::from)?;
-        Ok(())
-    }
 }
 
 /// `postgres://user@host:port/database` of a configuration, without its password.

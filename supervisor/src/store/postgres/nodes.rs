@@ -15,9 +15,10 @@ impl PgStore {
         client
             .execute(
                 "INSERT INTO cluster_nodes
-                    (id, address, version, started_at_ms, last_seen_ms, modules)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                    (id, address, version, started_at_ms, last_seen_ms, modules, instance)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET address = excluded.address,
+                    instance = excluded.instance,
                     version = excluded.version, started_at_ms = excluded.started_at_ms,
                     last_seen_ms = excluded.last_seen_ms, modules = excluded.modules",
                 &[
@@ -27,6 +28,7 @@ impl PgStore {
                     &signed(node.started_at_ms),
                     &signed(node.last_seen_ms),
                     &modules,
+                    &node.instance,
                 ],
             )
             .await
@@ -52,7 +54,7 @@ impl PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, address, version, started_at_ms, last_seen_ms, modules
+                "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance
                  FROM cluster_nodes WHERE last_seen_ms >= $1 ORDER BY id",
                 &[&since_ms],
             )
@@ -67,6 +69,7 @@ impl PgStore {
                     started_at_ms: unsigned(row.get(3)),
                     last_seen_ms: unsigned(row.get(4)),
                     modules: parse_json("cluster_nodes.modules", row.get(5))?,
+                    instance: row.get(6),
                 })
             })
             .collect::<Result<Vec<_>, PgError>>()

@@ -229,6 +229,7 @@ CREATE TABLE delivery_targets (
 CREATE TABLE cluster_nodes (
     id              TEXT COLLATE "C" PRIMARY KEY,
     address         TEXT NOT NULL,
+    instance        TEXT NOT NULL,
     version         TEXT NOT NULL,
     started_at_ms   BIGINT NOT NULL,
     last_seen_ms    BIGINT NOT NULL,
@@ -281,7 +282,8 @@ async fn apply_pending(client: &mut deadpool_postgres::Object) -> Result<(), PgE
                 "migration {} ({}) failed: {}",
                 migration.version,
                 migration.name,
-                e.as_db_error().map_or(e.to_string(), |d| d.message().to_string())
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_string())
             ))
         })?;
         tx.execute(
@@ -302,7 +304,10 @@ async fn apply_pending(client: &mut deadpool_postgres::Object) -> Result<(), PgE
 /// The highest applied version (0 for a new database).
 pub(super) async fn current_version(client: &deadpool_postgres::Object) -> Result<i64, PgError> {
     let row = client
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
         .await?;
     Ok(row.get(0))
 }

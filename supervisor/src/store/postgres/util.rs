@@ -109,7 +109,10 @@ mod tests {
     fn prefix_bounds() {
         assert_eq!(prefix_upper_bound(""), None);
         assert_eq!(prefix_upper_bound("ab").as_deref(), Some("ac"));
-        assert_eq!(prefix_upper_bound("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(
+            prefix_upper_bound("a\u{D7FF}").as_deref(),
+            Some("a\u{E000}")
+        );
         let max = char::MAX.to_string();
         assert_eq!(prefix_upper_bound(&format!("a{max}")).as_deref(), Some("b"));
         assert_eq!(prefix_upper_bound(&max), None);
