@@ -3,7 +3,7 @@
 //! node's routes, a module's storage written through one node is read through the other,
 //! contacts created on one are listed on the other; a PostgreSQL store without `[nats]` is
 //! refused at start, naming the entry; `ps --cluster` on either node lists both with their
-//! modules; a CLI command given only the data dir of a PostgreSQL
+//! modules; `secrets status --cluster` names the node lacking a key in use; a CLI command given only the data dir of a PostgreSQL
 //! supervisor refuses to write to an unused SQLite file.
 
 use std::process::Command;
@@ -133,6 +133,34 @@ fn two_supervisors_share_one_postgresql_store() {
     let (code, table, _) = b.cli(&["ps", "--cluster"]);
     assert_eq!(code, 0);
     assert_eq!(table.matches("NODE ").count(), 2, "{table}");
+
+    // Each node has its own key directory here: `secrets status --cluster` lists both, and once
+    // a connection is sealed with A's key, says B lacks it.
+    let (code, stdout, stderr) = a.cli_config(&["secrets", "status", "--cluster", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    let nodes = status["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{status}");
+    let a_key = nodes
+        .iter()
+        .find(|n| n["keys"].as_array().is_some_and(|k| !k.is_empty()))
+        .and_then(|n| n["active"].as_str())
+        .expect("an active key")
+        .to_string();
+    db.execute(&format!(
+        "INSERT INTO block_connections (id, workspace_id, block_id, name, config, secret_fields,
+            secret_key_id, secret_nonce, secret_ciphertext, account_label, created_at_ms,
+            updated_at_ms, last_tested_at_ms, last_test_ok, last_test_message)
+         VALUES ('conn_planted', 'ws_test', 'b', 'n', '{{}}', '[]', '{a_key}', '\\x00',
+            '\\x00', '', 0, 0, 0, false, '')"
+    ));
+    let (code, stdout, _) = a.cli_config(&["secrets", "status", "--cluster"]);
+    assert_ne!(code, 0, "{stdout}");
+    assert_eq!(
+        stdout.matches(&format!("MISSING {a_key}")).count(),
+        1,
+        "{stdout}"
+    );
 
     // Deployments are not applied cluster-wide yet: refused, saying so.
     let (code, _, stderr) = a.cli(&["modules", "disable", "hello-rust", "--workspace", "ws_test"]);

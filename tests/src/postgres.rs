@@ -15,6 +15,11 @@ fn server() -> String {
 
 /// Runs `sql` on the server's `postgres` database (its own thread and runtime).
 fn admin(sql: String) -> Result<(), String> {
+    run_on("postgres".into(), sql)
+}
+
+/// Runs `sql` on database `dbname` (its own thread and runtime).
+fn run_on(dbname: String, sql: String) -> Result<(), String> {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -22,7 +27,7 @@ fn admin(sql: String) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .block_on(async move {
                 let (client, connection) = tokio_postgres::connect(
-                    &format!("{} dbname=postgres connect_timeout=5", server()),
+                    &format!("{} dbname={dbname} connect_timeout=5", server()),
                     tokio_postgres::NoTls,
                 )
                 .await
@@ -68,6 +73,11 @@ impl TestDatabase {
             }
         }
         format!("postgres://{user}@{host}:{port}/{}", self.name)
+    }
+
+    /// Runs `sql` on this database (e.g. to plant a record the API would not create).
+    pub fn execute(&self, sql: &str) {
+        run_on(self.name.clone(), sql.to_string()).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// The `[store]` table pointing at this database.

@@ -335,6 +335,9 @@ enum SecretsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Every live node sharing the store: the keys it holds, and those in use it lacks.
+        #[arg(long)]
+        cluster: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -613,7 +616,12 @@ pub fn main() -> i32 {
         },
         Command::Doctor { json, target } => doctor::doctor(&target, json),
         Command::Secrets { command } => match command {
-            SecretsCommand::Status { json, target } => secrets::status(&target, json),
+            SecretsCommand::Status {
+                json,
+                target,
+                cluster: false,
+            } => secrets::status(&target, json),
+            SecretsCommand::Status { json, target, .. } => secrets::status_cluster(&target, json),
             SecretsCommand::Rotate { target } => secrets::rotate(&target),
             SecretsCommand::Reencrypt { target } => secrets::reencrypt(&target),
         },

@@ -182,7 +182,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     let integrations = Arc::new(crate::integrations::Integrations {
         supervisor: Arc::clone(&supervisor),
         store: store.clone(),
-        keyring,
+        keyring: Arc::clone(&keyring),
     });
     if let Some(client) = bus.nats_client() {
         crate::integrations::responder::start(Arc::clone(&integrations), client);
@@ -222,6 +222,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         Arc::clone(&supervisor),
         state.store.clone(),
         node.clone(),
+        keyring,
     );
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
     let state_store = state.store.clone();

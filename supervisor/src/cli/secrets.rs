@@ -69,6 +69,90 @@ pub fn status(target: &Target, json: bool) -> i32 {
     })
 }
 
+/// What one node lacks: the keys in use (`usage`: key id, connections) that are not among the
+/// key ids the node reported holding.
+fn lacking<'a>(node_keys: &[String], usage: &'a [(String, u64)]) -> Vec<&'a (String, u64)> {
+    usage
+        .iter()
+        .filter(|(id, _)| !id.is_empty() && !node_keys.contains(id))
+        .collect()
+}
+
+/// `secrets status --cluster`: for every live node sharing the store, the keys it holds (ids,
+/// from its heartbeat) and the keys in use by stored connections it lacks (it cannot open
+/// those connections' secrets). Fails when any node lacks one.
+pub fn status_cluster(target: &Target, json: bool) -> i32 {
+    with_store(target, |store| async move {
+        let nodes = store
+            .list_nodes(crate::supervision::membership::LIVE_WITHIN.as_millis() as u64)
+            .await
+            .map_err(|e| e.to_string())?;
+        let usage = store
+            .connection_key_usage()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut report = Vec::new();
+        let mut lacking_nodes = 0;
+        for node in &nodes {
+            let keys: Vec<String> = node.secrets["keys"]
+                .as_array()
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing = lacking(&keys, &usage);
+            if !missing.is_empty() {
+                lacking_nodes += 1;
+            }
+            report.push((node, keys, missing));
+        }
+        if json {
+            let value = serde_json::json!({
+                "connections_by_key": usage.iter().map(|(id, n)| serde_json::json!({"key_id": id, "connections": n})).collect::<Vec<_>>(),
+                "nodes": report.iter().map(|(node, keys, missing)| serde_json::json!({
+                    "id": node.id,
+                    "active": node.secrets["active"],
+                    "keys": keys,
+                    "missing_keys": missing.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
+            );
+        } else {
+            if nodes.is_empty() {
+                println!("no live node has reported in the last 15 s");
+            }
+            for (node, keys, missing) in &report {
+                println!(
+                    "node {}  active {}  keys {}",
+                    node.id,
+                    node.secrets["active"].as_str().unwrap_or("-"),
+                    if keys.is_empty() {
+                        "-".to_string()
+                    } else {
+                        keys.join(", ")
+                    }
+                );
+                for (id, count) in missing {
+                    println!("  MISSING {id}  ({count} connection(s) this node cannot decrypt)");
+                }
+            }
+        }
+        if lacking_nodes == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{lacking_nodes} node(s) lack keys used by stored connections: give every node the \
+                 same key directory ([secrets] key_dir, see docs/cluster.md)"
+            ))
+        }
+    })
+}
+
 /// `secrets rotate`: a new key becomes active; existing secrets keep their key.
 pub fn rotate(target: &Target) -> i32 {
     let (dir, active) = match key_dir(target) {
@@ -124,4 +208,25 @@ pub fn reencrypt(target: &Target) -> i32 {
             ))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lacking;
+
+    #[test]
+    fn a_node_lacks_the_keys_in_use_it_does_not_hold() {
+        let usage = vec![
+            ("k1".to_string(), 3),
+            ("k2".to_string(), 1),
+            (String::new(), 2),
+        ];
+        let holds = vec!["k1".to_string()];
+        let missing: Vec<&str> = lacking(&holds, &usage)
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(missing, ["k2"]);
+        assert!(lacking(&["k1".into(), "k2".into()], &usage).is_empty());
+    }
 }

@@ -28,6 +28,8 @@ pub struct ClusterNode {
     pub last_seen_ms: u64,
     /// Its modules' statuses at that heartbeat (a JSON array).
     pub modules: Value,
+    /// The secrets keys it holds: `{"active": id, "keys": [ids]}` (ids only, never a key).
+    pub secrets: Value,
 }
 
 impl ClusterNode {
@@ -36,6 +38,7 @@ impl ClusterNode {
         check_required("node address", &self.address, MAX_NAME)?;
         check_required("node instance", &self.instance, MAX_NAME)?;
         check_required("node version", &self.version, MAX_NAME)?;
+        json_text("node secrets", &self.secrets, MAX_NODE_SNAPSHOT)?;
         json_text("node modules", &self.modules, MAX_NODE_SNAPSHOT)
     }
 }
@@ -49,6 +52,7 @@ fn row_to_node(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClusterNode> {
         last_seen_ms: unsigned(row.get(4)?),
         modules: parse_json("cluster_nodes.modules", &row.get::<_, String>(5)?)?,
         instance: row.get(6)?,
+        secrets: parse_json("cluster_nodes.secrets", &row.get::<_, String>(7)?)?,
     })
 }
 
@@ -64,10 +68,11 @@ impl Store {
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO cluster_nodes
-                    (id, address, version, started_at_ms, last_seen_ms, modules, instance)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    (id, address, version, started_at_ms, last_seen_ms, modules, instance,
+                     secrets)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (id) DO UPDATE SET address = excluded.address,
-                    instance = excluded.instance,
+                    instance = excluded.instance, secrets = excluded.secrets,
                     version = excluded.version, started_at_ms = excluded.started_at_ms,
                     last_seen_ms = excluded.last_seen_ms, modules = excluded.modules",
                 rusqlite::params![
@@ -77,7 +82,8 @@ impl Store {
                     signed(node.started_at_ms),
                     signed(node.last_seen_ms),
                     modules,
-                    node.instance
+                    node.instance,
+                    node.secrets.to_string()
                 ],
             )?;
             Ok(())
@@ -110,7 +116,8 @@ impl Store {
         }
         self.read(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance
+                "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance,
+                        secrets
                  FROM cluster_nodes WHERE last_seen_ms >= ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([since], row_to_node)?;
@@ -135,6 +142,7 @@ mod tests {
             started_at_ms: 1,
             last_seen_ms: 0,
             modules: json!([{"name": "m", "state": "ready"}]),
+            secrets: json!({"active": "k1", "keys": ["k1"]}),
         }
     }
 
@@ -150,6 +158,7 @@ mod tests {
             let ids: Vec<&str> = seen.iter().map(|n| n.id.as_str()).collect();
             assert_eq!(ids, ["node-a", "node-b"]);
             assert_eq!(seen[1].modules, json!([{"name": "m", "state": "ready"}]));
+            assert_eq!(seen[1].secrets, json!({"active": "k1", "keys": ["k1"]}));
             assert!(seen[1].last_seen_ms > 0);
             // Silent nodes are not live.
             tokio::time::sleep(std::time::Duration::from_millis(30)).await;

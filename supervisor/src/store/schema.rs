@@ -328,7 +328,8 @@ CREATE TABLE cluster_nodes (
     version         TEXT NOT NULL,
     started_at_ms   INTEGER NOT NULL,
     last_seen_ms    INTEGER NOT NULL,
-    modules         TEXT NOT NULL
+    modules         TEXT NOT NULL,
+    secrets         TEXT NOT NULL
 );
 "#,
     },

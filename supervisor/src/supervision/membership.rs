@@ -1,12 +1,13 @@
 //! Cluster membership: this supervisor records itself in the store every
-//! [`HEARTBEAT_INTERVAL`] (its node id, address, version and a snapshot of its modules'
-//! statuses), and removes itself when it stops. Every supervisor sharing the store (PostgreSQL)
+//! [`HEARTBEAT_INTERVAL`] (its node id, address, version, a snapshot of its modules' statuses
+//! and the ids of the secrets keys it holds), and removes itself when it stops. Every supervisor sharing the store (PostgreSQL)
 //! sees the others; a node silent for [`LIVE_WITHIN`] is no longer listed, and its row is
 //! deleted after [`FORGET_AFTER`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::secrets::Keyring;
 use crate::store::{ClusterNode, Store};
 
 use super::Supervisor;
@@ -56,9 +57,14 @@ pub async fn other_live_instances(store: &Store) -> Result<Vec<String>, crate::s
         .collect())
 }
 
-/// This node's record now.
-pub fn snapshot(identity: &NodeIdentity, supervisor: &Supervisor) -> ClusterNode {
+/// This node's record now: its modules' statuses and the ids of the secrets keys it holds.
+pub fn snapshot(
+    identity: &NodeIdentity,
+    supervisor: &Supervisor,
+    keyring: &Keyring,
+) -> ClusterNode {
     let modules: Vec<_> = supervisor.modules().iter().map(|m| m.status()).collect();
+    let keys = keyring.status();
     ClusterNode {
         id: identity.id.clone(),
         address: identity.address.clone(),
@@ -67,6 +73,7 @@ pub fn snapshot(identity: &NodeIdentity, supervisor: &Supervisor) -> ClusterNode
         started_at_ms: identity.started_at_ms,
         last_seen_ms: 0,
         modules: serde_json::to_value(modules).unwrap_or_default(),
+        secrets: serde_json::json!({"active": keys.active, "keys": keys.keys}),
     }
 }
 
@@ -76,6 +83,7 @@ pub fn start_heartbeat(
     supervisor: Arc<Supervisor>,
     store: Store,
     identity: NodeIdentity,
+    keyring: Arc<Keyring>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let _ = store.node_leave("", FORGET_AFTER.as_millis() as u64).await;
@@ -84,7 +92,7 @@ pub fn start_heartbeat(
         let mut failing = false;
         loop {
             tick.tick().await;
-            let node = snapshot(&identity, &supervisor);
+            let node = snapshot(&identity, &supervisor, &keyring);
             match store.node_heartbeat(&node).await {
                 Ok(()) => failing = false,
                 Err(e) if !failing => {

@@ -15,10 +15,11 @@ impl PgStore {
         client
             .execute(
                 "INSERT INTO cluster_nodes
-                    (id, address, version, started_at_ms, last_seen_ms, modules, instance)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    (id, address, version, started_at_ms, last_seen_ms, modules, instance,
+                     secrets)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (id) DO UPDATE SET address = excluded.address,
-                    instance = excluded.instance,
+                    instance = excluded.instance, secrets = excluded.secrets,
                     version = excluded.version, started_at_ms = excluded.started_at_ms,
                     last_seen_ms = excluded.last_seen_ms, modules = excluded.modules",
                 &[
@@ -29,6 +30,7 @@ impl PgStore {
                     &signed(node.last_seen_ms),
                     &modules,
                     &node.instance,
+                    &node.secrets.to_string(),
                 ],
             )
             .await
@@ -54,7 +56,8 @@ impl PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance
+                "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance,
+                        secrets
                  FROM cluster_nodes WHERE last_seen_ms >= $1 ORDER BY id",
                 &[&since_ms],
             )
@@ -70,6 +73,7 @@ impl PgStore {
                     last_seen_ms: unsigned(row.get(4)),
                     modules: parse_json("cluster_nodes.modules", row.get(5))?,
                     instance: row.get(6),
+                    secrets: parse_json("cluster_nodes.secrets", row.get(7))?,
                 })
             })
             .collect::<Result<Vec<_>, PgError>>()

@@ -233,7 +233,8 @@ CREATE TABLE cluster_nodes (
     version         TEXT NOT NULL,
     started_at_ms   BIGINT NOT NULL,
     last_seen_ms    BIGINT NOT NULL,
-    modules         TEXT NOT NULL
+    modules         TEXT NOT NULL,
+    secrets         TEXT NOT NULL
 );
 "#,
 }];
