@@ -5,7 +5,7 @@
 //! Build and run in release mode (binaries are taken from the directory of this executable):
 //!
 //! ```sh
-//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|peers|store]
+//! cargo build --release --workspace --bins && ./target/release/bench [lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|peers|store|cluster]
 //! ```
 //!
 //! * `lifecycle`: spawn → ready, 100 modules, memory per module ([`lifecycle`]).
@@ -32,8 +32,12 @@
 //! * `store`: `ctx.storage` operations per second on SQLite and on PostgreSQL, side by side
 //!   ([`store`]; needs the local PostgreSQL server).
 //!
+//! * `cluster`: route req/s and worker msg/s with 1, 2 and 3 supervisors sharing PostgreSQL
+//!   and NATS, with scaling factors ([`cluster`]).
+//!
 //! Without an argument (or with `all`), every benchmark runs.
 
+mod cluster;
 mod console;
 mod crons;
 mod delivery;
@@ -54,7 +58,7 @@ fn main() {
     let options = match routes::Options::parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console|delivery|peers|store] [--duration <s>] [--warmup <s>] [--rounds <n>]");
+            eprintln!("bench: {message}\nusage: bench [all|lifecycle|sandbox|languages|routes|workers|crons|deploy|dev|console|delivery|peers|store|cluster] [--duration <s>] [--warmup <s>] [--rounds <n>]");
             std::process::exit(2);
         }
     };
@@ -73,8 +77,9 @@ fn main() {
             | "delivery"
             | "peers"
             | "store"
+            | "cluster"
     ) {
-        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev, console, delivery, peers or store)");
+        eprintln!("bench: unknown benchmark {which:?} (all, lifecycle, sandbox, languages, routes, workers, crons, deploy, dev, console, delivery, peers, store or cluster)");
         std::process::exit(2);
     }
     println!("convotic bench ({which}); machine: {} cores", num_cpus());
@@ -107,6 +112,9 @@ fn main() {
     }
     if which == "all" || which == "store" {
         store::run(options.rounds);
+    }
+    if which == "all" || which == "cluster" {
+        cluster::run(&options);
     }
     if which == "all" || which == "deploy" {
         deploy::run();

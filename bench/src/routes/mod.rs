@@ -27,8 +27,8 @@
 mod echo;
 mod echo_server;
 mod forwarder;
-mod histogram;
-mod load;
+pub(crate) mod histogram;
+pub(crate) mod load;
 mod module_process;
 mod print;
 mod setup;

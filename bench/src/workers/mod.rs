@@ -22,10 +22,10 @@
 //! kept busy against the whole machine's ([`cpu`]), which tells a saturated pipeline from one
 //! waiting on something, and shows when other load on the machine distorted a round.
 
-mod bare;
+pub(crate) mod bare;
 mod cpu;
 mod embedded;
-mod nats;
+pub(crate) mod nats;
 
 use std::time::{Duration, Instant};
 
@@ -90,7 +90,7 @@ fn runtime() -> Result<Runtime, String> {
 }
 
 /// Polls `check` every `every` until it answers `Some`, for at most `timeout`.
-async fn poll<T, F, Fut>(
+pub(crate) async fn poll<T, F, Fut>(
     what: &str,
     every: Duration,
     timeout: Duration,
