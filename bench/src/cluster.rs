@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::PullConsumer;
 use bytes::Bytes;
-use futures::StreamExt;
 use convotic_e2e::postgres::TestDatabase;
 use convotic_e2e::{ModuleEntry, Supervisor};
+use futures::StreamExt;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Method;
 
@@ -74,7 +74,12 @@ fn routes(nodes: &[Node], n: usize, key: &str, options: &crate::routes::Options)
     let threads: Vec<_> = nodes[..n]
         .iter()
         .map(|node| {
-            let addr = node.sup.base.trim_start_matches("http://").parse().expect("addr");
+            let addr = node
+                .sup
+                .base
+                .trim_start_matches("http://")
+                .parse()
+                .expect("addr");
             let target = Target {
                 addr,
                 method: Method::GET,
@@ -188,10 +193,7 @@ fn measure(options: &crate::routes::Options) -> Result<(), String> {
             .get_stream("CONVOTIC_TOPICS")
             .await
             .map_err(|e| e.to_string())?;
-        let name = stream
-            .consumer_names()
-            .next()
-            .await;
+        let name = stream.consumer_names().next().await;
         let name = match name {
             Some(Ok(name)) => name,
             _ => return Err("no durable consumer for the bench worker".to_string()),

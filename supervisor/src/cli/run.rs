@@ -177,6 +177,16 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         }
         Err(e) => tracing::error!("cannot start the deployed modules: {e}"),
     }
+    // Other nodes count this process live before its crons start (they spare its runs).
+    let node = node_identity(&config.cluster, listen);
+    tracing::info!(node = %node.id, address = %node.address, "cluster node");
+    let heartbeat = crate::supervision::membership::Heartbeat::start(
+        Arc::clone(&supervisor),
+        store.clone(),
+        node,
+        Arc::clone(&keyring),
+    )
+    .await;
     crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
     let crons = crate::cron::start(&supervisor, store.clone(), Arc::clone(&bus));
     let integrations = Arc::new(crate::integrations::Integrations {
@@ -216,16 +226,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         allow_private_targets: config.delivery.allow_private_targets,
     });
     gateway::console::start_sampler(Arc::clone(&supervisor));
-    let node = node_identity(&config.cluster, listen);
-    tracing::info!(node = %node.id, address = %node.address, "cluster node");
-    let heartbeat = crate::supervision::membership::start_heartbeat(
-        Arc::clone(&supervisor),
-        state.store.clone(),
-        node.clone(),
-        keyring,
-    );
     let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
-    let state_store = state.store.clone();
     let gateway = tokio::spawn(gateway::serve(listener, state, async {
         let _ = gateway_stopped.await;
     }));
@@ -257,14 +258,13 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     };
     tracing::info!("{which} received: stopping every module (send it again to kill them at once)");
     super::systemd::notify("STOPPING=1");
-    heartbeat.abort();
-    crate::supervision::membership::leave(&state_store, &node).await;
     let shutdown = supervisor.shutdown();
     tokio::select! {
         _ = shutdown => {}
         _ = terminate.recv() => tracing::warn!("second signal: killing modules now"),
         _ = interrupt.recv() => tracing::warn!("second signal: killing modules now"),
     }
+    heartbeat.leave().await;
     let _ = stop_gateway.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), gateway).await;
     discovery::remove_endpoint(&config.data_dir);

@@ -78,9 +78,47 @@ fn lacking<'a>(node_keys: &[String], usage: &'a [(String, u64)]) -> Vec<&'a (Str
         .collect()
 }
 
+/// Key ids held by more than one node with different key material (their check values
+/// differ): connections sealed on one of those nodes cannot be opened on the others.
+fn conflicting(nodes: &[crate::store::ClusterNode]) -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    let mut conflicts = std::collections::BTreeSet::new();
+    for node in nodes {
+        let Some(values) = node.secrets["check_values"].as_object() else {
+            continue;
+        };
+        for (id, value) in values {
+            let value = value.as_str().unwrap_or_default();
+            match seen.get(id.as_str()) {
+                Some(other) if *other != value => {
+                    conflicts.insert(id.clone());
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(id, value);
+                }
+            }
+        }
+    }
+    conflicts.into_iter().collect()
+}
+
+/// The key ids a node reported holding.
+fn node_keys(node: &crate::store::ClusterNode) -> Vec<String> {
+    node.secrets["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `secrets status --cluster`: for every live node sharing the store, the keys it holds (ids,
 /// from its heartbeat) and the keys in use by stored connections it lacks (it cannot open
-/// those connections' secrets). Fails when any node lacks one.
+/// those connections' secrets), and key ids the nodes hold with different key material. Fails
+/// when any node lacks a key or any id conflicts.
 pub fn status_cluster(target: &Target, json: bool) -> i32 {
     with_store(target, |store| async move {
         let nodes = store
@@ -91,17 +129,11 @@ pub fn status_cluster(target: &Target, json: bool) -> i32 {
             .connection_key_usage()
             .await
             .map_err(|e| e.to_string())?;
+        let conflicts = conflicting(&nodes);
         let mut report = Vec::new();
         let mut lacking_nodes = 0;
         for node in &nodes {
-            let keys: Vec<String> = node.secrets["keys"]
-                .as_array()
-                .map(|keys| {
-                    keys.iter()
-                        .filter_map(|k| k.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let keys = node_keys(node);
             let missing = lacking(&keys, &usage);
             if !missing.is_empty() {
                 lacking_nodes += 1;
@@ -111,10 +143,12 @@ pub fn status_cluster(target: &Target, json: bool) -> i32 {
         if json {
             let value = serde_json::json!({
                 "connections_by_key": usage.iter().map(|(id, n)| serde_json::json!({"key_id": id, "connections": n})).collect::<Vec<_>>(),
+                "conflicting_keys": conflicts,
                 "nodes": report.iter().map(|(node, keys, missing)| serde_json::json!({
                     "id": node.id,
                     "active": node.secrets["active"],
                     "keys": keys,
+                    "check_values": node.secrets["check_values"],
                     "missing_keys": missing.iter().map(|(id, _)| id).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             });
@@ -124,7 +158,7 @@ pub fn status_cluster(target: &Target, json: bool) -> i32 {
             );
         } else {
             if nodes.is_empty() {
-                println!("no live node has reported in the last 15 s");
+                println!("no live node has reported recently");
             }
             for (node, keys, missing) in &report {
                 println!(
@@ -141,16 +175,62 @@ pub fn status_cluster(target: &Target, json: bool) -> i32 {
                     println!("  MISSING {id}  ({count} connection(s) this node cannot decrypt)");
                 }
             }
+            for id in &conflicts {
+                println!("CONFLICT {id}  (nodes hold different keys under this id)");
+            }
         }
-        if lacking_nodes == 0 {
+        let mut problems = Vec::new();
+        if lacking_nodes > 0 {
+            problems.push(format!(
+                "{lacking_nodes} node(s) lack keys used by stored connections"
+            ));
+        }
+        if !conflicts.is_empty() {
+            problems.push(format!(
+                "key id(s) {} differ between nodes",
+                conflicts.join(", ")
+            ));
+        }
+        if problems.is_empty() {
             Ok(())
         } else {
             Err(format!(
-                "{lacking_nodes} node(s) lack keys used by stored connections: give every node the \
-                 same key directory ([secrets] key_dir, see docs/cluster.md)"
+                "{}: give every node the same key directory ([secrets] key_dir, see docs/cluster.md)",
+                problems.join("; ")
             ))
         }
     })
+}
+
+/// On a store shared by a cluster: refuses unless every live node holds `active` with the same
+/// key material as `check_value` (re-encrypting would lock the others out of every secret).
+async fn every_node_holds(
+    store: &crate::store::Store,
+    active: &str,
+    check_value: &str,
+) -> Result<(), String> {
+    if !store.is_shared() {
+        return Ok(());
+    }
+    let nodes = store
+        .list_nodes(crate::supervision::membership::LIVE_WITHIN.as_millis() as u64)
+        .await
+        .map_err(|e| e.to_string())?;
+    let without: Vec<&str> = nodes
+        .iter()
+        .filter(|node| node.secrets["check_values"][active].as_str() != Some(check_value))
+        .map(|node| node.id.as_str())
+        .collect();
+    if without.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "node(s) {} do not hold key {active} (or hold another key under that id): \
+             re-encrypting now would leave them unable to open any connection; give every node \
+             the same key directory first (secrets status --cluster shows it)",
+            without.join(", ")
+        ))
+    }
 }
 
 /// `secrets rotate`: a new key becomes active; existing secrets keep their key.
@@ -189,6 +269,17 @@ pub fn reencrypt(target: &Target) -> i32 {
     };
     with_store(target, |store| async move {
         let keyring = Keyring::open(&dir, active).map_err(|e| e.to_string())?;
+        let status = keyring.status();
+        let active_id = status
+            .active
+            .clone()
+            .ok_or("no active key: run `secrets rotate` first")?;
+        let check_value = status
+            .check_values
+            .get(&active_id)
+            .cloned()
+            .unwrap_or_default();
+        every_node_holds(&store, &active_id, &check_value).await?;
         let (done, failed) = crate::integrations::connections::reseal_all(&store, &keyring)
             .await
             .map_err(|e| e.to_string())?;
@@ -213,6 +304,26 @@ pub fn reencrypt(target: &Target) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::lacking;
+
+    #[test]
+    fn nodes_holding_different_keys_under_one_id_conflict() {
+        let node = |id: &str, values: serde_json::Value| crate::store::ClusterNode {
+            id: id.into(),
+            address: "http://x".into(),
+            instance: "x:1".into(),
+            version: "1".into(),
+            started_at_ms: 0,
+            last_seen_ms: 0,
+            modules: serde_json::json!([]),
+            secrets: serde_json::json!({"check_values": values}),
+        };
+        let nodes = vec![
+            node("a", serde_json::json!({"k1": "aa", "k2": "bb"})),
+            node("b", serde_json::json!({"k1": "aa", "k2": "cc"})),
+        ];
+        assert_eq!(super::conflicting(&nodes), ["k2"]);
+        assert!(super::conflicting(&nodes[..1]).is_empty());
+    }
 
     #[test]
     fn a_node_lacks_the_keys_in_use_it_does_not_hold() {

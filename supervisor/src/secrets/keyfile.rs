@@ -132,11 +132,16 @@ fn write_private(path: &Path, contents: &[u8], create_new: bool) -> Result<(), S
         .map_err(|e| io_error("chmod", path, e))
 }
 
-/// Writes a new random key to `dir` (0600) and returns its id, `key-YYYYMMDD-HHMMSS` in UTC
-/// (with a `-N` suffix if that id is taken). Does not make it active.
+/// Writes a new random key to `dir` (0600) and returns its id, `key-YYYYMMDD-HHMMSS-xxxxxx` in
+/// UTC with 6 random hex digits (with a `-N` suffix if that id is taken): two nodes of a
+/// cluster generating a key in the same second get different ids. Does not make it active.
 pub fn generate_key(dir: &Path) -> Result<String, SecretsError> {
     ensure_dir(dir)?;
-    let base = format!("key-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+    let base = format!(
+        "key-{}-{:06x}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        rand::random::<u32>() & 0xff_ffff
+    );
     let key: [u8; KEY_BYTES] = rand::random();
     let text = format!(
         "{}\n",

@@ -100,6 +100,20 @@ pub struct KeyringStatus {
     pub active: Option<String>,
     /// Every key id found, sorted.
     pub keys: Vec<String>,
+    /// Each key's check value (see [`key_check_value`]), by id: tells two keys that share an
+    /// id apart without revealing either.
+    pub check_values: std::collections::BTreeMap<String, String>,
+}
+
+/// A key's check value: the first 8 bytes of HMAC-SHA256(key, "convotic key check value"), in
+/// hex. Equal keys have equal values; the value reveals nothing usable about the key.
+pub fn key_check_value(key: &[u8; KEY_BYTES]) -> String {
+    use hmac::{KeyInit as HmacKeyInit, Mac};
+    let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as HmacKeyInit>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(b"convotic key check value");
+    hex::encode(&mac.finalize().into_bytes()[..8])
 }
 
 impl Keyring {
@@ -159,12 +173,20 @@ impl Keyring {
     /// The directory's keys and the active one.
     pub fn status(&self) -> KeyringStatus {
         self.refresh();
-        let mut keys: Vec<String> = self.read().keys.keys().cloned().collect();
+        let loaded = self.read();
+        let mut keys: Vec<String> = loaded.keys.keys().cloned().collect();
         keys.sort();
+        let check_values = loaded
+            .keys
+            .iter()
+            .map(|(id, key)| (id.clone(), key_check_value(key)))
+            .collect();
+        drop(loaded);
         KeyringStatus {
             dir: self.dir.display().to_string(),
             active: self.active_key_id(),
             keys,
+            check_values,
         }
     }
 

@@ -111,6 +111,40 @@ pub enum Settlement {
     },
 }
 
+/// Longest error text and target id recorded from a target's answer, in bytes.
+const MAX_TARGET_TEXT: usize = 4096;
+
+/// Text a target or a module wrote, made storable on both backends: at most
+/// [`MAX_TARGET_TEXT`] bytes, NUL replaced (PostgreSQL's text cannot hold it; a settle that
+/// failed on it would leave the item `sending` and send it again, forever).
+fn storable(text: String) -> String {
+    if text.len() <= MAX_TARGET_TEXT && !text.contains('\0') {
+        return text;
+    }
+    super::util::truncate_utf8(&text, MAX_TARGET_TEXT)
+}
+
+impl Settlement {
+    fn storable(self) -> Self {
+        match self {
+            Settlement::Accepted {
+                provider_id,
+                delivered,
+            } => Settlement::Accepted {
+                provider_id: provider_id.map(storable),
+                delivered,
+            },
+            Settlement::Retry { at_ms, error } => Settlement::Retry {
+                at_ms,
+                error: storable(error),
+            },
+            Settlement::Failed { error } => Settlement::Failed {
+                error: storable(error),
+            },
+        }
+    }
+}
+
 const TARGET_COLUMNS: &str =
     "t.workspace_id, t.purpose, t.name, t.kind, t.config, t.secret, t.created_at_ms, t.updated_at_ms";
 
@@ -253,6 +287,7 @@ impl Store {
         attempt: u32,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
+        let settlement = settlement.storable();
         if let Some(pg) = self.pg() {
             return pg.outbox_settle(outbox, id, attempt, settlement).await;
         }
@@ -380,8 +415,10 @@ impl Store {
         outbox: Outbox,
         ws: &str,
         id: &str,
-        report: Report,
+        mut report: Report,
     ) -> Result<String, StoreError> {
+        report.provider_id = report.provider_id.map(storable);
+        report.error = report.error.map(storable);
         if let Some(pg) = self.pg() {
             return pg.outbox_report(outbox, ws, id, &report).await;
         }

@@ -57,7 +57,8 @@ fn row_to_node(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClusterNode> {
 }
 
 impl Store {
-    /// Records `node`'s heartbeat (its `last_seen_ms` is set to now).
+    /// Records `node`'s heartbeat (its `last_seen_ms` is set to now: on PostgreSQL the server's
+    /// clock, so nodes with skewed clocks still judge each other's liveness alike).
     pub async fn node_heartbeat(&self, node: &ClusterNode) -> Result<(), StoreError> {
         let modules = node.check()?;
         let mut node = node.clone();
@@ -108,12 +109,13 @@ impl Store {
         .await
     }
 
-    /// The nodes heard from within `live_within_ms`, by id.
+    /// The nodes heard from within `live_within_ms` (by the server's clock on PostgreSQL), by
+    /// id.
     pub async fn list_nodes(&self, live_within_ms: u64) -> Result<Vec<ClusterNode>, StoreError> {
-        let since = signed(now_ms().saturating_sub(live_within_ms));
         if let Some(pg) = self.pg() {
-            return pg.list_nodes(since).await;
+            return pg.list_nodes(signed(live_within_ms)).await;
         }
+        let since = signed(now_ms().saturating_sub(live_within_ms));
         self.read(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance,

@@ -14,8 +14,11 @@ use super::Supervisor;
 
 /// How often a node records its heartbeat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
-/// A node heard from within this is live (three missed heartbeats).
-pub const LIVE_WITHIN: Duration = Duration::from_secs(15);
+/// A node heard from within this is live (six heartbeats: longer than a heartbeat can wait
+/// for a pooled connection, so a busy node is not taken for a dead one).
+pub const LIVE_WITHIN: Duration = Duration::from_secs(30);
+/// How long one heartbeat may take before it is given up (the next one tries again).
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(4);
 /// A node silent for this long is deleted by the next node that leaves or starts.
 pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -32,15 +35,29 @@ pub struct NodeIdentity {
     pub started_at_ms: u64,
 }
 
-/// This process's id: `<hostname>:<pid>` (what it writes in cron run history).
+/// This process's id: `<hostname>:<pid>:<8 random hex digits>`, drawn once per process (what
+/// it writes in cron run history). The random part tells apart processes that share a host
+/// name and a pid (containers running the supervisor as pid 1).
 pub fn instance_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    format!("{host}:{}", std::process::id())
+    static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INSTANCE
+        .get_or_init(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".to_string());
+            format!(
+                "{host}:{}:{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            )
+        })
+        .clone()
 }
+
+/// This node's id, once [`Heartbeat::start`] ran.
+static NODE_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The processes ([`instance_id`]) of the other live nodes sharing `store` (none on SQLite).
 pub async fn other_live_instances(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
@@ -48,10 +65,14 @@ pub async fn other_live_instances(store: &Store) -> Result<Vec<String>, crate::s
         return Ok(Vec::new());
     }
     let me = instance_id();
+    let my_node = NODE_ID.get();
     Ok(store
         .list_nodes(LIVE_WITHIN.as_millis() as u64)
         .await?
         .into_iter()
+        // This node's own row may still name its previous process (restarted within the
+        // liveness window): that process is gone, its runs are not live.
+        .filter(|node| Some(&node.id) != my_node)
         .map(|node| node.instance)
         .filter(|instance| *instance != me)
         .collect())
@@ -73,44 +94,93 @@ pub fn snapshot(
         started_at_ms: identity.started_at_ms,
         last_seen_ms: 0,
         modules: serde_json::to_value(modules).unwrap_or_default(),
-        secrets: serde_json::json!({"active": keys.active, "keys": keys.keys}),
+        secrets: serde_json::json!({
+            "active": keys.active,
+            "keys": keys.keys,
+            "check_values": keys.check_values,
+        }),
     }
 }
 
-/// Records a heartbeat now and every [`HEARTBEAT_INTERVAL`] until the task is aborted. A failed
-/// heartbeat is logged (once per failure streak) and retried at the next tick.
-pub fn start_heartbeat(
-    supervisor: Arc<Supervisor>,
+/// This node's heartbeats: one recorded before [`Heartbeat::start`] returns (so other nodes
+/// count this process live before its crons start), then one every [`HEARTBEAT_INTERVAL`]
+/// until [`Heartbeat::leave`].
+pub struct Heartbeat {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
     store: Store,
     identity: NodeIdentity,
-    keyring: Arc<Keyring>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let _ = store.node_leave("", FORGET_AFTER.as_millis() as u64).await;
-        let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut failing = false;
-        loop {
-            tick.tick().await;
-            let node = snapshot(&identity, &supervisor, &keyring);
-            match store.node_heartbeat(&node).await {
-                Ok(()) => failing = false,
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(node = %identity.id, "cannot record this node's heartbeat: {e}");
-                }
-                Err(_) => {}
-            }
-        }
-    })
 }
 
-/// Removes this node's record (it stops).
-pub async fn leave(store: &Store, identity: &NodeIdentity) {
-    if let Err(e) = store
-        .node_leave(&identity.id, FORGET_AFTER.as_millis() as u64)
-        .await
-    {
-        tracing::warn!(node = %identity.id, "cannot remove this node's record: {e}");
+impl Heartbeat {
+    /// Records the first heartbeat, then keeps beating in a task. A failed heartbeat is logged
+    /// (once per failure streak) and tried again at the next tick.
+    pub async fn start(
+        supervisor: Arc<Supervisor>,
+        store: Store,
+        identity: NodeIdentity,
+        keyring: Arc<Keyring>,
+    ) -> Heartbeat {
+        let _ = NODE_ID.set(identity.id.clone());
+        let _ = store.node_leave("", FORGET_AFTER.as_millis() as u64).await;
+        let mut failing = beat(&store, &identity, &supervisor, &keyring, false).await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = {
+            let (stop, store, identity) = (stop.clone(), store.clone(), identity.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => {}
+                    }
+                    failing = beat(&store, &identity, &supervisor, &keyring, failing).await;
+                }
+            })
+        };
+        Heartbeat {
+            stop,
+            task,
+            store,
+            identity,
+        }
     }
+
+    /// Stops beating (waiting for a heartbeat under way, so none lands after), then removes
+    /// this node's record. Call it once the modules have stopped: until then their runs are
+    /// live.
+    pub async fn leave(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+        if let Err(e) = self
+            .store
+            .node_leave(&self.identity.id, FORGET_AFTER.as_millis() as u64)
+            .await
+        {
+            tracing::warn!(node = %self.identity.id, "cannot remove this node's record: {e}");
+        }
+    }
+}
+
+/// Records one heartbeat within [`HEARTBEAT_TIMEOUT`]; returns whether it failed (logging the
+/// first failure of a streak, `failing` telling whether the last one failed too).
+async fn beat(
+    store: &Store,
+    identity: &NodeIdentity,
+    supervisor: &Supervisor,
+    keyring: &Keyring,
+    failing: bool,
+) -> bool {
+    let node = snapshot(identity, supervisor, keyring);
+    let error = match tokio::time::timeout(HEARTBEAT_TIMEOUT, store.node_heartbeat(&node)).await {
+        Ok(Ok(())) => return false,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {HEARTBEAT_TIMEOUT:?}"),
+    };
+    if !failing {
+        tracing::warn!(node = %identity.id, "cannot record this node's heartbeat: {error}");
+    }
+    true
 }

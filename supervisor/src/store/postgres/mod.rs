@@ -146,6 +146,16 @@ impl From<PgError> for StoreError {
                         fault: StorageFault::ReadOnly,
                         message,
                     },
+                    // A NUL or an invalid byte sequence in a value (an id, a token, a filter)
+                    // that validation let through: the caller's input, not a server fault.
+                    Some(c)
+                        if *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                            || *c == SqlState::UNTRANSLATABLE_CHARACTER =>
+                    {
+                        StoreError::InvalidArgument(
+                            "a value holds a character the store cannot keep (U+0000)".into(),
+                        )
+                    }
                     _ => StoreError::Internal(message),
                 }
             }

@@ -17,7 +17,8 @@ impl PgStore {
                 "INSERT INTO cluster_nodes
                     (id, address, version, started_at_ms, last_seen_ms, modules, instance,
                      secrets)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 VALUES ($1, $2, $3, $4, (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+                         $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET address = excluded.address,
                     instance = excluded.instance, secrets = excluded.secrets,
                     version = excluded.version, started_at_ms = excluded.started_at_ms,
@@ -27,7 +28,6 @@ impl PgStore {
                     &node.address,
                     &node.version,
                     &signed(node.started_at_ms),
-                    &signed(node.last_seen_ms),
                     &modules,
                     &node.instance,
                     &node.secrets.to_string(),
@@ -51,15 +51,17 @@ impl PgStore {
         Ok(())
     }
 
-    /// The nodes heard from since `since_ms`, by id.
-    pub(crate) async fn list_nodes(&self, since_ms: i64) -> Result<Vec<ClusterNode>, StoreError> {
+    /// The nodes heard from within `window_ms` of the server's clock, by id.
+    pub(crate) async fn list_nodes(&self, window_ms: i64) -> Result<Vec<ClusterNode>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
                 "SELECT id, address, version, started_at_ms, last_seen_ms, modules, instance,
                         secrets
-                 FROM cluster_nodes WHERE last_seen_ms >= $1 ORDER BY id",
-                &[&since_ms],
+                 FROM cluster_nodes
+                 WHERE last_seen_ms >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1
+                 ORDER BY id",
+                &[&window_ms],
             )
             .await
             .map_err(PgError::from)?;

@@ -245,6 +245,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 /// Applies every pending migration under the advisory lock; refuses a database from a newer
 /// supervisor.
 pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), PgError> {
+    // Waiting behind another node's migration, or a long migration, is not bounded by the
+    // session's statement timeout (restored before the connection returns to the pool).
+    client.batch_execute("SET statement_timeout = 0").await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
@@ -253,8 +256,10 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await;
+    let reset = client.batch_execute("RESET statement_timeout").await;
     result?;
     unlocked?;
+    reset?;
     Ok(())
 }
 
