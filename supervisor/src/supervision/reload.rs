@@ -246,6 +246,12 @@ fn needs_restart(old: &ResolvedConfig, new: &ResolvedConfig) -> Vec<String> {
     if old.workers != new.workers {
         changed.push("[workers]".to_string());
     }
+    if old.store_url != new.store_url || old.store_max_connections != new.store_max_connections {
+        changed.push("[store]".to_string());
+    }
+    if old.cluster != new.cluster {
+        changed.push("[cluster]".to_string());
+    }
     if old.key_dir != new.key_dir || old.active_key != new.active_key {
         changed.push("[secrets]".to_string());
     }
