@@ -1,5 +1,5 @@
-//! How a full or read-only storage shows over HTTP: `503` with `Retry-After` and the code
-//! `storage_full` / `storage_read_only` for writes that fail, a `storage` entry in `/readyz`
+//! How a full, read-only or unreachable storage shows over HTTP: `503` with `Retry-After` and
+//! the code `storage_full` / `storage_read_only` / `storage_unreachable` for calls that fail, a `storage` entry in `/readyz`
 //! (not ready while the storage cannot take writes); the `convotic_storage_status` gauge is
 //! in [`crate::metrics`].
 
@@ -14,7 +14,7 @@ pub const RETRY_AFTER: u32 = 5;
 /// storage (retry once it is fixed), 500 `internal` for an unexplained I/O error.
 pub fn status_and_code(fault: StorageFault) -> (StatusCode, &'static str) {
     match fault {
-        StorageFault::Full | StorageFault::ReadOnly => {
+        StorageFault::Full | StorageFault::ReadOnly | StorageFault::Unreachable => {
             (StatusCode::SERVICE_UNAVAILABLE, fault.code())
         }
         StorageFault::Io => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -28,6 +28,7 @@ pub fn readiness(store: &Store) -> Option<serde_json::Value> {
         StorageStatus::Ok => return None,
         status @ StorageStatus::Full => (status, StorageFault::Full),
         status @ StorageStatus::ReadOnly => (status, StorageFault::ReadOnly),
+        status @ StorageStatus::Unreachable => (status, StorageFault::Unreachable),
     };
     Some(serde_json::json!({
         "status": status.as_str(),

@@ -295,7 +295,7 @@ impl Metrics {
             storage_status: gauge(
                 &r,
                 "convotic_storage_status",
-                "1 for the current state of the supervisor's storage (ok, full, read_only).",
+                "1 for the current state of the supervisor's storage (ok, full, read_only, unreachable).",
                 &["state"],
             ),
             registry: r,
@@ -530,7 +530,7 @@ impl Metrics {
                 .with_label_values(&labels)
                 .set(m.replicas as i64);
         }
-        for state in ["ok", "full", "read_only"] {
+        for state in ["ok", "full", "read_only", "unreachable"] {
             self.storage_status
                 .with_label_values(&[state])
                 .set(i64::from(state == storage));

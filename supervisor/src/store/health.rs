@@ -33,6 +33,8 @@ pub enum StorageFault {
     ReadOnly,
     /// An I/O error whose cause is not known (yet): see [`StorageHealth::refine`].
     Io,
+    /// The database server (PostgreSQL) does not answer.
+    Unreachable,
 }
 
 impl StorageFault {
@@ -42,6 +44,7 @@ impl StorageFault {
             StorageFault::Full => "storage_full",
             StorageFault::ReadOnly => "storage_read_only",
             StorageFault::Io => "storage_io",
+            StorageFault::Unreachable => "storage_unreachable",
         }
     }
 
@@ -51,6 +54,7 @@ impl StorageFault {
             StorageFault::Full => "no space left on device",
             StorageFault::ReadOnly => "read-only file system",
             StorageFault::Io => "disk I/O error",
+            StorageFault::Unreachable => "the database server does not answer",
         }
     }
 }
@@ -65,15 +69,18 @@ pub enum StorageStatus {
     Full,
     /// Mounted read-only.
     ReadOnly,
+    /// The database server (PostgreSQL) does not answer.
+    Unreachable,
 }
 
 impl StorageStatus {
-    /// `ok`, `full` or `read_only`.
+    /// `ok`, `full`, `read_only` or `unreachable`.
     pub fn as_str(self) -> &'static str {
         match self {
             StorageStatus::Ok => "ok",
             StorageStatus::Full => "full",
             StorageStatus::ReadOnly => "read_only",
+            StorageStatus::Unreachable => "unreachable",
         }
     }
 }
@@ -230,7 +237,7 @@ impl StorageHealth {
                     *read_only = true;
                 }
             }
-            StorageFault::Io => {}
+            StorageFault::Io | StorageFault::Unreachable => {}
         }
         StoreError::Storage {
             fault,

@@ -283,12 +283,14 @@ impl Store {
     }
 
     /// Whether the storage can take writes now (full, read-only), for `/readyz` and metrics.
-    /// PostgreSQL's own disk is the server's business: it reports `ok` here and names a full
-    /// or read-only server in the errors of the writes it refuses.
+    /// On PostgreSQL: `unreachable` while the last attempt to get a connection failed (the
+    /// membership heartbeat makes one every 5 s), else `ok`; the server's own disk is its
+    /// business (a full or read-only server is named in the errors of the writes it refuses).
     pub fn storage_status(&self) -> StorageStatus {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.health.status(),
-            Backend::Postgres(_) => StorageStatus::Ok,
+            Backend::Postgres(pg) if pg.is_reachable() => StorageStatus::Ok,
+            Backend::Postgres(_) => StorageStatus::Unreachable,
         }
     }
 

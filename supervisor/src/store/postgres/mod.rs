@@ -59,6 +59,8 @@ pub(super) const TRANSACTION_ATTEMPTS: u32 = 10;
 pub(crate) struct PgStore {
     pool: Pool,
     target: String,
+    /// Whether the last attempt to get a connection succeeded (for `/readyz`).
+    reachable: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -131,7 +133,15 @@ impl From<PgError> for StoreError {
     fn from(e: PgError) -> Self {
         match e {
             PgError::Store(e) => e,
-            PgError::Pool(m) => StoreError::Internal(m),
+            // Retry once the server answers again: 503 with Retry-After, not a 500.
+            PgError::Pool(message) => StoreError::Storage {
+                fault: StorageFault::Unreachable,
+                message,
+            },
+            PgError::Db(e) if e.is_closed() => StoreError::Storage {
+                fault: StorageFault::Unreachable,
+                message: format!("the connection to the database was lost: {e}"),
+            },
             PgError::Db(e) => {
                 let message = match e.as_db_error() {
                     Some(db) => format!("database error: {} ({})", db.message(), db.code().code()),
@@ -253,7 +263,11 @@ impl PgStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Internal(format!("PostgreSQL pool: {e}")))?;
-        Ok(PgStore { pool, target })
+        Ok(PgStore {
+            pool,
+            target,
+            reachable: std::sync::atomic::AtomicBool::new(true),
+        })
     }
 
     /// Where the store lives: `postgres://user@host:port/database` (never a password).
@@ -263,7 +277,22 @@ impl PgStore {
 
     /// A pooled connection.
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
-        Ok(self.pool.get().await?)
+        use std::sync::atomic::Ordering;
+        match self.pool.get().await {
+            Ok(client) => {
+                self.reachable.store(true, Ordering::Relaxed);
+                Ok(client)
+            }
+            Err(e) => {
+                self.reachable.store(false, Ordering::Relaxed);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Whether the server answered the last attempt to get a connection.
+    pub(crate) fn is_reachable(&self) -> bool {
+        self.reachable.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -281,4 +310,33 @@ fn describe_target(config: &tokio_postgres::Config) -> String {
         config.get_user().unwrap_or(""),
         config.get_dbname().unwrap_or("")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{StorageFault, StorageStatus, Store, StoreError};
+
+    /// A server that does not answer: calls fail with `Unreachable` (503, retry later) and the
+    /// store reports itself unreachable (not ready) until a connection succeeds again.
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_and_not_ready() {
+        let pg = super::PgStore::build("postgres://convotic@127.0.0.1:1/nowhere", 2).unwrap();
+        let store = Store::with_backend(super::super::Backend::Postgres(pg));
+        assert_eq!(store.storage_status(), StorageStatus::Ok);
+        let error = store.kv_get("ws_a", "m", "k").await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Storage {
+                    fault: StorageFault::Unreachable,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(store.storage_status(), StorageStatus::Unreachable);
+        assert!(store
+            .location()
+            .starts_with("postgres://convotic@127.0.0.1:1/"));
+    }
 }
