@@ -396,48 +396,37 @@ impl Scheduler {
         let target = target.clone();
         let slot = self.claim(&target);
         tokio::spawn(async move {
-            let slot = match slot {
-                Some(slot) if scheduler.running_elsewhere(&target).await => {
-                    drop(slot);
-                    None
-                }
-                other => other,
+            let started = match slot {
+                Some(slot) => scheduler.launch(slot, &target, ms(at), false).await,
+                None => Ok(None),
             };
-            match slot {
-                Some(slot) => {
-                    if let Err(e) = scheduler.launch(slot, &target, ms(at), false).await {
-                        tracing::warn!(workspace = %target.key.0, module = %target.key.1, cron = %target.key.2, "cannot start a cron run: {e}");
-                    }
-                }
-                None => {
+            match started {
+                Ok(Some(_)) => {}
+                Ok(None) => {
                     scheduler
                         .record(&target, ms(at), CronOutcome::Skipped, SKIPPED_MESSAGE)
                         .await
+                }
+                Err(e) => {
+                    tracing::warn!(workspace = %target.key.0, module = %target.key.1, cron = %target.key.2, "cannot start a cron run: {e}");
                 }
             }
         });
     }
 
-    /// Whether overlap `skip` forbids a run because another live node of the cluster has one
-    /// `running` (never on a store of one's own). When the store cannot tell, the run goes
-    /// ahead (logged): a missed run is worse than an overlapping one.
-    async fn running_elsewhere(&self, target: &Target) -> bool {
+    /// The processes of the other live nodes whose `running` runs forbid a run of `target`
+    /// (overlap `skip` across a cluster); none for overlap `allow` or a store of one's own.
+    /// When the store cannot tell, none (logged): a missed run is worse than an overlapping one.
+    async fn overlap_others(&self, target: &Target) -> Vec<String> {
         if !target.skip_overlap() || !self.store.is_shared() {
-            return false;
+            return Vec::new();
         }
-        let (ws, module, cron) = &target.key;
-        let others = match crate::supervision::membership::other_live_instances(&self.store).await {
+        match crate::supervision::membership::other_live_instances(&self.store).await {
             Ok(others) => others,
             Err(e) => {
+                let (ws, module, cron) = &target.key;
                 tracing::warn!(workspace = %ws, module = %module, cron = %cron, "cannot list the live nodes for the overlap rule: {e}");
-                return false;
-            }
-        };
-        match self.store.cron_running_on(ws, module, cron, &others).await {
-            Ok(running) => running,
-            Err(e) => {
-                tracing::warn!(workspace = %ws, module = %module, cron = %cron, "cannot check runs on other nodes for the overlap rule: {e}");
-                false
+                Vec::new()
             }
         }
     }
@@ -450,19 +439,24 @@ impl Scheduler {
         target: &Target,
         scheduled_at_ms: u64,
         manual: bool,
-    ) -> Result<CronRun, StoreError> {
+    ) -> Result<Option<CronRun>, StoreError> {
         let (ws, module, cron) = &target.key;
-        let run = self
+        let others = self.overlap_others(target).await;
+        let Some(run) = self
             .store
-            .cron_run_start(
+            .cron_run_start_unless_running(
                 ws,
                 module,
                 cron,
                 scheduled_at_ms,
                 manual,
                 &self.supervisor_id,
+                &others,
             )
-            .await?;
+            .await?
+        else {
+            return Ok(None);
+        };
         let scheduler = Arc::clone(self);
         let target = target.clone();
         let started = run.clone();
@@ -487,7 +481,7 @@ impl Scheduler {
             }
             drop(slot);
         });
-        Ok(run)
+        Ok(Some(run))
     }
 
     /// Sends the tick and waits for its outcome.
@@ -658,10 +652,9 @@ impl Scheduler {
         let slot = self
             .claim(&target)
             .ok_or_else(|| RunNowError::Overlap(cron.to_string()))?;
-        if self.running_elsewhere(&target).await {
-            return Err(RunNowError::Overlap(cron.to_string()));
-        }
-        Ok(self.launch(slot, &target, now_ms(), true).await?)
+        self.launch(slot, &target, now_ms(), true)
+            .await?
+            .ok_or_else(|| RunNowError::Overlap(cron.to_string()))
     }
 }
 

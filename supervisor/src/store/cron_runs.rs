@@ -237,6 +237,53 @@ impl Store {
         .await
     }
 
+    /// Like [`Store::cron_run_start`], unless a run of the cron is `running` on one of the
+    /// supervisors `others` (live nodes of the cluster): then `None`. On PostgreSQL the check
+    /// and the insert hold a lock of that cron across the cluster, so two nodes starting runs
+    /// at once cannot both pass the check (overlap `skip` across nodes).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn cron_run_start_unless_running(
+        &self,
+        ws: &str,
+        module: &str,
+        cron: &str,
+        scheduled_at_ms: u64,
+        manual: bool,
+        supervisor_id: &str,
+        others: &[String],
+    ) -> Result<Option<CronRun>, StoreError> {
+        if others.is_empty() {
+            return self
+                .cron_run_start(ws, module, cron, scheduled_at_ms, manual, supervisor_id)
+                .await
+                .map(Some);
+        }
+        check_scope(ws, module, cron)?;
+        if let Some(pg) = self.pg() {
+            let run = CronRun {
+                id: new_id("run_"),
+                workspace_id: ws.to_string(),
+                module: module.to_string(),
+                cron: cron.to_string(),
+                scheduled_at_ms,
+                started_at_ms: Some(now_ms()),
+                finished_at_ms: None,
+                outcome: CronOutcome::Running,
+                message: String::new(),
+                manual,
+                supervisor_id: clip_name(supervisor_id),
+            };
+            return pg.cron_run_insert_unless_running(run, others).await;
+        }
+        // One SQLite file has no other live node writing to it: check, then start.
+        if self.cron_running_on(ws, module, cron, others).await? {
+            return Ok(None);
+        }
+        self.cron_run_start(ws, module, cron, scheduled_at_ms, manual, supervisor_id)
+            .await
+            .map(Some)
+    }
+
     /// Ends run `id` (started by [`Store::cron_run_start`]) with `outcome` (`ok`, `error`,
     /// `timeout` or `failed`) and `message`, finished now; returns the record.
     ///
@@ -541,7 +588,53 @@ mod tests {
         assert_eq!(clip_name(&"x".repeat(300)).len(), MAX_NAME);
     }
 
+    /// Two nodes starting a `skip` cron at once, each seeing the other live: exactly one run
+    /// starts (the check and the insert hold the cron's lock across the cluster).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_two_nodes_starting_one_cron_start_one_run() {
+        let _postgres = crate::store::test_support::use_postgres();
+        let (guard, a) = two_workspaces().await;
+        let b = guard.open_again();
+        let (sees_b, sees_a) = (vec!["b:1".to_string()], vec!["a:1".to_string()]);
+        for round in 0..10u64 {
+            let cron = format!("c{round}");
+            let (a_started, b_started) = tokio::join!(
+                a.cron_run_start_unless_running("ws_a", "m", &cron, 1_000, false, "a:1", &sees_b,),
+                b.cron_run_start_unless_running("ws_a", "m", &cron, 1_000, false, "b:1", &sees_a,),
+            );
+            let started = [a_started.unwrap(), b_started.unwrap()];
+            assert_eq!(
+                started.iter().filter(|r| r.is_some()).count(),
+                1,
+                "round {round}: {started:?}"
+            );
+        }
+    }
+
     crate::store::test_support::both_backends! {
+        #[tokio::test]
+        async fn a_run_on_a_live_node_blocks_a_skip_start() {
+            let (guard, a) = two_workspaces().await;
+            let b = guard.open_again();
+            let theirs = vec!["a:1".to_string()];
+            let first = a
+                .cron_run_start_unless_running("ws_a", "m", "c", 1_000, false, "a:1", &[])
+                .await
+                .unwrap()
+                .expect("nothing else runs");
+            assert!(b
+                .cron_run_start_unless_running("ws_a", "m", "c", 2_000, false, "b:1", &theirs)
+                .await
+                .unwrap()
+                .is_none());
+            a.cron_run_finish(&first.id, CronOutcome::Ok, "").await.unwrap();
+            assert!(b
+                .cron_run_start_unless_running("ws_a", "m", "c", 3_000, false, "b:1", &theirs)
+                .await
+                .unwrap()
+                .is_some());
+        }
+
         #[tokio::test]
         async fn start_finish_and_record() {
             let (_dir, store) = two_workspaces().await;

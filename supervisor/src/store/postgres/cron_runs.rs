@@ -81,6 +81,68 @@ impl PgStore {
         Ok(run)
     }
 
+    /// Inserts `run` unless a run of its cron is `running` on one of `others`; the check and
+    /// the insert hold a transaction-scoped advisory lock of that cron, so concurrent starts
+    /// on several nodes are serialized.
+    pub(crate) async fn cron_run_insert_unless_running(
+        &self,
+        run: CronRun,
+        others: &[String],
+    ) -> Result<Option<CronRun>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(PgError::from)?;
+        let lock = format!("cron-run:{}/{}/{}", run.workspace_id, run.module, run.cron);
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&lock],
+        )
+        .await
+        .map_err(PgError::from)?;
+        let running: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM cron_runs
+                 WHERE workspace_id = $1 AND module = $2 AND cron = $3 AND outcome = 'running'
+                   AND supervisor_id = ANY($4::text[]))",
+                &[&run.workspace_id, &run.module, &run.cron, &others],
+            )
+            .await
+            .map_err(PgError::from)?
+            .get(0);
+        if running {
+            return Ok(None);
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO cron_runs ({COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ),
+            &[
+                &run.id,
+                &run.workspace_id,
+                &run.module,
+                &run.cron,
+                &signed(run.scheduled_at_ms),
+                &run.started_at_ms.map(signed),
+                &run.finished_at_ms.map(signed),
+                &run.outcome.as_str(),
+                &run.message,
+                &run.manual,
+                &run.supervisor_id,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            let e = PgError::from(e);
+            if e.is_foreign_key_violation() {
+                StoreError::NotFound(format!("workspace {} not found", run.workspace_id))
+            } else {
+                e.into()
+            }
+        })?;
+        tx.commit().await.map_err(PgError::from)?;
+        Ok(Some(run))
+    }
+
     /// Ends run `id` with a validated final `outcome` and `message`, finished now.
     ///
     /// `NotFound` for an unknown id, `FailedPrecondition` when the run already ended.
