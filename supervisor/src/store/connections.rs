@@ -127,7 +127,7 @@ impl Store {
                 .await;
         }
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             require_workspace(&tx, &connection.workspace)?;
             let count: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM block_connections WHERE workspace_id = ?1 AND block_id = ?2",
@@ -251,7 +251,7 @@ impl Store {
                 .await;
         }
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = signed(now_ms());
             let updated = tx.execute(
                 "UPDATE block_connections SET last_tested_at_ms = ?4, last_test_ok = ?5,

@@ -213,7 +213,7 @@ impl Store {
         }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut contact = load(&tx, &ws, &id)?.ok_or_else(|| not_found(&id))?;
             if let Some(attributes) = patch.attributes {
                 let mut merged = attributes_object("attributes", contact.attributes)?;
@@ -327,6 +327,41 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_two_supervisors_merge_attributes_without_losing_any() {
         let _postgres = crate::store::test_support::use_postgres();
+        let (guard, store) = two_workspaces().await;
+        let other = guard.open_again();
+        let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
+        let merges: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 {
+                    store.clone()
+                } else {
+                    other.clone()
+                };
+                let id = contact.id.clone();
+                tokio::spawn(async move {
+                    let patch = ContactPatch {
+                        attributes: Some(json!({ format!("k{i}"): i })),
+                        ..Default::default()
+                    };
+                    store.update_contact("ws_a", &id, patch).await
+                })
+            })
+            .collect();
+        for merge in merges {
+            merge.await.unwrap().unwrap();
+        }
+        let read = other.get_contact("ws_a", &contact.id).await.unwrap();
+        for i in 0..8 {
+            assert_eq!(read.attributes[format!("k{i}")], json!(i), "{read:?}");
+        }
+        assert_eq!(read.attributes["plan"], json!("pro"));
+    }
+
+    /// Two processes on one SQLite file (the supervisor and the CLI) patching one contact at
+    /// once: every patch lands (write transactions take the write lock when they begin, so the
+    /// second waits instead of failing with "database is locked").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_two_processes_merge_attributes_without_losing_any() {
         let (guard, store) = two_workspaces().await;
         let other = guard.open_again();
         let contact = store.create_contact("ws_a", new("x1")).await.unwrap();

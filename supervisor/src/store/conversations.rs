@@ -184,7 +184,7 @@ impl Store {
         }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut conversation = load(&tx, &ws, &id)?.ok_or_else(|| not_found(&id))?;
             if let Some(attributes) = patch.attributes {
                 let mut merged = attributes_object("attributes", conversation.attributes)?;
@@ -222,7 +222,7 @@ impl Store {
         }
         let (ws, id) = (ws.to_string(), id.to_string());
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut conversation = load(&tx, &ws, &id)?.ok_or_else(|| not_found(&id))?;
             if conversation.status != STATUS_CLOSED {
                 let now = now_ms().max(conversation.created_at_ms);

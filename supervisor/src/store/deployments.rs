@@ -163,7 +163,7 @@ impl Store {
         }
         let id = id.to_string();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let record = get(&tx, &id)?
                 .ok_or_else(|| StoreError::NotFound(format!("no deployment {id}")))?;
             let previous: Option<String> = tx
@@ -376,7 +376,7 @@ impl Store {
             return pg.deployed_remove(&workspace, &module, &reason).await;
         }
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let active: Option<String> = tx
                 .query_row(
                     "SELECT active_id FROM deployed_modules WHERE workspace_id = ?1 AND module = ?2",
@@ -407,7 +407,7 @@ impl Store {
             return pg.deployments_forget_packages(&ids).await;
         }
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for id in &ids {
                 tx.execute(
                     "UPDATE deployments SET package_kept = 0 WHERE package = ?1",

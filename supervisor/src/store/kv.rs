@@ -203,7 +203,7 @@ impl Store {
             return pg.kv_set(write.for_postgres()).await;
         }
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = now_ms();
             let current = live_revision(&tx, &write.ws, &write.module, &write.key, now)?;
             let entry = write.apply(&tx, current, now)?;
@@ -231,7 +231,7 @@ impl Store {
                 .await;
         }
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = now_ms();
             let current = live_revision(&tx, &write.ws, &write.module, &write.key, now)?;
             if current != expected_revision {
@@ -261,7 +261,7 @@ impl Store {
         }
         let (ws, module, key) = (ws.to_string(), module.to_string(), key.to_string());
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let live = live_revision(&tx, &ws, &module, &key, now_ms())? > 0;
             tx.execute(
                 "DELETE FROM module_storage WHERE workspace_id = ?1 AND module = ?2 AND key = ?3",
