@@ -200,6 +200,30 @@ fn decode_position(token: &str) -> Result<Option<(i64, String)>, StoreError> {
         })
 }
 
+/// A new `running` record of a run starting now.
+fn running_run(
+    ws: &str,
+    module: &str,
+    cron: &str,
+    scheduled_at_ms: u64,
+    manual: bool,
+    supervisor_id: &str,
+) -> CronRun {
+    CronRun {
+        id: new_id("run_"),
+        workspace_id: ws.to_string(),
+        module: module.to_string(),
+        cron: cron.to_string(),
+        scheduled_at_ms,
+        started_at_ms: Some(now_ms()),
+        finished_at_ms: None,
+        outcome: CronOutcome::Running,
+        message: String::new(),
+        manual,
+        supervisor_id: clip_name(supervisor_id),
+    }
+}
+
 impl Store {
     /// Records the start of a run of cron `cron` of `module` in `ws`, for the tick at
     /// `scheduled_at_ms` (for a manual run, when it was asked for): outcome `running`, started
@@ -214,19 +238,7 @@ impl Store {
         supervisor_id: &str,
     ) -> Result<CronRun, StoreError> {
         check_scope(ws, module, cron)?;
-        let run = CronRun {
-            id: new_id("run_"),
-            workspace_id: ws.to_string(),
-            module: module.to_string(),
-            cron: cron.to_string(),
-            scheduled_at_ms,
-            started_at_ms: Some(now_ms()),
-            finished_at_ms: None,
-            outcome: CronOutcome::Running,
-            message: String::new(),
-            manual,
-            supervisor_id: clip_name(supervisor_id),
-        };
+        let run = running_run(ws, module, cron, scheduled_at_ms, manual, supervisor_id);
         if let Some(pg) = self.pg() {
             return pg.cron_run_insert(run).await;
         }
@@ -260,19 +272,7 @@ impl Store {
         }
         check_scope(ws, module, cron)?;
         if let Some(pg) = self.pg() {
-            let run = CronRun {
-                id: new_id("run_"),
-                workspace_id: ws.to_string(),
-                module: module.to_string(),
-                cron: cron.to_string(),
-                scheduled_at_ms,
-                started_at_ms: Some(now_ms()),
-                finished_at_ms: None,
-                outcome: CronOutcome::Running,
-                message: String::new(),
-                manual,
-                supervisor_id: clip_name(supervisor_id),
-            };
+            let run = running_run(ws, module, cron, scheduled_at_ms, manual, supervisor_id);
             return pg.cron_run_insert_unless_running(run, others).await;
         }
         // One SQLite file has no other live node writing to it: check, then start.

@@ -5,6 +5,8 @@
 //! exactly one succeeds and the other sees the winner's outcome (`FailedPrecondition`), as with
 //! SQLite's single writer.
 
+use deadpool_postgres::GenericClient;
+
 use super::util::{signed, unsigned};
 use super::{PgError, PgStore};
 use crate::store::util::{encode_page_token, now_ms};
@@ -40,44 +42,51 @@ fn position_token(run: &CronRun) -> String {
     encode_page_token(&format!("{}/{}", run.scheduled_at_ms, run.id))
 }
 
+/// Inserts a validated run record with `client` (a connection or a transaction); an unknown
+/// workspace is `NotFound`.
+async fn insert_run(client: &impl GenericClient, run: &CronRun) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "INSERT INTO cron_runs ({COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .await
+        .map_err(PgError::from)?;
+    client
+        .execute(
+            &statement,
+            &[
+                &run.id,
+                &run.workspace_id,
+                &run.module,
+                &run.cron,
+                &signed(run.scheduled_at_ms),
+                &run.started_at_ms.map(signed),
+                &run.finished_at_ms.map(signed),
+                &run.outcome.as_str(),
+                &run.message,
+                &run.manual,
+                &run.supervisor_id,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            let e = PgError::from(e);
+            if e.is_foreign_key_violation() {
+                StoreError::NotFound(format!("workspace {} not found", run.workspace_id))
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(())
+}
+
 impl PgStore {
     /// Inserts a validated record (a run starting, or a tick that did not run); an unknown
     /// workspace is `NotFound`.
     pub(crate) async fn cron_run_insert(&self, run: CronRun) -> Result<CronRun, StoreError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "INSERT INTO cron_runs ({COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .await
-            .map_err(PgError::from)?;
-        client
-            .execute(
-                &statement,
-                &[
-                    &run.id,
-                    &run.workspace_id,
-                    &run.module,
-                    &run.cron,
-                    &signed(run.scheduled_at_ms),
-                    &run.started_at_ms.map(signed),
-                    &run.finished_at_ms.map(signed),
-                    &run.outcome.as_str(),
-                    &run.message,
-                    &run.manual,
-                    &run.supervisor_id,
-                ],
-            )
-            .await
-            .map_err(|e| {
-                let e = PgError::from(e);
-                if e.is_foreign_key_violation() {
-                    StoreError::NotFound(format!("workspace {} not found", run.workspace_id))
-                } else {
-                    e.into()
-                }
-            })?;
+        insert_run(&client, &run).await?;
         Ok(run)
     }
 
@@ -111,34 +120,7 @@ impl PgStore {
         if running {
             return Ok(None);
         }
-        tx.execute(
-            &format!(
-                "INSERT INTO cron_runs ({COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ),
-            &[
-                &run.id,
-                &run.workspace_id,
-                &run.module,
-                &run.cron,
-                &signed(run.scheduled_at_ms),
-                &run.started_at_ms.map(signed),
-                &run.finished_at_ms.map(signed),
-                &run.outcome.as_str(),
-                &run.message,
-                &run.manual,
-                &run.supervisor_id,
-            ],
-        )
-        .await
-        .map_err(|e| {
-            let e = PgError::from(e);
-            if e.is_foreign_key_violation() {
-                StoreError::NotFound(format!("workspace {} not found", run.workspace_id))
-            } else {
-                e.into()
-            }
-        })?;
+        insert_run(&tx, &run).await?;
         tx.commit().await.map_err(PgError::from)?;
         Ok(Some(run))
     }
