@@ -162,11 +162,6 @@ fn two_supervisors_share_one_postgresql_store() {
         "{stdout}"
     );
 
-    // Deployments are not applied cluster-wide yet: refused, saying so.
-    let (code, _, stderr) = a.cli(&["modules", "disable", "hello-rust", "--workspace", "ws_test"]);
-    assert_ne!(code, 0);
-    assert!(stderr.contains("cluster-wide"), "{stderr}");
-
     // The CLI given only A's data dir refuses to use a SQLite file nobody reads.
     let (code, _, stderr) = a.cli(&["keys", "list", "--workspace", "ws_test"]);
     assert_ne!(code, 0);

@@ -124,6 +124,7 @@ fn report(answer: &Answer, json: bool) -> i32 {
                 deployment["id"].as_str().unwrap_or("?"),
                 deployment["state"].as_str().unwrap_or("?")
             );
+            eprint!("{}", nodes(deployment));
         }
         if let Some(lines) = answer.body["logs"].as_array().filter(|l| !l.is_empty()) {
             eprintln!("last output of the new version:");
@@ -142,8 +143,23 @@ fn report(answer: &Answer, json: bool) -> i32 {
         deployment["id"].as_str().unwrap_or("?"),
         answer.body["message"].as_str().unwrap_or("")
     );
+    print!("{}", nodes(deployment));
     print!("{}", declared(&answer.body["module"]));
     0
+}
+
+/// What each node of a cluster reported, one line per node (nothing on one node).
+fn nodes(deployment: &Value) -> String {
+    let mut out = String::new();
+    for node in deployment["nodes"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  node {}: {} ({})\n",
+            node["node"].as_str().unwrap_or("?"),
+            node["state"].as_str().unwrap_or("?"),
+            node["message"].as_str().unwrap_or("")
+        ));
+    }
+    out
 }
 
 /// The routes, workers, nodes, blocks and crons a version declared, one kind per line.

@@ -187,6 +187,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         Arc::clone(&keyring),
     )
     .await;
+    deployer.join_cluster(bus.nats_client());
     crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
     let crons = crate::cron::start(&supervisor, store.clone(), Arc::clone(&bus));
     let integrations = Arc::new(crate::integrations::Integrations {

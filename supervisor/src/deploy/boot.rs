@@ -1,5 +1,6 @@
 //! Start-up: every deployed module runs its active version again, from the manifest recorded
-//! with the deployment (never re-read from the package directory) and its kept package.
+//! with the deployment (never re-read from the package directory) and its kept package (in a
+//! cluster, installed from the store when this node lacks it).
 
 use super::packages;
 use super::Deployer;
@@ -11,9 +12,13 @@ impl Deployer {
     /// many were added.
     pub async fn boot(&self) -> Result<usize, String> {
         packages::clear_incoming(&self.packages);
+        // In a cluster, deployments other live nodes are running go on.
+        let others = crate::supervision::membership::other_live_instances(&self.store)
+            .await
+            .map_err(|e| e.to_string())?;
         let interrupted = self
             .store
-            .deployments_mark_interrupted()
+            .deployments_mark_interrupted(others)
             .await
             .map_err(|e| e.to_string())?;
         if interrupted > 0 {
@@ -45,7 +50,12 @@ impl Deployer {
                     continue;
                 }
             }
-            let mut spec = match self.spec_of(active) {
+            // A node that joined after the deployment installs it from the store.
+            let ready = match self.ensure_package(active).await {
+                Ok(_) => self.spec_of(active),
+                Err(e) => Err(e),
+            };
+            let mut spec = match ready {
                 Ok(spec) => spec,
                 Err(e) => {
                     tracing::error!(

@@ -12,14 +12,19 @@
 //! same switch with a kept package. One operation per module at a time (a second gets 409).
 
 mod boot;
+mod cluster;
+mod converge;
 mod error;
 mod operations;
 mod packages;
+mod reconcile;
+mod rollout;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+pub use cluster::NodeReport;
 pub use error::DeployError;
 pub use operations::{DeployRequest, Deployed, Summary};
 
@@ -44,6 +49,8 @@ pub struct Deployer {
     busy: Mutex<HashSet<String>>,
     /// Archives being received or unpacked at once (each may hold hundreds of MiB).
     uploads: Arc<tokio::sync::Semaphore>,
+    /// The link to the other nodes, on a store shared by a cluster.
+    cluster: std::sync::OnceLock<cluster::ClusterLink>,
 }
 
 /// Archives received or unpacked at once, across modules.
@@ -83,7 +90,34 @@ impl Deployer {
             limits: Limits::default(),
             busy: Mutex::new(HashSet::new()),
             uploads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
+            cluster: std::sync::OnceLock::new(),
         }
+    }
+
+    /// On a store shared by a cluster: links this node to the others over `client` (it answers
+    /// their requests and they answer its own), and starts catching up with the store every
+    /// few seconds. Nothing on one node.
+    pub fn join_cluster(self: &Arc<Self>, client: Option<async_nats::Client>) {
+        if !self.store.is_shared() {
+            return;
+        }
+        let Some(client) = client else {
+            tracing::error!(
+                "a shared store without NATS: deployments reach the other nodes only through \
+                 their catch-up with the store"
+            );
+            tokio::spawn(reconcile::run(Arc::clone(self)));
+            return;
+        };
+        if self
+            .cluster
+            .set(cluster::ClusterLink::new(client.clone()))
+            .is_err()
+        {
+            return;
+        }
+        tokio::spawn(cluster::serve(Arc::clone(self), client));
+        tokio::spawn(reconcile::run(Arc::clone(self)));
     }
 
     /// The caps of an uploaded archive.

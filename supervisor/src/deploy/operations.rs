@@ -10,7 +10,8 @@ use super::error::DeployError;
 use super::packages;
 use super::Deployer;
 use crate::config::{ModuleSource, ModuleSpec};
-use crate::store::{Deployment, NewDeployment};
+use crate::store::{Deployment, NewDeployment, StoreError};
+use crate::supervision::membership;
 use crate::supervision::{FindError, ModuleHandle, State};
 
 /// Output lines of a failed candidate returned with the failure.
@@ -45,22 +46,6 @@ pub struct Deployed {
 pub type Summary = serde_json::Value;
 
 impl Deployer {
-    /// Refuses deployment operations on a store shared by a cluster: they are not yet applied
-    /// on every node (packages live in each node's data dir and no node tells the others), so
-    /// one would run the new version on this node only.
-    fn refuse_in_cluster(&self) -> Result<(), DeployError> {
-        if self.store.is_shared() {
-            return Err(DeployError::conflict(
-                "cluster_deployments_unavailable",
-                "this supervisor shares a PostgreSQL store with other nodes, and deployments are \
-                 not applied cluster-wide yet: deploying, rolling back, removing, enabling or \
-                 disabling here would change this node only. Run the module from the \
-                 [[modules]] of every node's config for now (see docs/cluster.md)",
-            ));
-        }
-        Ok(())
-    }
-
     /// Deploys an uploaded package (see the module docs); returns once the new version took
     /// over or was refused.
     pub async fn deploy(&self, request: DeployRequest) -> Result<Deployed, DeployError> {
@@ -71,7 +56,6 @@ impl Deployer {
     }
 
     async fn deploy_package(&self, request: DeployRequest) -> Result<Deployed, DeployError> {
-        self.refuse_in_cluster()?;
         check_names(&request.workspace, &request.module)?;
         let _busy = self.claim(&request.workspace, &request.module)?;
         self.refuse_config_module(&request.workspace, &request.module)?;
@@ -126,8 +110,7 @@ impl Deployer {
             .map_err(|e| DeployError::bad("bad_workspace", e.to_string()))?;
         let manifest = incoming.manifest.clone();
         let record = self
-            .store
-            .deployment_start(NewDeployment {
+            .start_record(NewDeployment {
                 workspace: request.workspace.clone(),
                 module: request.module.clone(),
                 version: manifest.version.clone(),
@@ -136,6 +119,7 @@ impl Deployer {
                 package: None,
                 rollback_of: None,
                 actor: request.actor.clone(),
+                origin: membership::instance_id(),
             })
             .await?;
         let target = packages::package_dir(
@@ -155,6 +139,18 @@ impl Deployer {
                 .deployment_failed(&record.id, &e.to_string())
                 .await?;
             return Err(e);
+        }
+        // Every node of a cluster installs the package from the store (late joiners too).
+        if self.store.is_shared() {
+            if let Err(e) = self
+                .store
+                .package_archive_put(&record.id, request.archive.clone())
+                .await
+            {
+                let reason = format!("cannot keep the archive in the store: {e}");
+                let _ = self.failed(&record, reason.clone(), Vec::new()).await;
+                return Err(DeployError::Unavailable(reason));
+            }
         }
         let source = ModuleSource::Deployment {
             id: record.id.clone(),
@@ -177,10 +173,7 @@ impl Deployer {
         to: Option<&str>,
         actor: &str,
     ) -> Result<Deployed, DeployError> {
-        let result = match self.refuse_in_cluster() {
-            Ok(()) => self.roll_back(workspace, module, to, actor).await,
-            Err(e) => Err(e),
-        };
+        let result = self.roll_back(workspace, module, to, actor).await;
         count(workspace, module, "rollback", &result);
         result
     }
@@ -260,9 +253,9 @@ impl Deployer {
         let manifest = crate::package::parse(&target.manifest).map_err(|e| {
             DeployError::Unavailable(format!("the recorded manifest of {}: {e}", target.id))
         })?;
+        let target_dir = self.ensure_package(&target).await?;
         let record = self
-            .store
-            .deployment_start(NewDeployment {
+            .start_record(NewDeployment {
                 workspace: workspace.to_string(),
                 module: module.to_string(),
                 version: target.version.clone(),
@@ -271,9 +264,10 @@ impl Deployer {
                 package: Some(target.package.clone()),
                 rollback_of: Some(target.id.clone()),
                 actor: actor.to_string(),
+                origin: membership::instance_id(),
             })
             .await?;
-        let dir = packages::package_dir(&self.packages, workspace, module, &target.package);
+        let dir = target_dir;
         let source = ModuleSource::Deployment {
             id: record.id.clone(),
             version: target.version.clone(),
@@ -293,9 +287,8 @@ impl Deployer {
         module: &str,
         actor: &str,
     ) -> Result<(), DeployError> {
-        self.refuse_in_cluster()?;
         check_names(workspace, module)?;
-        let _busy = self.claim(workspace, module)?;
+        let busy = self.claim(workspace, module)?;
         self.refuse_config_module(workspace, module)?;
         // Recorded first: once answered, the removal survives a crash.
         if !self.store.deployed_remove(workspace, module, actor).await? {
@@ -314,19 +307,23 @@ impl Deployer {
             packages::delete(&self.packages, workspace, module, &kept);
         }
         let _ = std::fs::remove_dir(self.packages.join(workspace).join(module));
+        drop(busy);
+        self.tell_peers(workspace, module).await;
         Ok(())
     }
 
     /// Stops a deployed module and keeps it stopped (also across restarts) until enabled.
     pub async fn disable(&self, workspace: &str, module: &str) -> Result<(), DeployError> {
-        self.refuse_in_cluster()?;
-        self.set_enabled(workspace, module, false).await
+        self.set_enabled(workspace, module, false).await?;
+        self.tell_peers(workspace, module).await;
+        Ok(())
     }
 
     /// Starts a disabled deployed module again (its active version).
     pub async fn enable(&self, workspace: &str, module: &str) -> Result<(), DeployError> {
-        self.refuse_in_cluster()?;
-        self.set_enabled(workspace, module, true).await
+        self.set_enabled(workspace, module, true).await?;
+        self.tell_peers(workspace, module).await;
+        Ok(())
     }
 
     async fn set_enabled(
@@ -344,6 +341,7 @@ impl Deployer {
         if deployed.enabled == enabled {
             return Ok(());
         }
+        self.ensure_package(&deployed.active).await?;
         let mut spec = self.spec_of(&deployed.active)?;
         spec.enabled = enabled;
         self.store
@@ -377,7 +375,11 @@ impl Deployer {
     }
 
     /// A module defined in the config file is the file's to change.
-    fn refuse_config_module(&self, workspace: &str, module: &str) -> Result<(), DeployError> {
+    pub(super) fn refuse_config_module(
+        &self,
+        workspace: &str,
+        module: &str,
+    ) -> Result<(), DeployError> {
         match self.supervisor.find(Some(workspace), module) {
             Ok(handle) if handle.spec().source == ModuleSource::Config => Err(DeployError::conflict(
                 "module_in_config",
@@ -389,17 +391,70 @@ impl Deployer {
         }
     }
 
-    /// Hands `spec` to the module (a new one is added) and waits for the outcome; records it.
+    /// Records a deployment under way; another one of the module (on any node) is a 409.
+    async fn start_record(&self, new: NewDeployment) -> Result<Deployment, DeployError> {
+        self.store.deployment_start(new).await.map_err(|e| match e {
+            StoreError::Conflict(message) => DeployError::Conflict {
+                code: "operation_in_progress",
+                message,
+            },
+            other => other.into(),
+        })
+    }
+
+    /// Switches this node to `spec`, then every other live node of a cluster; records the
+    /// outcome: `active` when every node took it over, else `failed` with every node back on
+    /// the active version.
     async fn switch_to(
         &self,
         record: Deployment,
         spec: ModuleSpec,
     ) -> Result<Deployed, DeployError> {
-        let wait = spec.start_timeout + Duration::from_secs(10);
-        let outcome = match self
-            .supervisor
-            .find(Some(&record.workspace), &record.module)
+        let start_timeout = spec.start_timeout;
+        let (handle, message) = match self
+            .switch_here(&record.workspace, &record.module, spec)
+            .await
         {
+            Ok(done) => done,
+            Err((reason, logs)) => return Err(self.failed(&record, reason, logs).await),
+        };
+        let rollout = self.roll_out(&record, &message, start_timeout).await;
+        if !rollout.nodes.is_empty() {
+            let nodes = serde_json::to_value(&rollout.nodes).unwrap_or_default();
+            if let Err(e) = self.store.deployment_set_nodes(&record.id, &nodes).await {
+                tracing::warn!("cannot record the nodes' reports of {}: {e}", record.id);
+            }
+        }
+        if let Some((reason, logs)) = rollout.failure {
+            let error = self.failed(&record, reason, logs).await;
+            self.announce(&record.workspace, &record.module).await;
+            return Err(error);
+        }
+        let deployment = self.store.deployment_activated(&record.id).await?;
+        self.prune(&record.workspace, &record.module).await;
+        // Nodes that joined while it rolled out switch now (the others run it already).
+        self.announce(&record.workspace, &record.module).await;
+        let module = handle
+            .declared()
+            .map(|d| crate::supervision::status::manifest_summary(&d.manifest))
+            .unwrap_or_default();
+        Ok(Deployed {
+            deployment,
+            message,
+            module,
+        })
+    }
+
+    /// Hands `spec` to this node's module (a new one is added) and waits until it took over;
+    /// on failure the previous version keeps serving (a new module is removed again).
+    pub(super) async fn switch_here(
+        &self,
+        workspace: &str,
+        module: &str,
+        spec: ModuleSpec,
+    ) -> Result<(Arc<ModuleHandle>, String), (String, Vec<String>)> {
+        let wait = spec.start_timeout + Duration::from_secs(10);
+        match self.supervisor.find(Some(workspace), module) {
             Ok(handle) => {
                 let logs_from = last_seq(&handle);
                 let before = handle.status();
@@ -417,37 +472,61 @@ impl Deployer {
                     Err(reason) => Err((reason, logs_after(&handle, logs_from))),
                 }
             }
-            Err(FindError::NotFound(_)) => {
-                let (workspace, module) = (record.workspace.clone(), record.module.clone());
-                match self.supervisor.add(spec) {
-                    Ok(handle) => match wait_ready(&handle, None, wait).await {
-                        Ok(message) => Ok((handle, message)),
-                        Err(reason) => {
-                            let logs = logs_after(&handle, None);
-                            let _ = self.supervisor.remove(&workspace, &module).await;
-                            Err((reason, logs))
-                        }
-                    },
-                    Err(e) => Err((e.to_string(), Vec::new())),
+            Err(FindError::NotFound(_)) => match self.supervisor.add(spec) {
+                Ok(handle) => match wait_ready(&handle, None, wait).await {
+                    Ok(message) => Ok((handle, message)),
+                    Err(reason) => {
+                        let logs = logs_after(&handle, None);
+                        let _ = self.supervisor.remove(workspace, module).await;
+                        Err((reason, logs))
+                    }
+                },
+                Err(e) => Err((e.to_string(), Vec::new())),
+            },
+            Err(e) => Err((e.to_string(), Vec::new())),
+        }
+    }
+
+    /// Asks every other live node of a cluster to make `workspace/module` match the store
+    /// (after a removal, enable or disable here); a node that cannot is logged and catches up
+    /// by itself.
+    async fn tell_peers(&self, workspace: &str, module: &str) {
+        let Some(link) = self.cluster.get() else {
+            return;
+        };
+        let peers = match membership::live_peers(&self.store).await {
+            Ok(peers) => peers,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot list the cluster's nodes to tell them about {workspace}/{module}: {e}"
+                );
+                return;
+            }
+        };
+        let request = super::cluster::Request::Converge {
+            workspace: workspace.to_string(),
+            module: module.to_string(),
+        };
+        let answers = link
+            .ask_all(&peers, &request, super::cluster::CONVERGE_TIMEOUT)
+            .await;
+        for (peer, answer) in peers.iter().zip(answers) {
+            match answer {
+                Ok(reply) if reply.ok => {}
+                Ok(reply) => {
+                    tracing::warn!(node = %peer.node, "{workspace}/{module} not changed there yet: {}", reply.message)
+                }
+                Err(e) => {
+                    tracing::warn!(node = %peer.node, "{workspace}/{module} not changed there yet: {e}")
                 }
             }
-            Err(e) => Err((e.to_string(), Vec::new())),
-        };
-        match outcome {
-            Ok((handle, message)) => {
-                let deployment = self.store.deployment_activated(&record.id).await?;
-                self.prune(&record.workspace, &record.module).await;
-                let module = handle
-                    .declared()
-                    .map(|d| crate::supervision::status::manifest_summary(&d.manifest))
-                    .unwrap_or_default();
-                Ok(Deployed {
-                    deployment,
-                    message,
-                    module,
-                })
-            }
-            Err((reason, logs)) => Err(self.failed(&record, reason, logs).await),
+        }
+    }
+
+    /// Tells every node of a cluster, without waiting, to converge `workspace/module`.
+    async fn announce(&self, workspace: &str, module: &str) {
+        if let Some(link) = self.cluster.get() {
+            link.announce(workspace, module).await;
         }
     }
 
@@ -606,7 +685,7 @@ fn not_deployed(workspace: &str, module: &str) -> DeployError {
     }
 }
 
-fn check_names(workspace: &str, module: &str) -> Result<(), DeployError> {
+pub(super) fn check_names(workspace: &str, module: &str) -> Result<(), DeployError> {
     if !crate::names::is_workspace_id(workspace) {
         return Err(DeployError::bad(
             "bad_workspace",

@@ -53,6 +53,12 @@ pub struct Deployment {
     /// `convotic-module.toml` as deployed (not serialized: the API shows the version).
     #[serde(skip)]
     pub manifest: String,
+    /// The supervisor process ([`crate::supervision::membership::instance_id`]) running the
+    /// operation (empty for records written before clusters).
+    pub origin: String,
+    /// In a cluster: what each node reported (`[{node, instance, state, message}]`); empty on
+    /// one node.
+    pub nodes: serde_json::Value,
 }
 
 /// A deployment to record.
@@ -74,6 +80,8 @@ pub struct NewDeployment {
     pub rollback_of: Option<String>,
     /// Who asked.
     pub actor: String,
+    /// The supervisor process running the operation.
+    pub origin: String,
 }
 
 /// A module that was deployed (and not removed).
@@ -86,7 +94,7 @@ pub struct DeployedModule {
 }
 
 const COLUMNS: &str = "id, workspace_id, module, version, digest, package, kind, rollback_of, \
-     state, actor, reason, created_at_ms, finished_at_ms, package_kept, manifest";
+     state, actor, reason, created_at_ms, finished_at_ms, package_kept, manifest, origin, nodes";
 
 fn from_row(row: &rusqlite::Row) -> rusqlite::Result<Deployment> {
     Ok(Deployment {
@@ -105,6 +113,8 @@ fn from_row(row: &rusqlite::Row) -> rusqlite::Result<Deployment> {
         finished_at_ms: row.get::<_, Option<i64>>(12)?.map(unsigned),
         package_kept: row.get(13)?,
         manifest: row.get(14)?,
+        origin: row.get(15)?,
+        nodes: serde_json::from_str(&row.get::<_, String>(16)?).unwrap_or_default(),
     })
 }
 
@@ -118,24 +128,61 @@ fn get(conn: &Connection, id: &str) -> Result<Option<Deployment>, StoreError> {
         .optional()?)
 }
 
+/// Size of one stored chunk of a package archive.
+pub(crate) const ARCHIVE_CHUNK: usize = 1024 * 1024;
+
+/// Refuses a stored archive larger than `max` (a damaged or planted record).
+pub(crate) fn check_archive_size(package: &str, size: i64, max: u64) -> Result<(), StoreError> {
+    if size < 0 || size as u64 > max {
+        return Err(StoreError::FailedPrecondition(format!(
+            "the stored archive of package {package} is {size} bytes, more than the {max} an \
+             archive may hold"
+        )));
+    }
+    Ok(())
+}
+
+/// Why a deployment cannot start while `other` of the same module is under way.
+pub(crate) fn deployment_under_way(new: &NewDeployment, other: &str) -> String {
+    format!(
+        "deployment {other} of {}/{} is under way (possibly on another node of the cluster); \
+         retry once it has finished",
+        new.workspace, new.module
+    )
+}
+
 impl Store {
-    /// Records a deployment as `deploying`; returns it.
+    /// Records a deployment as `deploying` (another one of the module under way is a
+    /// `Conflict`); returns it.
     pub async fn deployment_start(&self, new: NewDeployment) -> Result<Deployment, StoreError> {
         if let Some(pg) = self.pg() {
             return pg.deployment_start(new).await;
         }
         self.write(move |conn| {
-            require_workspace(conn, &new.workspace)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            require_workspace(&tx, &new.workspace)?;
+            let under_way: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM deployments
+                     WHERE workspace_id = ?1 AND module = ?2 AND state = 'deploying' LIMIT 1",
+                    [&new.workspace, &new.module],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(other) = under_way {
+                return Err(StoreError::Conflict(deployment_under_way(&new, &other)));
+            }
             let id = new_id("dep_");
             let kind = if new.rollback_of.is_some() {
                 "rollback"
             } else {
                 "deploy"
             };
-            conn.execute(
+            tx.execute(
                 "INSERT INTO deployments (id, workspace_id, module, version, digest, package, kind,
-                     rollback_of, state, actor, reason, created_at_ms, package_kept, manifest)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'deploying', ?9, '', ?10, 1, ?11)",
+                     rollback_of, state, actor, reason, created_at_ms, package_kept, manifest,
+                     origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'deploying', ?9, '', ?10, 1, ?11, ?12)",
                 rusqlite::params![
                     id,
                     new.workspace,
@@ -148,9 +195,13 @@ impl Store {
                     new.actor,
                     signed(now_ms()),
                     new.manifest,
+                    new.origin,
                 ],
             )?;
-            get(conn, &id)?.ok_or_else(|| StoreError::Internal("inserted row vanished".into()))
+            let record = get(&tx, &id)?
+                .ok_or_else(|| StoreError::Internal("inserted row vanished".into()))?;
+            tx.commit()?;
+            Ok(record)
         })
         .await
     }
@@ -226,17 +277,117 @@ impl Store {
     }
 
     /// Deployments left `deploying` by a supervisor that stopped become `failed`; returns how
-    /// many.
-    pub async fn deployments_mark_interrupted(&self) -> Result<usize, StoreError> {
+    /// many. Those run by a process in `spare` (live nodes of a cluster) are left alone.
+    pub async fn deployments_mark_interrupted(
+        &self,
+        spare: Vec<String>,
+    ) -> Result<usize, StoreError> {
         if let Some(pg) = self.pg() {
-            return pg.deployments_mark_interrupted().await;
+            return pg.deployments_mark_interrupted(&spare).await;
         }
-        self.write(|conn| {
-            Ok(conn.execute(
-                "UPDATE deployments SET state = 'failed', reason = ?1, finished_at_ms = ?2
-                 WHERE state = 'deploying'",
-                rusqlite::params![INTERRUPTED_DEPLOYMENT, signed(now_ms())],
-            )?)
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let under_way: Vec<(String, String)> = tx
+                .prepare("SELECT id, origin FROM deployments WHERE state = 'deploying'")?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut marked = 0;
+            for (id, origin) in under_way {
+                if spare.contains(&origin) {
+                    continue;
+                }
+                marked += tx.execute(
+                    "UPDATE deployments SET state = 'failed', reason = ?1, finished_at_ms = ?2
+                     WHERE id = ?3",
+                    rusqlite::params![INTERRUPTED_DEPLOYMENT, signed(now_ms()), id],
+                )?;
+            }
+            tx.commit()?;
+            Ok(marked)
+        })
+        .await
+    }
+
+    /// Records what each node of a cluster reported for deployment `id`.
+    pub async fn deployment_set_nodes(
+        &self,
+        id: &str,
+        nodes: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let nodes = nodes.to_string();
+        if let Some(pg) = self.pg() {
+            return pg.deployment_set_nodes(&id, &nodes).await;
+        }
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE deployments SET nodes = ?2 WHERE id = ?1",
+                rusqlite::params![id, nodes],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores the archive of the package of deployment `package` (so every node of a cluster
+    /// can install it), replacing what was stored; durable once this returns.
+    pub async fn package_archive_put(
+        &self,
+        package: &str,
+        archive: bytes::Bytes,
+    ) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.package_archive_put(package, &archive).await;
+        }
+        let package = package.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "DELETE FROM package_archive_chunks WHERE package = ?1",
+                [&package],
+            )?;
+            for (seq, chunk) in archive.chunks(ARCHIVE_CHUNK).enumerate() {
+                tx.execute(
+                    "INSERT INTO package_archive_chunks (package, seq, data) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![package, seq as i64, chunk],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The stored archive of `package`, None when none is stored; refused (`FailedPrecondition`)
+    /// when larger than `max` bytes.
+    pub async fn package_archive(
+        &self,
+        package: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.package_archive(package, max).await;
+        }
+        let package = package.to_string();
+        self.read(move |conn| {
+            let size: Option<i64> = conn.query_row(
+                "SELECT SUM(length(data)) FROM package_archive_chunks WHERE package = ?1",
+                [&package],
+                |row| row.get(0),
+            )?;
+            let Some(size) = size else {
+                return Ok(None);
+            };
+            check_archive_size(&package, size, max)?;
+            let mut archive = Vec::with_capacity(size as usize);
+            let mut statement = conn.prepare(
+                "SELECT data FROM package_archive_chunks WHERE package = ?1 ORDER BY seq",
+            )?;
+            let mut rows = statement.query([&package])?;
+            while let Some(row) = rows.next()? {
+                archive.extend_from_slice(&row.get::<_, Vec<u8>>(0)?);
+            }
+            Ok(Some(archive))
         })
         .await
     }
@@ -413,6 +564,10 @@ impl Store {
                     "UPDATE deployments SET package_kept = 0 WHERE package = ?1",
                     [id],
                 )?;
+                tx.execute(
+                    "DELETE FROM package_archive_chunks WHERE package = ?1",
+                    [id],
+                )?;
             }
             tx.commit()?;
             Ok(())
@@ -436,6 +591,7 @@ mod tests {
             package: None,
             rollback_of: None,
             actor: "admin".into(),
+            origin: "host:1:live".into(),
         }
     }
 
@@ -498,7 +654,10 @@ mod tests {
         async fn interrupted_deployments_fail_and_forgotten_packages_show() {
             let (_dir, store) = two_workspaces().await;
             let cut = store.deployment_start(new("1")).await.unwrap();
-            assert_eq!(store.deployments_mark_interrupted().await.unwrap(), 1);
+            assert_eq!(
+                store.deployments_mark_interrupted(Vec::new()).await.unwrap(),
+                1
+            );
             let cut = store.deployment(&cut.id).await.unwrap();
             assert_eq!(
                 (cut.state.as_str(), cut.reason.as_str()),
@@ -578,38 +737,81 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn two_supervisors_activating_at_once_leave_one_active() {
+        async fn two_supervisors_starting_at_once_start_one_deployment() {
             let (guard, store) = two_workspaces().await;
-            let postgres = matches!(guard, crate::store::test_support::TestGuard::Db(_));
             let other = guard.open_again();
             let first = store.deployment_start(new("1")).await.unwrap();
             store.deployment_activated(&first.id).await.unwrap();
             for round in 0..5 {
-                let a = store.deployment_start(new(&format!("a{round}"))).await.unwrap();
-                let b = other.deployment_start(new(&format!("b{round}"))).await.unwrap();
                 let (ra, rb) = tokio::join!(
-                    store.deployment_activated(&a.id),
-                    other.deployment_activated(&b.id),
+                    store.deployment_start(new(&format!("a{round}"))),
+                    other.deployment_start(new(&format!("b{round}"))),
                 );
-                // PostgreSQL retries the transaction that lost the race: both succeed, one after
-                // the other. Two SQLite connections may refuse the later one (busy); either way
-                // the module ends with exactly one active deployment.
-                if postgres {
-                    ra.as_ref().unwrap();
-                    rb.as_ref().unwrap();
-                }
+                let (winner, loser) = match (ra, rb) {
+                    (Ok(a), Err(e)) | (Err(e), Ok(a)) => (a, e),
+                    other => panic!("round {round}: exactly one start must win: {other:?}"),
+                };
+                assert!(
+                    matches!(&loser, StoreError::Conflict(m) if m.contains(&winner.id)),
+                    "{loser:?}"
+                );
+                other.deployment_activated(&winner.id).await.unwrap();
                 let deployed = store.deployed_module("ws_a", "m").await.unwrap().unwrap();
+                assert_eq!(deployed.active.id, winner.id);
                 let all = other.deployments_of("ws_a", "m", 100).await.unwrap();
                 let active: Vec<_> = all.iter().filter(|d| d.state == "active").collect();
                 assert_eq!(active.len(), 1, "{all:#?}");
-                assert_eq!(active[0], &deployed.active);
-                assert!([&a.id, &b.id].contains(&&deployed.active.id));
-                if ra.is_ok() && rb.is_ok() {
-                    // The one activated first was superseded by the other.
-                    let loser = if deployed.active.id == a.id { &b.id } else { &a.id };
-                    assert_eq!(store.deployment(loser).await.unwrap().state, "superseded");
-                }
             }
+        }
+
+        #[tokio::test]
+        async fn live_nodes_keep_their_deployments_under_way() {
+            let (_guard, store) = two_workspaces().await;
+            let mine = store.deployment_start(new("1")).await.unwrap();
+            let mut b = new("1");
+            b.workspace = "ws_b".into();
+            b.origin = "host:2:dead".into();
+            let gone = store.deployment_start(b).await.unwrap();
+            assert_eq!(
+                store
+                    .deployments_mark_interrupted(vec!["host:1:live".into()])
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(store.deployment(&mine.id).await.unwrap().state, "deploying");
+            assert_eq!(store.deployment(&gone.id).await.unwrap().state, "failed");
+            let nodes = serde_json::json!([{"node": "a", "state": "switched"}]);
+            store.deployment_set_nodes(&mine.id, &nodes).await.unwrap();
+            let record = store.deployment(&mine.id).await.unwrap();
+            assert_eq!((record.nodes, record.origin.as_str()), (nodes, "host:1:live"));
+        }
+
+        #[tokio::test]
+        async fn package_archives_round_trip_in_chunks_and_go_with_their_package() {
+            let (_guard, store) = two_workspaces().await;
+            let record = store.deployment_start(new("1")).await.unwrap();
+            let archive: Vec<u8> = (0..(2 * ARCHIVE_CHUNK + 17)).map(|i| (i % 251) as u8).collect();
+            assert_eq!(store.package_archive(&record.id, u64::MAX).await.unwrap(), None);
+            store
+                .package_archive_put(&record.id, bytes::Bytes::from(vec![1, 2, 3]))
+                .await
+                .unwrap();
+            store
+                .package_archive_put(&record.id, bytes::Bytes::from(archive.clone()))
+                .await
+                .unwrap();
+            let read = store.package_archive(&record.id, u64::MAX).await.unwrap();
+            assert!(read.as_ref() == Some(&archive), "the archive read back differs");
+            assert!(matches!(
+                store.package_archive(&record.id, 100).await,
+                Err(StoreError::FailedPrecondition(m)) if m.contains("more than the 100")
+            ));
+            store
+                .deployments_forget_packages(vec![record.id.clone()])
+                .await
+                .unwrap();
+            assert_eq!(store.package_archive(&record.id, u64::MAX).await.unwrap(), None);
         }
     }
 }

@@ -333,6 +333,20 @@ CREATE TABLE cluster_nodes (
 );
 "#,
     },
+    Migration {
+        version: 8,
+        name: "cluster-wide deployments (origin, per-node reports, archives)",
+        sql: r#"
+ALTER TABLE deployments ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN nodes TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE package_archive_chunks (
+    package         TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
+    data            BLOB NOT NULL,
+    PRIMARY KEY (package, seq)
+) WITHOUT ROWID;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

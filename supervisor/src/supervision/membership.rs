@@ -59,8 +59,22 @@ pub fn instance_id() -> String {
 /// This node's id, once [`Heartbeat::start`] ran.
 static NODE_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// The processes ([`instance_id`]) of the other live nodes sharing `store` (none on SQLite).
-pub async fn other_live_instances(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
+/// Another live node sharing the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its node id (`[cluster] node_id`).
+    pub node: String,
+    /// Its process ([`instance_id`]).
+    pub instance: String,
+}
+
+/// This node's id once [`Heartbeat::start`] ran, else this process's [`instance_id`].
+pub fn node_id() -> String {
+    NODE_ID.get().cloned().unwrap_or_else(instance_id)
+}
+
+/// The other live nodes sharing `store` (none on SQLite).
+pub async fn live_peers(store: &Store) -> Result<Vec<Peer>, crate::store::StoreError> {
     if !store.is_shared() {
         return Ok(Vec::new());
     }
@@ -72,9 +86,20 @@ pub async fn other_live_instances(store: &Store) -> Result<Vec<String>, crate::s
         .into_iter()
         // This node's own row may still name its previous process (restarted within the
         // liveness window): that process is gone, its runs are not live.
-        .filter(|node| Some(&node.id) != my_node)
-        .map(|node| node.instance)
-        .filter(|instance| *instance != me)
+        .filter(|node| Some(&node.id) != my_node && node.instance != me)
+        .map(|node| Peer {
+            node: node.id,
+            instance: node.instance,
+        })
+        .collect())
+}
+
+/// The processes ([`instance_id`]) of the other live nodes sharing `store` (none on SQLite).
+pub async fn other_live_instances(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
+    Ok(live_peers(store)
+        .await?
+        .into_iter()
+        .map(|peer| peer.instance)
         .collect())
 }
 

@@ -9,16 +9,17 @@
 use super::pg_transaction;
 use super::util::{signed, unsigned};
 use super::{PgError, PgStore};
+use crate::store::deployments::{check_archive_size, deployment_under_way, ARCHIVE_CHUNK};
 use crate::store::util::{new_id, now_ms};
 use crate::store::{DeployedModule, Deployment, NewDeployment, StoreError, INTERRUPTED_DEPLOYMENT};
 
 const COLUMNS: &str = "id, workspace_id, module, version, digest, package, kind, rollback_of, \
-     state, actor, reason, created_at_ms, finished_at_ms, package_kept, manifest";
+     state, actor, reason, created_at_ms, finished_at_ms, package_kept, manifest, origin, nodes";
 
 /// [`COLUMNS`] of `deployments AS d`, then `deployed_modules.enabled` (for the joins).
 const DEPLOYED_COLUMNS: &str = "d.id, d.workspace_id, d.module, d.version, d.digest, d.package, \
      d.kind, d.rollback_of, d.state, d.actor, d.reason, d.created_at_ms, d.finished_at_ms, \
-     d.package_kept, d.manifest, m.enabled";
+     d.package_kept, d.manifest, d.origin, d.nodes, m.enabled";
 
 fn row_to_deployment(row: &tokio_postgres::Row) -> Deployment {
     Deployment {
@@ -37,6 +38,8 @@ fn row_to_deployment(row: &tokio_postgres::Row) -> Deployment {
         finished_at_ms: row.get::<_, Option<i64>>(12).map(unsigned),
         package_kept: row.get(13),
         manifest: row.get(14),
+        origin: row.get(15),
+        nodes: serde_json::from_str(row.get::<_, &str>(16)).unwrap_or_default(),
     }
 }
 
@@ -44,7 +47,7 @@ fn row_to_deployment(row: &tokio_postgres::Row) -> Deployment {
 fn row_to_deployed(row: &tokio_postgres::Row) -> DeployedModule {
     DeployedModule {
         active: row_to_deployment(row),
-        enabled: row.get(15),
+        enabled: row.get(17),
     }
 }
 
@@ -63,7 +66,9 @@ async fn get(
 }
 
 impl PgStore {
-    /// Records a deployment as `deploying`; an unknown workspace is `NotFound`.
+    /// Records a deployment as `deploying`; an unknown workspace is `NotFound`, another
+    /// deployment of the module under way `Conflict`. The check and the insert hold a
+    /// transaction-scoped advisory lock of the module, so two nodes never start one each.
     pub(crate) async fn deployment_start(
         &self,
         new: NewDeployment,
@@ -74,14 +79,35 @@ impl PgStore {
         } else {
             "deploy"
         };
-        let client = self.client().await?;
-        let row = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(PgError::from)?;
+        let lock = format!("deployment:{}/{}", new.workspace, new.module);
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&lock],
+        )
+        .await
+        .map_err(PgError::from)?;
+        let under_way: Option<String> = tx
+            .query_opt(
+                "SELECT id FROM deployments
+                 WHERE workspace_id = $1 AND module = $2 AND state = 'deploying' LIMIT 1",
+                &[&new.workspace, &new.module],
+            )
+            .await
+            .map_err(PgError::from)?
+            .map(|row| row.get(0));
+        if let Some(other) = under_way {
+            return Err(StoreError::Conflict(deployment_under_way(&new, &other)));
+        }
+        let row = tx
             .query_one(
                 &format!(
                     "INSERT INTO deployments (id, workspace_id, module, version, digest, package,
                          kind, rollback_of, state, actor, reason, created_at_ms, package_kept,
-                         manifest)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'deploying', $9, '', $10, TRUE, $11)
+                         manifest, origin)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'deploying', $9, '', $10, TRUE, $11,
+                         $12)
                      RETURNING {COLUMNS}"
                 ),
                 &[
@@ -96,6 +122,7 @@ impl PgStore {
                     &new.actor,
                     &signed(now_ms()),
                     &new.manifest,
+                    &new.origin,
                 ],
             )
             .await
@@ -107,6 +134,7 @@ impl PgStore {
                     e.into()
                 }
             })?;
+        tx.commit().await.map_err(PgError::from)?;
         Ok(row_to_deployment(&row))
     }
 
@@ -183,18 +211,97 @@ impl PgStore {
             .ok_or_else(|| StoreError::NotFound(format!("no deployment {id}")))
     }
 
-    /// Deployments left `deploying` become `failed`; how many.
-    pub(crate) async fn deployments_mark_interrupted(&self) -> Result<usize, StoreError> {
+    /// Deployments left `deploying` by a process not in `spare` become `failed`; how many.
+    pub(crate) async fn deployments_mark_interrupted(
+        &self,
+        spare: &[String],
+    ) -> Result<usize, StoreError> {
         let client = self.client().await?;
         let n = client
             .execute(
                 "UPDATE deployments SET state = 'failed', reason = $1, finished_at_ms = $2
-                 WHERE state = 'deploying'",
-                &[&INTERRUPTED_DEPLOYMENT, &signed(now_ms())],
+                 WHERE state = 'deploying' AND NOT (origin = ANY($3::text[]))",
+                &[&INTERRUPTED_DEPLOYMENT, &signed(now_ms()), &spare],
             )
             .await
             .map_err(PgError::from)?;
         Ok(n as usize)
+    }
+
+    /// Records what each node reported for deployment `id`.
+    pub(crate) async fn deployment_set_nodes(
+        &self,
+        id: &str,
+        nodes: &str,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE deployments SET nodes = $2 WHERE id = $1",
+                &[&id, &nodes],
+            )
+            .await
+            .map_err(PgError::from)?;
+        Ok(())
+    }
+
+    /// Stores the archive of `package` in chunks (replacing what was stored), in one transaction.
+    pub(crate) async fn package_archive_put(
+        &self,
+        package: &str,
+        archive: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(PgError::from)?;
+        tx.execute(
+            "DELETE FROM package_archive_chunks WHERE package = $1",
+            &[&package],
+        )
+        .await
+        .map_err(PgError::from)?;
+        for (seq, chunk) in archive.chunks(ARCHIVE_CHUNK).enumerate() {
+            tx.execute(
+                "INSERT INTO package_archive_chunks (package, seq, data) VALUES ($1, $2, $3)",
+                &[&package, &(seq as i32), &chunk],
+            )
+            .await
+            .map_err(PgError::from)?;
+        }
+        tx.commit().await.map_err(PgError::from)?;
+        Ok(())
+    }
+
+    /// The archive of `package`, None when none is stored; refused past `max` bytes.
+    pub(crate) async fn package_archive(
+        &self,
+        package: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let client = self.client().await?;
+        let size: Option<i64> = client
+            .query_one(
+                "SELECT SUM(length(data))::BIGINT FROM package_archive_chunks WHERE package = $1",
+                &[&package],
+            )
+            .await
+            .map_err(PgError::from)?
+            .get(0);
+        let Some(size) = size else {
+            return Ok(None);
+        };
+        check_archive_size(package, size, max)?;
+        let rows = client
+            .query(
+                "SELECT data FROM package_archive_chunks WHERE package = $1 ORDER BY seq",
+                &[&package],
+            )
+            .await
+            .map_err(PgError::from)?;
+        let mut archive = Vec::with_capacity(size as usize);
+        for row in rows {
+            archive.extend_from_slice(row.get::<_, &[u8]>(0));
+        }
+        Ok(Some(archive))
     }
 
     /// One deployment.
@@ -336,14 +443,21 @@ impl PgStore {
         &self,
         ids: &[String],
     ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE deployments SET package_kept = FALSE WHERE package = ANY($1)",
-                &[&ids],
-            )
-            .await
-            .map_err(PgError::from)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(PgError::from)?;
+        tx.execute(
+            "UPDATE deployments SET package_kept = FALSE WHERE package = ANY($1)",
+            &[&ids],
+        )
+        .await
+        .map_err(PgError::from)?;
+        tx.execute(
+            "DELETE FROM package_archive_chunks WHERE package = ANY($1)",
+            &[&ids],
+        )
+        .await
+        .map_err(PgError::from)?;
+        tx.commit().await.map_err(PgError::from)?;
         Ok(())
     }
 }

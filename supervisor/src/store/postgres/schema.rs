@@ -24,11 +24,12 @@ struct Migration {
 }
 
 /// Every migration, in order.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "workspaces, keys, contacts, conversations, messages, workflow runs, storage, \
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "workspaces, keys, contacts, conversations, messages, workflow runs, storage, \
            cron runs, block connections, deployments, delivery targets, cluster nodes",
-    sql: r#"
+        sql: r#"
 CREATE TABLE workspaces (
     id              TEXT COLLATE "C" PRIMARY KEY,
     name            TEXT NOT NULL,
@@ -237,7 +238,22 @@ CREATE TABLE cluster_nodes (
     secrets         TEXT NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "cluster-wide deployments (origin, per-node reports, archives)",
+        sql: r#"
+ALTER TABLE deployments ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN nodes TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE package_archive_chunks (
+    package         TEXT COLLATE "C" NOT NULL,
+    seq             INTEGER NOT NULL,
+    data            BYTEA NOT NULL,
+    PRIMARY KEY (package, seq)
+);
+"#,
+    },
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

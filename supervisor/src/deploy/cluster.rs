@@ -1,0 +1,260 @@
+//! Deployments across a cluster: the nodes sharing a PostgreSQL store talk over NATS core
+//! request-reply (docs/cluster.md).
+//!
+//! Every node answers on its own subject `convotic.cluster.node.<digest of its instance id>`
+//! and listens to the broadcast subject `convotic.cluster.converge`. Two requests exist:
+//!
+//! * `switch` a deployment under way (`deploying` in the store): the node fetches the package
+//!   from the store if it lacks it, runs its zero-downtime switch, and answers whether the new
+//!   version took over;
+//! * `converge` a module: the node makes what it runs match the store (the active deployment,
+//!   disabled, or removed), so a failed deployment is rolled back everywhere and a removal,
+//!   enable or disable reaches every node.
+//!
+//! A request names records; it never carries a package or a spec. Whoever can publish on the
+//! NATS server can at most make nodes compare what they run with the store again: every
+//! decision is taken from the store, which only the admin API writes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use super::Deployer;
+use crate::supervision::membership::{self, Peer};
+
+/// Subject every node listens on for converge announcements (no answer expected).
+const BROADCAST: &str = "convotic.cluster.converge";
+/// Largest request a node reads (they carry ids only).
+const MAX_REQUEST: usize = 4096;
+/// Requests handled at once by one node (each may wait for a module to start).
+const CONCURRENT_REQUESTS: usize = 16;
+/// How long a converge request may take on a peer (a switch back included).
+pub(super) const CONVERGE_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// What a node is asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(super) enum Request {
+    /// Switch to deployment `deployment` (under way).
+    Switch {
+        /// Its id.
+        deployment: String,
+    },
+    /// Make `workspace/module` match the store.
+    Converge {
+        /// The workspace.
+        workspace: String,
+        /// The module.
+        module: String,
+    },
+}
+
+/// A node's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Reply {
+    /// Whether it did what it was asked.
+    pub ok: bool,
+    /// What happened, or why not.
+    pub message: String,
+    /// For a failed switch: the candidate's last output lines.
+    #[serde(default)]
+    pub logs: Vec<String>,
+}
+
+/// What one node reported for a deployment (stored with it, shown by the API).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeReport {
+    /// The node id.
+    pub node: String,
+    /// Its process.
+    pub instance: String,
+    /// `switched`, `failed`, `unreachable`, `rolled_back` or `not_rolled_back`.
+    pub state: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// This node's link to the others.
+pub(super) struct ClusterLink {
+    client: async_nats::Client,
+}
+
+/// The subject node `instance` answers on.
+fn subject_of(instance: &str) -> String {
+    let digest = sha2::Sha256::digest(instance.as_bytes());
+    format!("convotic.cluster.node.{}", hex::encode(&digest[..12]))
+}
+
+impl ClusterLink {
+    /// A link over `client`.
+    pub(super) fn new(client: async_nats::Client) -> Self {
+        Self { client }
+    }
+
+    /// Asks `peer` and waits up to `timeout` for its answer; a peer that cannot be reached
+    /// answers `Err` with the reason.
+    pub(super) async fn ask(
+        &self,
+        peer: &Peer,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Reply, String> {
+        let payload = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        let sent = self
+            .client
+            .send_request(
+                subject_of(&peer.instance),
+                async_nats::Request::new()
+                    .payload(payload.into())
+                    .timeout(Some(timeout)),
+            )
+            .await;
+        let message = match sent {
+            Ok(message) => message,
+            Err(e) => {
+                return Err(match e.kind() {
+                    async_nats::RequestErrorKind::TimedOut => {
+                        format!("no answer within {}", humantime::format_duration(timeout))
+                    }
+                    async_nats::RequestErrorKind::NoResponders => {
+                        "it does not listen on NATS (stopping, or not connected)".to_string()
+                    }
+                    _ => format!("cannot reach it over NATS: {e}"),
+                })
+            }
+        };
+        if message.payload.len() > MAX_REQUEST * 16 {
+            return Err(format!(
+                "its answer is {} bytes: too large",
+                message.payload.len()
+            ));
+        }
+        serde_json::from_slice(&message.payload).map_err(|e| format!("unreadable answer: {e}"))
+    }
+
+    /// Asks every peer at once; the answers in `peers` order.
+    pub(super) async fn ask_all(
+        &self,
+        peers: &[Peer],
+        request: &Request,
+        timeout: Duration,
+    ) -> Vec<Result<Reply, String>> {
+        futures::future::join_all(peers.iter().map(|peer| self.ask(peer, request, timeout))).await
+    }
+
+    /// Tells every node (including ones that joined since) to converge `workspace/module`;
+    /// nobody answers.
+    pub(super) async fn announce(&self, workspace: &str, module: &str) {
+        let request = Request::Converge {
+            workspace: workspace.to_string(),
+            module: module.to_string(),
+        };
+        let Ok(payload) = serde_json::to_vec(&request) else {
+            return;
+        };
+        if let Err(e) = self.client.publish(BROADCAST, payload.into()).await {
+            tracing::warn!("cannot announce {workspace}/{module} to the cluster: {e}");
+        }
+    }
+}
+
+/// Answers the requests of other nodes for as long as the process runs.
+pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
+    let own = subject_of(&membership::instance_id());
+    let (mine, broadcast) = match (
+        client.subscribe(own.clone()).await,
+        client.subscribe(BROADCAST).await,
+    ) {
+        (Ok(mine), Ok(broadcast)) => (mine, broadcast),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(
+                "cannot listen for deployments from other nodes on {own}: {e}; this node \
+                 catches up with the store every {}s instead",
+                super::reconcile::INTERVAL.as_secs()
+            );
+            return;
+        }
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REQUESTS));
+    let mut requests = futures::stream::select(mine, broadcast);
+    while let Some(message) = requests.next().await {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let (deployer, client) = (Arc::clone(&deployer), client.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let reply = answer(&deployer, &message.payload).await;
+            if let Some(to) = message.reply {
+                match serde_json::to_vec(&reply) {
+                    Ok(body) => {
+                        if let Err(e) = client.publish(to, body.into()).await {
+                            tracing::warn!("cannot answer a cluster request: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot encode a cluster answer: {e}"),
+                }
+            }
+        });
+    }
+}
+
+/// Runs one request.
+async fn answer(deployer: &Deployer, payload: &[u8]) -> Reply {
+    if payload.len() > MAX_REQUEST {
+        return Reply::refused(format!("a request of {} bytes is too large", payload.len()));
+    }
+    let request: Request = match serde_json::from_slice(payload) {
+        Ok(request) => request,
+        Err(e) => return Reply::refused(format!("unreadable request: {e}")),
+    };
+    match request {
+        Request::Switch { deployment } => deployer.switch_for_peer(&deployment).await,
+        Request::Converge { workspace, module } => {
+            match deployer.converge(&workspace, &module).await {
+                Ok(message) => Reply {
+                    ok: true,
+                    message,
+                    logs: Vec::new(),
+                },
+                Err(e) => Reply::refused(e),
+            }
+        }
+    }
+}
+
+impl Reply {
+    /// A refusal saying why.
+    pub(super) fn refused(message: String) -> Self {
+        Reply {
+            ok: false,
+            message,
+            logs: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_single_tokens_whatever_the_host_name() {
+        let subject = subject_of("db-1.example.com:42:0badcafe");
+        assert_eq!(subject.split('.').count(), 4, "{subject}");
+        assert_ne!(subject, subject_of("db-1.example.com:42:0badcaff"));
+    }
+
+    #[test]
+    fn requests_read_as_sent() {
+        let text = serde_json::to_string(&Request::Switch {
+            deployment: "dep_1".into(),
+        })
+        .unwrap();
+        assert_eq!(text, r#"{"op":"switch","deployment":"dep_1"}"#);
+        assert!(serde_json::from_str::<Request>(r#"{"op":"run","cmd":"rm"}"#).is_err());
+    }
+}

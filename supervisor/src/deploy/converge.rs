@@ -1,0 +1,204 @@
+//! What one node of a cluster does when asked by another (`deploy/cluster.rs`) or by its own
+//! catch-up loop (`deploy/reconcile.rs`): switch to a deployment under way, make a module match
+//! the store, and install a package it lacks from the archive kept in the store.
+
+use std::path::PathBuf;
+
+use super::cluster::Reply;
+use super::error::DeployError;
+use super::packages;
+use super::Deployer;
+use crate::config::ModuleSource;
+use crate::store::Deployment;
+
+impl Deployer {
+    /// Switches this node to deployment `id` (asked by the node running it); the answer says
+    /// whether the new version took over here.
+    pub(super) async fn switch_for_peer(&self, id: &str) -> Reply {
+        match self.switch_to_record(id).await {
+            Ok(message) => Reply {
+                ok: true,
+                message,
+                logs: Vec::new(),
+            },
+            Err((message, logs)) => Reply {
+                ok: false,
+                message,
+                logs,
+            },
+        }
+    }
+
+    async fn switch_to_record(&self, id: &str) -> Result<String, (String, Vec<String>)> {
+        let plain = |e: DeployError| (e.to_string(), Vec::new());
+        let record = self
+            .store
+            .deployment(id)
+            .await
+            .map_err(|e| plain(e.into()))?;
+        if record.state != "deploying" {
+            return Err((
+                format!("deployment {id} is {}, not under way", record.state),
+                Vec::new(),
+            ));
+        }
+        let _busy = self
+            .claim(&record.workspace, &record.module)
+            .map_err(plain)?;
+        self.refuse_config_module(&record.workspace, &record.module)
+            .map_err(plain)?;
+        let dir = self.ensure_package(&record).await.map_err(plain)?;
+        let manifest = crate::package::parse(&record.manifest)
+            .map_err(|e| (format!("the recorded manifest of {id}: {e}"), Vec::new()))?;
+        let source = ModuleSource::Deployment {
+            id: record.id.clone(),
+            version: record.version.clone(),
+        };
+        let spec = manifest
+            .to_spec(&record.workspace, &dir, source, &self.settings)
+            .map_err(|e| (format!("the package of {id}: {e}"), Vec::new()))?;
+        let (_, message) = self
+            .switch_here(&record.workspace, &record.module, spec)
+            .await?;
+        Ok(message)
+    }
+
+    /// Makes what this node runs of `workspace/module` match the store: the active deployment
+    /// (started or switched to), stopped when disabled, removed when no longer deployed. A
+    /// module defined in this node's config file is left alone. Returns what was done.
+    pub async fn converge(&self, workspace: &str, module: &str) -> Result<String, String> {
+        super::operations::check_names(workspace, module).map_err(|e| e.to_string())?;
+        let _busy = self.claim(workspace, module).map_err(|e| e.to_string())?;
+        self.converge_claimed(workspace, module).await
+    }
+
+    /// [`Deployer::converge`] by the holder of the module's claim.
+    pub(super) async fn converge_claimed(
+        &self,
+        workspace: &str,
+        module: &str,
+    ) -> Result<String, String> {
+        let running = self.supervisor.find(Some(workspace), module).ok();
+        if let Some(handle) = &running {
+            if handle.spec().source == ModuleSource::Config {
+                return Ok("defined in this node's config file: left as it is".into());
+            }
+        }
+        let deployed = self
+            .store
+            .deployed_module(workspace, module)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(deployed) = deployed else {
+            if running.is_some() {
+                let _ = self.supervisor.remove(workspace, module).await;
+                self.prune_here(workspace, module).await;
+                return Ok("removed (no longer deployed)".into());
+            }
+            return Ok("not deployed, not running".into());
+        };
+        let active = &deployed.active;
+        if let Some(handle) = &running {
+            let spec = handle.spec();
+            let same =
+                matches!(&spec.source, ModuleSource::Deployment { id, .. } if *id == active.id);
+            if same && spec.enabled == deployed.enabled {
+                return Ok(format!("runs {} ({}) already", active.id, active.version));
+            }
+        }
+        self.ensure_package(active)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut spec = self.spec_of(active).map_err(|e| e.to_string())?;
+        spec.enabled = deployed.enabled;
+        let message = if !deployed.enabled || running.as_ref().is_some_and(|h| !h.spec().enabled) {
+            // Stopping, or starting a stopped one: no version serves, nothing to hand over.
+            let _ = self.supervisor.remove(workspace, module).await;
+            self.supervisor.add(spec).map_err(|e| e.to_string())?;
+            if deployed.enabled {
+                format!("started {} ({})", active.id, active.version)
+            } else {
+                format!("stopped (disabled), at {} ({})", active.id, active.version)
+            }
+        } else {
+            self.switch_here(workspace, module, spec)
+                .await
+                .map_err(|(reason, _)| reason)?;
+            format!("switched to {} ({})", active.id, active.version)
+        };
+        self.prune_here(workspace, module).await;
+        Ok(message)
+    }
+
+    /// The directory of `record`'s package, installed from the archive kept in the store when
+    /// this node lacks it (a node that was not there when it was deployed). The archive must
+    /// match the recorded digest.
+    pub(super) async fn ensure_package(&self, record: &Deployment) -> Result<PathBuf, DeployError> {
+        let dir = packages::package_dir(
+            &self.packages,
+            &record.workspace,
+            &record.module,
+            &record.package,
+        );
+        if dir.is_dir() || !self.store.is_shared() {
+            return Ok(dir);
+        }
+        let limits = self.limits;
+        let archive = self
+            .store
+            .package_archive(&record.package, limits.max_archive_bytes())
+            .await?
+            .ok_or_else(|| {
+                DeployError::Unavailable(format!(
+                    "the package of {} ({}) is neither on this node nor in the store (it was \
+                     deleted); deploy the module again",
+                    record.package, record.version
+                ))
+            })?;
+        let (packages_dir, target) = (self.packages.clone(), dir.clone());
+        let (digest, module) = (record.digest.clone(), record.module.clone());
+        tokio::task::spawn_blocking(move || {
+            let actual = crate::package::digest(&archive);
+            if actual != digest {
+                return Err(DeployError::Unavailable(format!(
+                    "the archive kept in the store has SHA-256 {actual}, not {digest} as recorded: \
+                     it was damaged or replaced; deploy the module again"
+                )));
+            }
+            let incoming = packages::unpack(&packages_dir, &archive, limits)?;
+            if incoming.manifest.name != module {
+                return Err(DeployError::Unavailable(format!(
+                    "the archive kept in the store is of module {:?}, not {module:?}",
+                    incoming.manifest.name
+                )));
+            }
+            packages::install(incoming, &target)
+        })
+        .await
+        .map_err(|e| DeployError::Unavailable(format!("installing stopped: {e}")))??;
+        tracing::info!(
+            workspace = %record.workspace,
+            module = %record.module,
+            package = %record.package,
+            "installed a package from the store"
+        );
+        Ok(dir)
+    }
+
+    /// Deletes this node's copies of the module's packages the store no longer keeps (the
+    /// node running an operation decides which are kept).
+    pub(super) async fn prune_here(&self, workspace: &str, module: &str) {
+        let Ok(history) = self.store.deployments_of(workspace, module, 1000).await else {
+            return;
+        };
+        let gone: Vec<String> = history
+            .iter()
+            .filter(|d| !d.package_kept && d.package == d.id)
+            .map(|d| d.id.clone())
+            .filter(|id| packages::package_dir(&self.packages, workspace, module, id).exists())
+            .collect();
+        if !gone.is_empty() {
+            packages::delete(&self.packages, workspace, module, &gone);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! A node's catch-up with the store, every [`INTERVAL`] in a cluster: deployments left under
+//! way by a node that is gone are recorded failed, and every deployed module is made to match
+//! the store (`Deployer::converge`). It covers announcements a node missed (NATS core
+//! messages are not kept), a NATS outage, and nodes that were down during an operation.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Deployer;
+use crate::config::ModuleSource;
+use crate::supervision::membership;
+
+/// How often a node of a cluster catches up with the store.
+pub const INTERVAL: Duration = Duration::from_secs(10);
+
+/// Catches up every [`INTERVAL`] for as long as the process runs.
+pub(super) async fn run(deployer: Arc<Deployer>) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = deployer.catch_up().await {
+            tracing::debug!("cannot catch up with the cluster's deployments: {e}");
+        }
+    }
+}
+
+impl Deployer {
+    /// One catch-up (see the module docs).
+    pub(super) async fn catch_up(&self) -> Result<(), String> {
+        let mut live = membership::other_live_instances(&self.store)
+            .await
+            .map_err(|e| e.to_string())?;
+        live.push(membership::instance_id());
+        let interrupted = self
+            .store
+            .deployments_mark_interrupted(live)
+            .await
+            .map_err(|e| e.to_string())?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "deployments left under way by nodes that are gone are recorded failed"
+            );
+        }
+        let deployed = self
+            .store
+            .deployed_modules()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut modules: HashSet<(String, String)> = deployed
+            .iter()
+            .map(|m| (m.active.workspace.clone(), m.active.module.clone()))
+            .collect();
+        for handle in self.supervisor.modules().iter() {
+            let spec = handle.spec();
+            if matches!(spec.source, ModuleSource::Deployment { .. }) {
+                modules.insert((spec.workspace.clone(), spec.name.clone()));
+            }
+        }
+        for (workspace, module) in modules {
+            if self.runs_deployment_under_way(&workspace, &module).await {
+                continue;
+            }
+            match self.converge(&workspace, &module).await {
+                Ok(message) if !message.contains("already") && !message.starts_with("not ") => {
+                    tracing::info!(%workspace, %module, "caught up with the cluster: {message}")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(%workspace, %module, "not caught up yet: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this node runs, for `workspace/module`, a deployment still under way (asked by
+    /// the node running it, which decides the outcome).
+    async fn runs_deployment_under_way(&self, workspace: &str, module: &str) -> bool {
+        let Ok(handle) = self.supervisor.find(Some(workspace), module) else {
+            return false;
+        };
+        let ModuleSource::Deployment { id, .. } = &handle.spec().source else {
+            return false;
+        };
+        matches!(self.store.deployment(id).await, Ok(d) if d.state == "deploying")
+    }
+}

@@ -1,0 +1,192 @@
+//! Deployments across a cluster: supervisors sharing one PostgreSQL store and one nats-server.
+//! A package deployed through one node runs on every node (each reports), with no failed
+//! request under load; a version that fails on one node only is rolled back on every node and
+//! the deployment names that node; a node that starts later installs the active version from
+//! the store; rollback, disable, enable and remove sent to any node reach every node.
+
+use std::path::Path;
+use std::time::Duration;
+
+use convotic_e2e::load::{whoami, Load};
+use convotic_e2e::nats::NatsServer;
+use convotic_e2e::packages::{deploy, fixture_defaults, fixture_package};
+use convotic_e2e::postgres::TestDatabase;
+use convotic_e2e::Supervisor;
+use serde_json::Value;
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn node(db: &TestDatabase, nats: &NatsServer, name: &str) -> Supervisor {
+    let tables = format!(
+        "{}[nats]\nurl = \"{}\"\n[cluster]\nnode_id = \"{name}\"\n",
+        db.store_table(),
+        nats.url()
+    );
+    Supervisor::start_full(&[], &[&fixture_defaults()], &[], &tables)
+}
+
+/// The node reports of a deployment answer: `(node, state)` sorted by node.
+fn reports(deployment: &Value) -> Vec<(String, String)> {
+    let mut nodes: Vec<(String, String)> = deployment["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            (
+                n["node"].as_str().unwrap_or("").to_string(),
+                n["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect()
+}
+
+/// A package of version `version` whose entry fails at once when started from under
+/// `failing_on` (one node's data dir) and runs the fixture everywhere else.
+fn failing_on_one_node(root: &Path, version: &str, failing_on: &Path) -> std::path::PathBuf {
+    let dir = fixture_package(root, "shop", version, "ok", &[], &[]);
+    let run = dir.join("bin/run");
+    let script = std::fs::read_to_string(&run).expect("entry");
+    let guard = format!(
+        "#!/bin/sh\ncase \"$(pwd -P)\" in {}*) echo 'this node refuses' >&2; exit 3;; esac\n",
+        std::fs::canonicalize(failing_on)
+            .expect("data dir")
+            .display()
+    );
+    std::fs::write(&run, script.replacen("#!/bin/sh\n", &guard, 1)).expect("entry");
+    dir
+}
+
+fn version_on(sup: &Supervisor, key: &str) -> String {
+    whoami(sup, key, "shop")["version"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn state_on(sup: &Supervisor) -> String {
+    let (status, body) = sup.get("/admin/v1/modules/shop");
+    if status == 404 {
+        return "absent".into();
+    }
+    body["state"].as_str().unwrap_or("?").to_string()
+}
+
+#[test]
+fn deployments_sent_to_one_node_apply_to_every_node() {
+    let db = TestDatabase::create();
+    let nats = NatsServer::start();
+    let a = node(&db, &nats, "a");
+    let b = node(&db, &nats, "b");
+    let root = b.dir.path().join("packages-src");
+    let v1 = fixture_package(&root, "shop", "1", "ok", &[], &[]);
+    let v2 = fixture_package(&root, "shop", "2", "ok", &[], &[]);
+
+    // Deployed through B: both nodes run it, each reports.
+    let (code, answer, stderr) = deploy(&b, "ws_test", &v1);
+    assert_eq!(code, 0, "{answer} {stderr}");
+    let deployment = &answer["deployment"];
+    assert_eq!(deployment["state"], "active", "{answer}");
+    assert_eq!(
+        reports(deployment),
+        pairs(&[("a", "switched"), ("b", "switched")])
+    );
+    let (code, stdout, stderr) = a.cli_config(&["keys", "create", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "{stderr}");
+    let key = stdout.lines().next().unwrap_or_default().trim().to_string();
+    assert_eq!(version_on(&a, &key), "1");
+    assert_eq!(version_on(&b, &key), "1");
+    // A got the package from the store: its own copy, under its own data dir.
+    let id = deployment["id"].as_str().expect("id");
+    assert!(a
+        .data_dir()
+        .join(format!("packages/ws_test/shop/{id}/convotic-module.toml"))
+        .is_file());
+
+    // A new version through B while both nodes serve calls: no call fails on either.
+    let on_a = Load::start(&a, &key, "shop", 2);
+    let on_b = Load::start(&b, &key, "shop", 2);
+    let (code, answer, stderr) = deploy(&b, "ws_test", &v2);
+    assert_eq!(code, 0, "{answer} {stderr}");
+    assert_eq!(version_on(&a, &key), "2");
+    assert_eq!(version_on(&b, &key), "2");
+
+    // A version that fails on A only: B switched, then both went back to 2.
+    let broken = failing_on_one_node(&root, "3", &a.data_dir());
+    let (code, answer, _) = deploy(&b, "ws_test", &broken);
+    assert_eq!(code, 1, "{answer}");
+    let deployment = &answer["deployment"];
+    assert_eq!(deployment["state"], "failed", "{answer}");
+    assert_eq!(
+        reports(deployment),
+        pairs(&[("a", "failed"), ("b", "rolled_back")]),
+        "{answer}"
+    );
+    let message = answer["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("node a failed"), "{message}");
+    for load in [on_a, on_b] {
+        let report = load.finish();
+        assert!(
+            report.failures.is_empty(),
+            "calls failed during the deploys: {:?}",
+            &report.failures[..report.failures.len().min(5)]
+        );
+        assert!(report.ok > 20, "the load ran ({} answers)", report.ok);
+    }
+    assert_eq!(version_on(&a, &key), "2");
+    assert_eq!(version_on(&b, &key), "2");
+
+    // A node starting now installs the active version from the store.
+    let c = node(&db, &nats, "c");
+    c.wait_state("shop", "ready", LONG);
+    assert_eq!(version_on(&c, &key), "2");
+
+    // Rolled back through A: every node runs 1 again.
+    let (code, stdout, stderr) = a.cli(&[
+        "deployments",
+        "rollback",
+        "shop",
+        "--workspace",
+        "ws_test",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    let answer: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        reports(&answer["deployment"]),
+        pairs(&[("a", "switched"), ("b", "switched"), ("c", "switched")])
+    );
+    for sup in [&a, &b, &c] {
+        assert_eq!(version_on(sup, &key), "1");
+    }
+
+    // Disabled through C: stopped everywhere; enabled again: serving everywhere.
+    let (code, _, stderr) = c.cli(&["modules", "disable", "shop", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "{stderr}");
+    for sup in [&a, &b, &c] {
+        sup.wait_until(LONG, "the module to stop", |s| state_on(s) == "stopped");
+    }
+    let (code, _, stderr) = b.cli(&["modules", "enable", "shop", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "{stderr}");
+    for sup in [&a, &b, &c] {
+        sup.wait_state("shop", "ready", LONG);
+        assert_eq!(version_on(sup, &key), "1");
+    }
+
+    // Removed through B: gone from every node.
+    let (code, _, stderr) = b.cli(&["modules", "remove", "shop", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "{stderr}");
+    for sup in [&a, &b, &c] {
+        sup.wait_until(LONG, "the module to be removed", |s| {
+            state_on(s) == "absent"
+        });
+    }
+}
