@@ -2,7 +2,8 @@
 //! A package deployed through one node runs on every node (each reports), with no failed
 //! request under load; a version that fails on one node only is rolled back on every node and
 //! the deployment names that node; a node that starts later installs the active version from
-//! the store; rollback, disable, enable and remove sent to any node reach every node.
+//! the store; rollback, disable, enable and remove sent to any node reach every node, and so
+//! does a reload (each node reloading its own config file).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use convotic_e2e::load::{whoami, Load};
 use convotic_e2e::nats::NatsServer;
 use convotic_e2e::packages::{deploy, fixture_defaults, fixture_package};
 use convotic_e2e::postgres::TestDatabase;
-use convotic_e2e::Supervisor;
+use convotic_e2e::{ModuleEntry, Supervisor};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -180,6 +181,17 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
         sup.wait_state("shop", "ready", LONG);
         assert_eq!(version_on(sup, &key), "1");
     }
+
+    // A reload sent to A reloads every node's own file: B's gained a module.
+    let mut config = std::fs::read_to_string(b.config_path()).expect("config");
+    config.push_str(&ModuleEntry::fixture("extra", "ok").toml());
+    std::fs::write(b.config_path(), config).expect("config");
+    let (code, stdout, stderr) = a.cli(&["reload"]);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert!(stdout.contains("node b: 1 added"), "{stdout}");
+    assert!(stdout.contains("node c: 0 added"), "{stdout}");
+    b.wait_state("extra", "ready", LONG);
+    assert_eq!(a.get("/admin/v1/modules/extra").0, 404);
 
     // Removed through B: gone from every node.
     let (code, _, stderr) = b.cli(&["modules", "remove", "shop", "--workspace", "ws_test"]);

@@ -23,7 +23,12 @@ pub fn reload(target: &Target, json: bool) -> i32 {
         .as_array()
         .into_iter()
         .flatten()
-        .all(|c| c["applied"].as_bool() == Some(true));
+        .all(|c| c["applied"].as_bool() == Some(true))
+        && report["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|n| n["ok"].as_bool() == Some(true));
     if json {
         println!(
             "{}",
@@ -66,5 +71,17 @@ fn print_report(report: &serde_json::Value) {
     println!("unchanged  {unchanged} module(s) left as they were");
     for item in names("needs_restart") {
         println!("restart needed: {item} changed; it applies at the next start");
+    }
+    for node in report["nodes"].as_array().into_iter().flatten() {
+        println!(
+            "node {}: {}{}",
+            node["node"].as_str().unwrap_or("?"),
+            if node["ok"].as_bool() == Some(true) {
+                ""
+            } else {
+                "NOT RELOADED: "
+            },
+            node["message"].as_str().unwrap_or("")
+        );
     }
 }

@@ -187,7 +187,6 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         Arc::clone(&keyring),
     )
     .await;
-    deployer.join_cluster(bus.nats_client());
     crate::bus::dispatch::start(&supervisor, Arc::clone(&bus), config.workers.clone());
     let crons = crate::cron::start(&supervisor, store.clone(), Arc::clone(&bus));
     let integrations = Arc::new(crate::integrations::Integrations {
@@ -213,6 +212,8 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         Arc::clone(&supervisor),
         store.clone(),
     ));
+    deployer.set_reloader(Arc::clone(&reloader));
+    deployer.join_cluster(bus.nats_client());
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,

@@ -9,7 +9,8 @@
 //!   version took over;
 //! * `converge` a module: the node makes what it runs match the store (the active deployment,
 //!   disabled, or removed), so a failed deployment is rolled back everywhere and a removal,
-//!   enable or disable reaches every node.
+//!   enable or disable reaches every node;
+//! * `reload`: the node reloads its own config file (a reload sent to one node reaches all).
 //!
 //! A request names records; it never carries a package or a spec. Whoever can publish on the
 //! NATS server can at most make nodes compare what they run with the store again: every
@@ -50,6 +51,8 @@ pub(super) enum Request {
         /// The module.
         module: String,
     },
+    /// Reload this node's own config file.
+    Reload,
 }
 
 /// A node's answer.
@@ -62,6 +65,9 @@ pub(super) struct Reply {
     /// For a failed switch: the candidate's last output lines.
     #[serde(default)]
     pub logs: Vec<String>,
+    /// For a reload: what it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<serde_json::Value>,
 }
 
 /// What one node reported for a deployment (stored with it, shown by the API).
@@ -215,14 +221,11 @@ async fn answer(deployer: &Deployer, payload: &[u8]) -> Reply {
         Request::Switch { deployment } => deployer.switch_for_peer(&deployment).await,
         Request::Converge { workspace, module } => {
             match deployer.converge(&workspace, &module).await {
-                Ok(message) => Reply {
-                    ok: true,
-                    message,
-                    logs: Vec::new(),
-                },
+                Ok(message) => Reply::done(message),
                 Err(e) => Reply::refused(e),
             }
         }
+        Request::Reload => deployer.reload_here().await,
     }
 }
 
@@ -233,6 +236,17 @@ impl Reply {
             ok: false,
             message,
             logs: Vec::new(),
+            report: None,
+        }
+    }
+
+    /// Done, saying what was done.
+    pub(super) fn done(message: String) -> Self {
+        Reply {
+            ok: true,
+            message,
+            logs: Vec::new(),
+            report: None,
         }
     }
 }

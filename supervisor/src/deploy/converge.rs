@@ -16,15 +16,10 @@ impl Deployer {
     /// whether the new version took over here.
     pub(super) async fn switch_for_peer(&self, id: &str) -> Reply {
         match self.switch_to_record(id).await {
-            Ok(message) => Reply {
-                ok: true,
-                message,
-                logs: Vec::new(),
-            },
+            Ok(message) => Reply::done(message),
             Err((message, logs)) => Reply {
-                ok: false,
-                message,
                 logs,
+                ..Reply::refused(message)
             },
         }
     }

@@ -18,6 +18,7 @@ mod error;
 mod operations;
 mod packages;
 mod reconcile;
+mod reload;
 mod rollout;
 
 use std::collections::HashSet;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex};
 pub use cluster::NodeReport;
 pub use error::DeployError;
 pub use operations::{DeployRequest, Deployed, Summary};
+pub use reload::NodeReload;
 
 use crate::package::{Limits, PackageSettings};
 use crate::store::Store;
@@ -51,6 +53,8 @@ pub struct Deployer {
     uploads: Arc<tokio::sync::Semaphore>,
     /// The link to the other nodes, on a store shared by a cluster.
     cluster: std::sync::OnceLock<cluster::ClusterLink>,
+    /// This node's config reloader (for reloads asked by other nodes).
+    reloader: std::sync::OnceLock<Arc<crate::supervision::reload::Reloader>>,
 }
 
 /// Archives received or unpacked at once, across modules.
@@ -91,6 +95,7 @@ impl Deployer {
             busy: Mutex::new(HashSet::new()),
             uploads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
             cluster: std::sync::OnceLock::new(),
+            reloader: std::sync::OnceLock::new(),
         }
     }
 

@@ -67,6 +67,7 @@ impl Deployer {
                     ok: false,
                     message,
                     logs: lines,
+                    ..
                 }) => {
                     if logs.is_empty() {
                         logs = lines;

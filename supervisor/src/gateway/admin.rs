@@ -86,10 +86,15 @@ pub async fn handle(state: &GatewayState, request: Incoming) -> Response {
                 return method_not_allowed(&request, "POST");
             }
             match state.reloader.reload().await {
-                Ok(report) => json(
-                    StatusCode::OK,
-                    &serde_json::to_value(&report).unwrap_or_default(),
-                ),
+                Ok(report) => {
+                    let mut body = serde_json::to_value(&report).unwrap_or_default();
+                    // In a cluster every other node reloads its own file too.
+                    if state.store.is_shared() {
+                        body["nodes"] = serde_json::to_value(state.deployer.reload_peers().await)
+                            .unwrap_or_default();
+                    }
+                    json(StatusCode::OK, &body)
+                }
                 Err(e) => error_response(
                     StatusCode::BAD_REQUEST,
                     "invalid_config",
