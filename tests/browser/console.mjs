@@ -462,6 +462,24 @@ await step('i-roll-back', async () => {
   await page.screenshot({ path: join(out, 'deployments.png'), fullPage: true });
 });
 
+await step('i2-cluster', async () => {
+  await page.goto('/console/cluster');
+  visited.push(pathOf(page));
+  await checkPage(page);
+  const nodes = await page.locator('section.node').count();
+  expect(nodes === 1, `/console/cluster: expected this one node, found ${nodes} section.node`);
+  const heading = await page.locator('section.node h2').first().textContent();
+  expect(/this node/.test(heading ?? ''), `/console/cluster: the node's heading does not say "this node": ${heading}`);
+  const modules = await until('the node section to list ws_demo/hello-rust', async (note) => {
+    const names = await page.locator('section.node tr[data-module]').evaluateAll((rows) => rows.map((r) => r.dataset.module));
+    note(names);
+    if (!names.includes('hello-rust')) await page.reload();
+    return names.includes('hello-rust') ? names : false;
+  }, SLOW_MS, 1_000);
+  console.log(`     modules on this node: ${modules.join(', ')}`);
+  await page.screenshot({ path: join(out, 'cluster.png'), fullPage: true });
+});
+
 await step('j-csrf', async () => {
   await page.goto('/console/');
   const statuses = await page.evaluate(async () => {
@@ -496,7 +514,7 @@ await step('l-workspace-key-read-only', async () => {
   expect(foreign.length === 0, `modules of other workspaces shown to a ws_demo key: ${foreign.join(', ')}`);
   for (const name of EXAMPLES) expect(rows.includes(`ws_demo/${name}`), `ws_demo/${name} missing for the ws_demo key`);
   const pages = ['/console/', '/console/modules/ws_demo/hello-rust', '/console/modules/ws_demo/loyalty-lookup',
-    '/console/crons', '/console/crons/ws_demo/nightly-sync/nightly-sync', '/console/workers', '/console/catalog', '/console/deployments', '/console/delivery'];
+    '/console/crons', '/console/crons/ws_demo/nightly-sync/nightly-sync', '/console/workers', '/console/catalog', '/console/deployments', '/console/delivery', '/console/cluster'];
   const problems = [];
   for (const path of pages) {
     const r = await page.goto(path);

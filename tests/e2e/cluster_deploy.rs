@@ -3,7 +3,8 @@
 //! request under load; a version that fails on one node only is rolled back on every node and
 //! the deployment names that node; a node that starts later installs the active version from
 //! the store; rollback, disable, enable and remove sent to any node reach every node, and so
-//! does a reload (each node reloading its own config file).
+//! does a reload (each node reloading its own config file); the console of any node shows every
+//! node with its modules.
 
 use std::path::Path;
 use std::time::Duration;
@@ -71,6 +72,37 @@ fn version_on(sup: &Supervisor, key: &str) -> String {
         .as_str()
         .unwrap_or("")
         .to_string()
+}
+
+/// A console session cookie, signed in with the admin token.
+fn console_session(sup: &Supervisor) -> String {
+    let signed_in = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+        .post(format!("{}/console/login", sup.base))
+        .form(&[("token", sup.token.as_str())])
+        .send()
+        .expect("sign in");
+    signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string()
+}
+
+/// A console page with session `cookie`.
+fn console_page(sup: &Supervisor, cookie: &str, path: &str) -> String {
+    let response = sup
+        .http(reqwest::Method::GET, path)
+        .header("cookie", cookie)
+        .send()
+        .expect("console page");
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    response.text().expect("page")
 }
 
 fn state_on(sup: &Supervisor) -> String {
@@ -168,6 +200,19 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     for sup in [&a, &b, &c] {
         assert_eq!(version_on(sup, &key), "1");
     }
+
+    // The console of any node shows every node with its modules (as of its last heartbeat).
+    let cookie = console_session(&a);
+    a.wait_until(LONG, "the console to show shop on the three nodes", |s| {
+        let page = console_page(s, &cookie, "/console/cluster");
+        ["a", "b", "c"].iter().all(|node| {
+            page.split("<section class=\"node\"").any(|section| {
+                section.contains(&format!("data-node=\"{node}\""))
+                    && section.contains("data-module=\"shop\"")
+                    && section.contains("(1)")
+            })
+        })
+    });
 
     // Disabled through C: stopped everywhere; enabled again: serving everywhere.
     let (code, _, stderr) = c.cli(&["modules", "disable", "shop", "--workspace", "ws_test"]);

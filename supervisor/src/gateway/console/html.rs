@@ -43,6 +43,7 @@ const NAV: &[(&str, &str)] = &[
     ("/console/catalog", "Nodes & Blocks"),
     ("/console/delivery", "Delivery"),
     ("/console/deployments", "Deployments"),
+    ("/console/cluster", "Cluster"),
 ];
 
 /// A whole page: head with the embedded stylesheet and script, navigation (with `current`

@@ -2,6 +2,7 @@
 //! (a workspace session sees its workspace only; anything else is "not found").
 
 mod catalog;
+mod cluster;
 mod crons;
 mod delivery;
 mod deployments;
@@ -59,6 +60,7 @@ pub async fn get(visit: &Visit<'_>) -> Response {
         ["catalog"] => catalog::page(visit).await,
         ["deployments"] => deployments::page(visit).await,
         ["delivery"] => delivery::page(visit).await,
+        ["cluster"] => cluster::page(visit).await,
         _ => not_found(visit, "no such console page"),
     }
 }
