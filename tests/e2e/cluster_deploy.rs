@@ -247,3 +247,76 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
         });
     }
 }
+
+#[test]
+fn a_deployment_whose_node_dies_is_failed_by_the_others_and_frees_the_module() {
+    let db = TestDatabase::create();
+    let nats = NatsServer::start();
+    let a = node(&db, &nats, "a");
+    let b = node(&db, &nats, "b");
+    let root = b.dir.path().join("packages-src");
+    let (code, answer, stderr) = deploy(
+        &b,
+        "ws_test",
+        &fixture_package(&root, "shop", "1", "ok", &[], &[]),
+    );
+    assert_eq!(code, 0, "{answer} {stderr}");
+
+    // B dies while its candidate is still starting: the deployment stays under way.
+    let slow = fixture_package(
+        &root,
+        "shop",
+        "2",
+        "slow-start",
+        &[],
+        &[("MISBEHAVE_N", "8000")],
+    );
+    let deploying = {
+        let (data_dir, dir) = (b.data_dir(), slow.display().to_string());
+        let binary = convotic_e2e::binary("convotic-supervisor");
+        std::thread::spawn(move || {
+            std::process::Command::new(binary)
+                .args(["deploy", "--workspace", "ws_test", &dir, "--data-dir"])
+                .arg(data_dir)
+                .output()
+                .expect("deploy")
+        })
+    };
+    let history = |sup: &Supervisor| -> Vec<Value> {
+        let (_, body) = sup.get("/admin/v1/workspaces/ws_test/modules/shop/deployments");
+        body["deployments"].as_array().cloned().unwrap_or_default()
+    };
+    a.wait_until(LONG, "B's deployment to be under way", |s| {
+        history(s)
+            .first()
+            .is_some_and(|d| d["state"] == "deploying")
+    });
+    b.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = deploying.join();
+
+    // Meanwhile nobody else may start one of that module, saying why.
+    let v3 = fixture_package(&root, "shop", "3", "ok", &[], &[]);
+    let (code, answer, _) = deploy(&a, "ws_test", &v3);
+    assert_eq!(code, 1, "{answer}");
+    assert_eq!(answer["error"]["code"], "operation_in_progress", "{answer}");
+
+    // Once B is no longer live, A records it failed and the module is free again.
+    a.wait_until(Duration::from_secs(60), "A to fail B's deployment", |s| {
+        history(s).first().is_some_and(|d| d["state"] == "failed")
+    });
+    let failed = &history(&a)[0];
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("interrupted"),
+        "{failed}"
+    );
+    let (code, answer, stderr) = deploy(&a, "ws_test", &v3);
+    assert_eq!(code, 0, "{answer} {stderr}");
+    assert_eq!(
+        reports(&answer["deployment"]),
+        pairs(&[("a", "switched")]),
+        "B is gone: only A reports"
+    );
+}
