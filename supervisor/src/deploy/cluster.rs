@@ -32,6 +32,10 @@ const BROADCAST: &str = "convotic.cluster.converge";
 const MAX_REQUEST: usize = 4096;
 /// Requests handled at once by one node (each may wait for a module to start).
 const CONCURRENT_REQUESTS: usize = 16;
+/// Longest a node works on one request.
+const ANSWER_WITHIN: Duration = Duration::from_secs(15 * 60);
+/// Largest answer read from a node.
+const MAX_ANSWER: usize = 256 * 1024;
 /// How long a converge request may take on a peer (a switch back included).
 pub(super) const CONVERGE_TIMEOUT: Duration = Duration::from_secs(40);
 
@@ -132,7 +136,7 @@ impl ClusterLink {
                 })
             }
         };
-        if message.payload.len() > MAX_REQUEST * 16 {
+        if message.payload.len() > MAX_ANSWER {
             return Err(format!(
                 "its answer is {} bytes: too large",
                 message.payload.len()
@@ -187,13 +191,33 @@ pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REQUESTS));
     let mut requests = futures::stream::select(mine, broadcast);
     while let Some(message) = requests.next().await {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
         let (deployer, client) = (Arc::clone(&deployer), client.clone());
+        // Never queued: a node flooded with requests answers "busy" at once.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            if let Some(to) = message.reply {
+                let busy = Reply::refused(format!(
+                    "this node is handling {CONCURRENT_REQUESTS} cluster requests already"
+                ));
+                if let Ok(body) = serde_json::to_vec(&busy) {
+                    let _ = client.publish(to, body.into()).await;
+                }
+            }
+            continue;
+        };
         tokio::spawn(async move {
             let _slot = slot;
-            let reply = answer(&deployer, &message.payload).await;
+            let reply = match tokio::time::timeout(
+                ANSWER_WITHIN,
+                answer(&deployer, &message.payload),
+            )
+            .await
+            {
+                Ok(reply) => reply,
+                Err(_) => Reply::refused(format!(
+                    "not done within {}",
+                    humantime::format_duration(ANSWER_WITHIN)
+                )),
+            };
             if let Some(to) = message.reply {
                 match serde_json::to_vec(&reply) {
                     Ok(body) => {

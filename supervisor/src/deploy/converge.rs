@@ -2,9 +2,13 @@
 //! catch-up loop (`deploy/reconcile.rs`): switch to a deployment under way, make a module match
 //! the store, and install a package it lacks from the archive kept in the store.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::cluster::Reply;
+
+/// How long a switch asked by another node waits for an operation of the module under way on
+/// this node (a catch-up) to end.
+const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 use super::error::DeployError;
 use super::packages;
 use super::Deployer;
@@ -18,8 +22,11 @@ impl Deployer {
         match self.switch_to_record(id).await {
             Ok(message) => Reply::done(message),
             Err((message, logs)) => Reply {
-                logs,
-                ..Reply::refused(message)
+                logs: logs
+                    .into_iter()
+                    .map(|line| crate::store::truncate_utf8(&line, 400))
+                    .collect(),
+                ..Reply::refused(crate::store::truncate_utf8(&message, 4096))
             },
         }
     }
@@ -38,8 +45,21 @@ impl Deployer {
             ));
         }
         let _busy = self
-            .claim(&record.workspace, &record.module)
+            .claim_within(&record.workspace, &record.module, CLAIM_WAIT)
+            .await
             .map_err(plain)?;
+        // Settled meanwhile (failed by its node, or by a catch-up): nothing to switch to.
+        let record = self
+            .store
+            .deployment(id)
+            .await
+            .map_err(|e| plain(e.into()))?;
+        if record.state != "deploying" {
+            return Err((
+                format!("deployment {id} is {}, not under way", record.state),
+                Vec::new(),
+            ));
+        }
         self.refuse_config_module(&record.workspace, &record.module)
             .map_err(plain)?;
         let dir = self.ensure_package(&record).await.map_err(plain)?;
@@ -52,9 +72,16 @@ impl Deployer {
         let spec = manifest
             .to_spec(&record.workspace, &dir, source, &self.settings)
             .map_err(|e| (format!("the package of {id}: {e}"), Vec::new()))?;
+        let draining = self
+            .supervisor
+            .find(Some(&record.workspace), &record.module)
+            .ok()
+            .map(|h| h.spec().working_dir.clone());
         let (_, message) = self
             .switch_here(&record.workspace, &record.module, spec)
             .await?;
+        self.prune_here(&record.workspace, &record.module, draining.as_deref())
+            .await;
         Ok(message)
     }
 
@@ -87,7 +114,7 @@ impl Deployer {
         let Some(deployed) = deployed else {
             if running.is_some() {
                 let _ = self.supervisor.remove(workspace, module).await;
-                self.prune_here(workspace, module).await;
+                self.prune_here(workspace, module, None).await;
                 return Ok("removed (no longer deployed)".into());
             }
             return Ok("not deployed, not running".into());
@@ -121,7 +148,9 @@ impl Deployer {
                 .map_err(|(reason, _)| reason)?;
             format!("switched to {} ({})", active.id, active.version)
         };
-        self.prune_here(workspace, module).await;
+        let draining = running.map(|h| h.spec().working_dir.clone());
+        self.prune_here(workspace, module, draining.as_deref())
+            .await;
         Ok(message)
     }
 
@@ -182,7 +211,9 @@ impl Deployer {
 
     /// Deletes this node's copies of the module's packages the store no longer keeps (the
     /// node running an operation decides which are kept).
-    pub(super) async fn prune_here(&self, workspace: &str, module: &str) {
+    /// `draining`: the directory of the version just replaced here, never deleted (its
+    /// instance may still be finishing calls from it).
+    pub(super) async fn prune_here(&self, workspace: &str, module: &str, draining: Option<&Path>) {
         let Ok(history) = self.store.deployments_of(workspace, module, 1000).await else {
             return;
         };
@@ -190,7 +221,10 @@ impl Deployer {
             .iter()
             .filter(|d| !d.package_kept && d.package == d.id)
             .map(|d| d.id.clone())
-            .filter(|id| packages::package_dir(&self.packages, workspace, module, id).exists())
+            .filter(|id| {
+                let dir = packages::package_dir(&self.packages, workspace, module, id);
+                dir.exists() && !draining.is_some_and(|d| d.starts_with(&dir))
+            })
             .collect();
         if !gone.is_empty() {
             packages::delete(&self.packages, workspace, module, &gone);

@@ -79,6 +79,11 @@ impl From<StoreError> for DeployError {
                 code: "not_found",
                 message,
             },
+            // The store's only conflicts here: a deployment of the module under way.
+            StoreError::Conflict(message) => DeployError::Conflict {
+                code: "operation_in_progress",
+                message,
+            },
             other => DeployError::Unavailable(other.to_string()),
         }
     }

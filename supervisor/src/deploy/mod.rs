@@ -136,6 +136,32 @@ impl Deployer {
         Arc::clone(&self.uploads).try_acquire_owned().ok()
     }
 
+    /// Whether an operation of `workspace/module` is under way on this node.
+    fn is_busy(&self, workspace: &str, module: &str) -> bool {
+        self.busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&format!("{workspace}/{module}"))
+    }
+
+    /// Claims `workspace/module`, waiting up to `wait` for an operation under way on this node
+    /// (a catch-up) to end; 409 after that.
+    async fn claim_within(
+        &self,
+        workspace: &str,
+        module: &str,
+        wait: std::time::Duration,
+    ) -> Result<BusyGuard<'_>, DeployError> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            match self.claim(workspace, module) {
+                Ok(guard) => return Ok(guard),
+                Err(e) if std::time::Instant::now() >= until => return Err(e),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// Claims `workspace/module` for one operation, or 409.
     fn claim(&self, workspace: &str, module: &str) -> Result<BusyGuard<'_>, DeployError> {
         let key = format!("{workspace}/{module}");

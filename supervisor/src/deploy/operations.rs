@@ -10,7 +10,7 @@ use super::error::DeployError;
 use super::packages;
 use super::Deployer;
 use crate::config::{ModuleSource, ModuleSpec};
-use crate::store::{Deployment, NewDeployment, StoreError};
+use crate::store::{Deployment, NewDeployment};
 use crate::supervision::membership;
 use crate::supervision::{FindError, ModuleHandle, State};
 
@@ -393,13 +393,7 @@ impl Deployer {
 
     /// Records a deployment under way; another one of the module (on any node) is a 409.
     async fn start_record(&self, new: NewDeployment) -> Result<Deployment, DeployError> {
-        self.store.deployment_start(new).await.map_err(|e| match e {
-            StoreError::Conflict(message) => DeployError::Conflict {
-                code: "operation_in_progress",
-                message,
-            },
-            other => other.into(),
-        })
+        Ok(self.store.deployment_start(new).await?)
     }
 
     /// Switches this node to `spec`, then every other live node of a cluster; records the
@@ -419,18 +413,36 @@ impl Deployer {
             Err((reason, logs)) => return Err(self.failed(&record, reason, logs).await),
         };
         let rollout = self.roll_out(&record, &message, start_timeout).await;
-        if !rollout.nodes.is_empty() {
-            let nodes = serde_json::to_value(&rollout.nodes).unwrap_or_default();
-            if let Err(e) = self.store.deployment_set_nodes(&record.id, &nodes).await {
-                tracing::warn!("cannot record the nodes' reports of {}: {e}", record.id);
+        let outcome = match rollout.failure {
+            None => self
+                .store
+                .deployment_activated(&record.id)
+                .await
+                .map_err(|e| (format!("it could not be recorded active: {e}"), Vec::new())),
+            Some(failure) => Err(failure),
+        };
+        let mut nodes = rollout.nodes;
+        let mut deployment = match outcome {
+            Ok(deployment) => deployment,
+            Err((reason, logs)) => {
+                // Recorded failed first, so no node takes the candidate for one under way; its
+                // package is deleted once no node runs it any more.
+                if let Err(e) = self.store.deployment_failed(&record.id, &reason).await {
+                    tracing::warn!("cannot record {} failed yet: {e}", record.id);
+                }
+                self.roll_back_all(&record, &rollout.peers, &mut nodes)
+                    .await;
+                let mut error = self.failed(&record, reason, logs).await;
+                self.record_nodes(&record.id, &nodes).await;
+                if let DeployError::Failed { deployment, .. } = &mut error {
+                    deployment.nodes = serde_json::to_value(&nodes).unwrap_or_default();
+                }
+                self.announce(&record.workspace, &record.module).await;
+                return Err(error);
             }
-        }
-        if let Some((reason, logs)) = rollout.failure {
-            let error = self.failed(&record, reason, logs).await;
-            self.announce(&record.workspace, &record.module).await;
-            return Err(error);
-        }
-        let deployment = self.store.deployment_activated(&record.id).await?;
+        };
+        self.record_nodes(&record.id, &nodes).await;
+        deployment.nodes = serde_json::to_value(&nodes).unwrap_or_default();
         self.prune(&record.workspace, &record.module).await;
         // Nodes that joined while it rolled out switch now (the others run it already).
         self.announce(&record.workspace, &record.module).await;
@@ -443,6 +455,17 @@ impl Deployer {
             message,
             module,
         })
+    }
+
+    /// Stores what each node reported for deployment `id` (nothing on one node).
+    async fn record_nodes(&self, id: &str, nodes: &[super::NodeReport]) {
+        if nodes.is_empty() {
+            return;
+        }
+        let value = serde_json::to_value(nodes).unwrap_or_default();
+        if let Err(e) = self.store.deployment_set_nodes(id, &value).await {
+            tracing::warn!("cannot record the nodes' reports of {id}: {e}");
+        }
     }
 
     /// Hands `spec` to this node's module (a new one is added) and waits until it took over;
@@ -521,6 +544,11 @@ impl Deployer {
                 }
             }
         }
+    }
+
+    /// [`Deployer::announce`] for the catch-up.
+    pub(super) async fn announce_converge(&self, workspace: &str, module: &str) {
+        self.announce(workspace, module).await
     }
 
     /// Tells every node of a cluster, without waiting, to converge `workspace/module`.

@@ -45,6 +45,29 @@ impl Deployer {
                 "deployments left under way by nodes that are gone are recorded failed"
             );
         }
+        // This node's own deployments under way whose operation is over (recording the outcome
+        // failed): failed now, and every node brought back.
+        let under_way = self
+            .store
+            .deployments_under_way()
+            .await
+            .map_err(|e| e.to_string())?;
+        for stuck in under_way
+            .into_iter()
+            .filter(|d| d.origin == membership::instance_id())
+            .filter(|d| !self.is_busy(&d.workspace, &d.module))
+        {
+            tracing::warn!(
+                deployment = %stuck.id,
+                "a deployment of this node was left under way: recorded failed, every node goes back"
+            );
+            let _ = self
+                .store
+                .deployment_failed(&stuck.id, crate::store::INTERRUPTED_DEPLOYMENT)
+                .await;
+            self.announce_converge(&stuck.workspace, &stuck.module)
+                .await;
+        }
         let deployed = self
             .store
             .deployed_modules()

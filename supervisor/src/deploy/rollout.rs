@@ -1,7 +1,7 @@
 //! Rolling a deployment out to the other live nodes of a cluster once this node switched: every
-//! peer is asked at once to switch; if one cannot, this node and every peer go back to the
-//! active version (the candidate was never recorded active) and the deployment fails, naming
-//! the node. On one node (SQLite) there is nothing to roll out.
+//! peer is asked at once to switch; if one cannot, the deployment is recorded failed (naming the
+//! node) and then this node and every peer go back to the active version (the candidate was
+//! never recorded active). On one node (SQLite) there is nothing to roll out.
 
 use std::time::Duration;
 
@@ -17,14 +17,16 @@ pub(super) struct Rollout {
     pub nodes: Vec<NodeReport>,
     /// Why the deployment failed, and the failed candidate's output lines.
     pub failure: Option<(String, Vec<String>)>,
+    /// The peers asked.
+    pub peers: Vec<Peer>,
 }
 
 /// Extra time a peer gets beyond the module's start timeout (fetching the package).
 const PEER_SLACK: Duration = Duration::from_secs(30);
 
 impl Deployer {
-    /// Asks every live peer to switch to `record` (this node did: `here` says how), and on any
-    /// failure brings every node back to the active version. `start_timeout`: the module's.
+    /// Asks every live peer to switch to `record` (this node did: `here` says how) and collects
+    /// their reports. `start_timeout`: the module's.
     pub(super) async fn roll_out(
         &self,
         record: &Deployment,
@@ -39,15 +41,18 @@ impl Deployer {
             Ok(peers) => peers,
             Err(e) => {
                 let reason = format!("cannot list the cluster's live nodes: {e}");
-                return self
-                    .roll_back_all(record, &[], nodes, (reason, Vec::new()))
-                    .await;
+                return Rollout {
+                    nodes,
+                    failure: Some((reason, Vec::new())),
+                    peers: Vec::new(),
+                };
             }
         };
         if peers.is_empty() {
             return Rollout {
                 nodes,
                 failure: None,
+                peers,
             };
         }
         let request = Request::Switch {
@@ -81,47 +86,43 @@ impl Deployer {
             }
             nodes.push(report(peer, state, message));
         }
-        if failures.is_empty() {
-            return Rollout {
-                nodes,
-                failure: None,
-            };
+        let failure = (!failures.is_empty()).then(|| {
+            (
+                format!(
+                    "not every node took it over (every node goes back to what ran before): {}",
+                    failures.join("; ")
+                ),
+                logs,
+            )
+        });
+        Rollout {
+            nodes,
+            failure,
+            peers,
         }
-        let reason = format!(
-            "not every node took it over, so every node went back to the active version: {}",
-            failures.join("; ")
-        );
-        self.roll_back_all(record, &peers, nodes, (reason, logs))
-            .await
     }
 
-    /// Brings this node and `peers` back to what the store holds active for `record`'s module.
-    async fn roll_back_all(
+    /// Once `record` is recorded failed: brings this node and every peer (those that did not
+    /// answer too) back to what the store holds for its module; notes on each report whether
+    /// that node went back.
+    pub(super) async fn roll_back_all(
         &self,
         record: &Deployment,
         peers: &[Peer],
-        mut nodes: Vec<NodeReport>,
-        failure: (String, Vec<String>),
-    ) -> Rollout {
+        nodes: &mut [NodeReport],
+    ) {
         let (workspace, module) = (&record.workspace, &record.module);
         let here = self.converge_claimed(workspace, module).await;
-        back(&mut nodes[0], here);
+        if let Some(first) = nodes.first_mut() {
+            back(first, here);
+        }
         if let Some(link) = self.cluster.get() {
-            let switched: Vec<Peer> = peers
-                .iter()
-                .filter(|peer| {
-                    nodes
-                        .iter()
-                        .any(|n| n.instance == peer.instance && n.state == "switched")
-                })
-                .cloned()
-                .collect();
             let request = Request::Converge {
                 workspace: workspace.clone(),
                 module: module.clone(),
             };
-            let answers = link.ask_all(&switched, &request, CONVERGE_TIMEOUT).await;
-            for (peer, answer) in switched.iter().zip(answers) {
+            let answers = link.ask_all(peers, &request, CONVERGE_TIMEOUT).await;
+            for (peer, answer) in peers.iter().zip(answers) {
                 if let Some(node) = nodes.iter_mut().find(|n| n.instance == peer.instance) {
                     back(
                         node,
@@ -134,10 +135,6 @@ impl Deployer {
                     );
                 }
             }
-        }
-        Rollout {
-            nodes,
-            failure: Some(failure),
         }
     }
 }

@@ -118,6 +118,24 @@ fn from_row(row: &rusqlite::Row) -> rusqlite::Result<Deployment> {
     })
 }
 
+/// `Conflict` while a deployment of `workspace/module` is under way.
+fn refuse_under_way(conn: &Connection, workspace: &str, module: &str) -> Result<(), StoreError> {
+    let other: Option<(String, String)> = conn
+        .query_row(
+            "SELECT id, origin FROM deployments
+             WHERE workspace_id = ?1 AND module = ?2 AND state = 'deploying' LIMIT 1",
+            [workspace, module],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    match other {
+        Some(other) => Err(StoreError::Conflict(deployment_under_way(
+            workspace, module, &other,
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn get(conn: &Connection, id: &str) -> Result<Option<Deployment>, StoreError> {
     Ok(conn
         .query_row(
@@ -142,12 +160,29 @@ pub(crate) fn check_archive_size(package: &str, size: i64, max: u64) -> Result<(
     Ok(())
 }
 
-/// Why a deployment cannot start while `other` of the same module is under way.
-pub(crate) fn deployment_under_way(new: &NewDeployment, other: &str) -> String {
+/// Why `workspace/module` cannot be deployed or changed while deployment `other` (id, origin)
+/// is under way.
+pub(crate) fn deployment_under_way(
+    workspace: &str,
+    module: &str,
+    other: &(String, String),
+) -> String {
+    let by = match other.1.as_str() {
+        "" => String::new(),
+        origin => format!(" by supervisor {origin}"),
+    };
     format!(
-        "deployment {other} of {}/{} is under way (possibly on another node of the cluster); \
-         retry once it has finished",
-        new.workspace, new.module
+        "deployment {} of {workspace}/{module} is under way{by}; retry once it has finished \
+         (one left by a supervisor that stopped is recorded failed within a minute)",
+        other.0
+    )
+}
+
+/// Why `record` cannot be recorded active.
+pub(crate) fn not_under_way(record: &Deployment) -> String {
+    format!(
+        "deployment {} is {}, no longer under way ({}): it cannot become active",
+        record.id, record.state, record.reason
     )
 }
 
@@ -161,17 +196,7 @@ impl Store {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             require_workspace(&tx, &new.workspace)?;
-            let under_way: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM deployments
-                     WHERE workspace_id = ?1 AND module = ?2 AND state = 'deploying' LIMIT 1",
-                    [&new.workspace, &new.module],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            if let Some(other) = under_way {
-                return Err(StoreError::Conflict(deployment_under_way(&new, &other)));
-            }
+            refuse_under_way(&tx, &new.workspace, &new.module)?;
             let id = new_id("dep_");
             let kind = if new.rollback_of.is_some() {
                 "rollback"
@@ -208,6 +233,8 @@ impl Store {
 
     /// Makes deployment `id` the active one of its module (enabled), in one transaction: the
     /// previously active one becomes `superseded` (or `rolled_back` when `id` is a rollback).
+    /// Only a deployment under way can: another one is `FailedPrecondition` (a node that was
+    /// taken for gone had it recorded failed meanwhile).
     pub async fn deployment_activated(&self, id: &str) -> Result<Deployment, StoreError> {
         if let Some(pg) = self.pg() {
             return pg.deployment_activated(id).await;
@@ -217,6 +244,9 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let record = get(&tx, &id)?
                 .ok_or_else(|| StoreError::NotFound(format!("no deployment {id}")))?;
+            if record.state != "deploying" {
+                return Err(StoreError::FailedPrecondition(not_under_way(&record)));
+            }
             let previous: Option<String> = tx
                 .query_row(
                     "SELECT active_id FROM deployed_modules WHERE workspace_id = ?1 AND module = ?2",
@@ -254,7 +284,8 @@ impl Store {
         .await
     }
 
-    /// Marks deployment `id` `failed` with `reason`; the module's active one is unchanged.
+    /// Marks deployment `id` `failed` with `reason` if it is still under way (a record already
+    /// settled is left as it is); returns the record. The module's active one is unchanged.
     pub async fn deployment_failed(
         &self,
         id: &str,
@@ -268,7 +299,7 @@ impl Store {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE deployments SET state = 'failed', reason = ?2, finished_at_ms = ?3
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND state = 'deploying'",
                 rusqlite::params![id, reason, signed(now_ms())],
             )?;
             get(conn, &id)?.ok_or_else(|| StoreError::NotFound(format!("no deployment {id}")))
@@ -505,10 +536,14 @@ impl Store {
         }
         let (workspace, module) = (workspace.to_string(), module.to_string());
         self.write(move |conn| {
-            Ok(conn.execute(
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            refuse_under_way(&tx, &workspace, &module)?;
+            let changed = tx.execute(
                 "UPDATE deployed_modules SET enabled = ?3 WHERE workspace_id = ?1 AND module = ?2",
                 rusqlite::params![workspace, module, enabled],
-            )? > 0)
+            )? > 0;
+            tx.commit()?;
+            Ok(changed)
         })
         .await
     }
@@ -528,6 +563,7 @@ impl Store {
         }
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            refuse_under_way(&tx, &workspace, &module)?;
             let active: Option<String> = tx
                 .query_row(
                     "SELECT active_id FROM deployed_modules WHERE workspace_id = ?1 AND module = ?2",
@@ -548,6 +584,21 @@ impl Store {
             )?;
             tx.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// Every deployment under way, in any module.
+    pub async fn deployments_under_way(&self) -> Result<Vec<Deployment>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.deployments_under_way().await;
+        }
+        self.read(|conn| {
+            let mut statement = conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM deployments WHERE state = 'deploying'"
+            ))?;
+            let rows = statement.query_map([], from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
@@ -781,6 +832,31 @@ mod tests {
             );
             assert_eq!(store.deployment(&mine.id).await.unwrap().state, "deploying");
             assert_eq!(store.deployment(&gone.id).await.unwrap().state, "failed");
+            // A deployment recorded failed (its node taken for gone) never becomes active.
+            assert!(matches!(
+                store.deployment_activated(&gone.id).await,
+                Err(StoreError::FailedPrecondition(m)) if m.contains("no longer under way")
+            ));
+            // Nor does a failed one fail again with another reason.
+            let again = store.deployment_failed(&gone.id, "other").await.unwrap();
+            assert_eq!(again.reason, INTERRUPTED_DEPLOYMENT);
+            // While one is under way, the module is neither removed nor disabled.
+            assert!(matches!(
+                store.deployed_remove("ws_a", "m", "admin").await,
+                Err(StoreError::Conflict(m)) if m.contains(&mine.id) && m.contains("host:1:live")
+            ));
+            assert!(matches!(
+                store.deployed_set_enabled("ws_a", "m", false).await,
+                Err(StoreError::Conflict(_))
+            ));
+            let listed: Vec<_> = store
+                .deployments_under_way()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect();
+            assert_eq!(listed, std::slice::from_ref(&mine.id));
             let nodes = serde_json::json!([{"node": "a", "state": "switched"}]);
             store.deployment_set_nodes(&mine.id, &nodes).await.unwrap();
             let record = store.deployment(&mine.id).await.unwrap();

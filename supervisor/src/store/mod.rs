@@ -62,6 +62,7 @@ pub use queue::{
     QueueSubscription,
 };
 pub use schema::SCHEMA_VERSION;
+pub use util::truncate_utf8;
 pub use workflows::{NewWorkflowRun, WorkflowRun};
 pub use workspaces::Workspace;
 

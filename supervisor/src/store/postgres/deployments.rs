@@ -9,7 +9,9 @@
 use super::pg_transaction;
 use super::util::{signed, unsigned};
 use super::{PgError, PgStore};
-use crate::store::deployments::{check_archive_size, deployment_under_way, ARCHIVE_CHUNK};
+use crate::store::deployments::{
+    check_archive_size, deployment_under_way, not_under_way, ARCHIVE_CHUNK,
+};
 use crate::store::util::{new_id, now_ms};
 use crate::store::{DeployedModule, Deployment, NewDeployment, StoreError, INTERRUPTED_DEPLOYMENT};
 
@@ -65,6 +67,61 @@ async fn get(
         .map(|row| row_to_deployment(&row)))
 }
 
+/// A READ COMMITTED transaction holding the lock of `workspace/module`'s deployments (taken
+/// first, so every later statement sees what the previous holder committed; the isolation is
+/// set here, whatever the server's default).
+async fn locked_transaction<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    workspace: &str,
+    module: &str,
+) -> Result<deadpool_postgres::Transaction<'a>, StoreError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(PgError::from)?;
+    let lock = format!("deployment:{workspace}/{module}");
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&lock],
+    )
+    .await
+    .map_err(PgError::from)?;
+    Ok(tx)
+}
+
+/// `Conflict` while a deployment of `workspace/module` is under way.
+async fn refuse_under_way(
+    client: &impl tokio_postgres::GenericClient,
+    workspace: &str,
+    module: &str,
+) -> Result<(), StoreError> {
+    match under_way(client, workspace, module).await? {
+        Some(other) => Err(StoreError::Conflict(deployment_under_way(
+            workspace, module, &other,
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The deployment of `workspace/module` under way (id and origin), if any.
+async fn under_way(
+    client: &impl tokio_postgres::GenericClient,
+    workspace: &str,
+    module: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT id, origin FROM deployments
+             WHERE workspace_id = $1 AND module = $2 AND state = 'deploying' LIMIT 1",
+            &[&workspace, &module],
+        )
+        .await
+        .map_err(PgError::from)?
+        .map(|row| (row.get(0), row.get(1))))
+}
+
 impl PgStore {
     /// Records a deployment as `deploying`; an unknown workspace is `NotFound`, another
     /// deployment of the module under way `Conflict`. The check and the insert hold a
@@ -80,25 +137,13 @@ impl PgStore {
             "deploy"
         };
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(PgError::from)?;
-        let lock = format!("deployment:{}/{}", new.workspace, new.module);
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&lock],
-        )
-        .await
-        .map_err(PgError::from)?;
-        let under_way: Option<String> = tx
-            .query_opt(
-                "SELECT id FROM deployments
-                 WHERE workspace_id = $1 AND module = $2 AND state = 'deploying' LIMIT 1",
-                &[&new.workspace, &new.module],
-            )
-            .await
-            .map_err(PgError::from)?
-            .map(|row| row.get(0));
-        if let Some(other) = under_way {
-            return Err(StoreError::Conflict(deployment_under_way(&new, &other)));
+        let tx = locked_transaction(&mut client, &new.workspace, &new.module).await?;
+        if let Some(other) = under_way(&*tx, &new.workspace, &new.module).await? {
+            return Err(StoreError::Conflict(deployment_under_way(
+                &new.workspace,
+                &new.module,
+                &other,
+            )));
         }
         let row = tx
             .query_one(
@@ -145,6 +190,9 @@ impl PgStore {
             let Some(record) = get(&*tx, id).await? else {
                 return Err(StoreError::NotFound(format!("no deployment {id}")).into());
             };
+            if record.state != "deploying" {
+                return Err(StoreError::FailedPrecondition(not_under_way(&record)).into());
+            }
             let previous: Option<String> = tx
                 .query_opt(
                     "SELECT active_id FROM deployed_modules
@@ -189,7 +237,8 @@ impl PgStore {
         })
     }
 
-    /// Marks deployment `id` `failed` with `reason`; the module's active one is unchanged.
+    /// Marks deployment `id` `failed` with `reason` if it is still under way (a record already
+    /// settled is left as it is); returns the record. The module's active one is unchanged.
     pub(crate) async fn deployment_failed(
         &self,
         id: &str,
@@ -197,17 +246,15 @@ impl PgStore {
     ) -> Result<Deployment, StoreError> {
         let client = self.client().await?;
         client
-            .query_opt(
-                &format!(
-                    "UPDATE deployments SET state = 'failed', reason = $2, finished_at_ms = $3
-                     WHERE id = $1
-                     RETURNING {COLUMNS}"
-                ),
+            .execute(
+                "UPDATE deployments SET state = 'failed', reason = $2, finished_at_ms = $3
+                 WHERE id = $1 AND state = 'deploying'",
                 &[&id, &reason, &signed(now_ms())],
             )
             .await
-            .map_err(PgError::from)?
-            .map(|row| row_to_deployment(&row))
+            .map_err(PgError::from)?;
+        get(&**client, id)
+            .await?
             .ok_or_else(|| StoreError::NotFound(format!("no deployment {id}")))
     }
 
@@ -396,46 +443,63 @@ impl PgStore {
         module: &str,
         enabled: bool,
     ) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let n = client
+        let mut client = self.client().await?;
+        let tx = locked_transaction(&mut client, workspace, module).await?;
+        refuse_under_way(&*tx, workspace, module).await?;
+        let n = tx
             .execute(
                 "UPDATE deployed_modules SET enabled = $3 WHERE workspace_id = $1 AND module = $2",
                 &[&workspace, &module, &enabled],
             )
             .await
             .map_err(PgError::from)?;
+        tx.commit().await.map_err(PgError::from)?;
         Ok(n > 0)
     }
 
     /// Removes a deployed module (its active deployment becomes `removed` with `reason`);
-    /// `false` when it is not deployed.
+    /// `false` when it is not deployed, `Conflict` while a deployment of it is under way.
     pub(crate) async fn deployed_remove(
         &self,
         workspace: &str,
         module: &str,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        pg_transaction!(self, |tx| {
-            let active: Option<String> = tx
-                .query_opt(
-                    "DELETE FROM deployed_modules WHERE workspace_id = $1 AND module = $2
-                     RETURNING active_id",
-                    &[&workspace, &module],
-                )
-                .await?
-                .map(|row| row.get(0));
-            match active {
-                Some(active) => {
-                    tx.execute(
-                        "UPDATE deployments SET state = 'removed', reason = $2 WHERE id = $1",
-                        &[&active, &reason],
-                    )
-                    .await?;
-                    true
-                }
-                None => false,
-            }
-        })
+        let mut client = self.client().await?;
+        let tx = locked_transaction(&mut client, workspace, module).await?;
+        refuse_under_way(&*tx, workspace, module).await?;
+        let active: Option<String> = tx
+            .query_opt(
+                "DELETE FROM deployed_modules WHERE workspace_id = $1 AND module = $2
+                 RETURNING active_id",
+                &[&workspace, &module],
+            )
+            .await
+            .map_err(PgError::from)?
+            .map(|row| row.get(0));
+        if let Some(active) = &active {
+            tx.execute(
+                "UPDATE deployments SET state = 'removed', reason = $2 WHERE id = $1",
+                &[active, &reason],
+            )
+            .await
+            .map_err(PgError::from)?;
+        }
+        tx.commit().await.map_err(PgError::from)?;
+        Ok(active.is_some())
+    }
+
+    /// Every deployment under way, in any module.
+    pub(crate) async fn deployments_under_way(&self) -> Result<Vec<Deployment>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {COLUMNS} FROM deployments WHERE state = 'deploying'"),
+                &[],
+            )
+            .await
+            .map_err(PgError::from)?;
+        Ok(rows.iter().map(row_to_deployment).collect())
     }
 
     /// Records that the packages of these deployments were deleted from disk (one statement).
