@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         dead_letter_stream: "CONVOTIC_DEAD".into(),
         duplicate_window: Duration::from_secs(120),
         request_timeout: Duration::from_secs(5),
+        replicas: 1,
     };
     let bus = NatsBus::connect(&config).await?;
     let workspace = format!("ws_bench_{}", hex::encode(rand::random::<[u8; 4]>()));

@@ -16,7 +16,7 @@ use convotic_supervisor::bus::{
     Backend, BusError, Delivery, Outgoing, Subscription, SubscriptionSpec,
 };
 use convotic_supervisor::config::NatsConfig;
-use nats_server::NatsServer;
+use nats_server::{NatsCluster, NatsServer};
 
 const WS: &str = "ws_test";
 
@@ -27,6 +27,7 @@ fn config(url: &str) -> NatsConfig {
         dead_letter_stream: "CONVOTIC_DEAD".into(),
         duplicate_window: Duration::from_secs(120),
         request_timeout: Duration::from_secs(5),
+        replicas: 1,
     }
 }
 
@@ -760,4 +761,67 @@ async fn resubscribing_with_changed_settings_updates_the_consumer() {
     let delivery = next_within(&mut sub, Duration::from_secs(5)).await;
     assert_eq!(delivery.topic, "orders.updated");
     delivery.acker.ack().await.unwrap();
+}
+
+/// The streams of a NATS cluster's supervisors are replicated (`[nats] replicas = 3`); the
+/// supervisors of a cluster start together and each creates them at once. A creation racing
+/// another of the same replicated stream (or a lookup of it) can go unanswered on nats-server
+/// 2.9.10: each bus looks again and finds the stream, so every one connects. The race is
+/// played three times (the streams deleted in between), since it is not lost every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buses_connecting_at_once_to_a_nats_cluster_share_replicated_streams() {
+    init_logs();
+    let cluster = NatsCluster::start(3);
+    cluster.wait_ready().await;
+    // Each through another server, as supervisors on different machines.
+    let [first, second, third] = [0, 1, 2].map(|node| NatsConfig {
+        replicas: 3,
+        ..config(&cluster.node_url(node))
+    });
+    let client = async_nats::connect(cluster.node_url(0)).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let streams = [
+        "CONVOTIC_TOPICS",
+        "CONVOTIC_DEAD",
+        "CONVOTIC_CRON",
+        "CONVOTIC_OUTBOX",
+    ];
+    for round in 0..3 {
+        let (a, b, c) = tokio::join!(
+            NatsBus::connect(&first),
+            NatsBus::connect(&second),
+            NatsBus::connect(&third)
+        );
+        for bus in [a, b, c] {
+            bus.unwrap_or_else(|e| panic!("round {round}: a bus did not connect: {e}"));
+        }
+        for name in streams {
+            let mut stream = js.get_stream(name).await.unwrap();
+            let info = stream.info().await.unwrap();
+            assert_eq!(info.config.num_replicas, 3, "{name}");
+            js.delete_stream(name).await.unwrap();
+        }
+    }
+}
+
+/// More replicas than a lone server can hold: refused at connect, with the server's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_streams_on_a_single_server_are_refused_at_connect() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let result = NatsBus::connect(&NatsConfig {
+        replicas: 3,
+        ..config(&server.url())
+    })
+    .await;
+    let Err(err) = result else {
+        panic!("R3 streams on a single server were accepted");
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains("cannot create NATS stream CONVOTIC_TOPICS")
+            && message.contains("replicas"),
+        "{message}"
+    );
 }

@@ -5,8 +5,9 @@
 //! Binaries come from the workspace's target directory; build them first with
 //! `cargo build --workspace --bins` (the README's test command does).
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ pub mod direct;
 pub mod fake_provider;
 pub mod load;
 pub mod nats;
+pub mod netns;
 pub mod packages;
 pub mod postgres;
 pub mod showcase;
@@ -113,6 +115,64 @@ impl ModuleEntry {
     }
 }
 
+/// Where and how a supervisor process runs ([`Supervisor::start_with_options`]); the default
+/// runs the binary directly, listening on 127.0.0.1.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Program and arguments run with the supervisor's command line appended, e.g.
+    /// `ip netns exec <namespace>`. The prefix must exec the binary (as `ip netns exec` does),
+    /// so the child's pid is the supervisor's: signals, [`Supervisor::pid`] and
+    /// [`Supervisor::descendants`] work as without one. Empty: the binary itself.
+    pub prefix: Vec<OsString>,
+    /// Address the supervisor listens on (`[server] listen`) and is reached at. Default
+    /// `127.0.0.1`.
+    pub host: String,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self {
+            prefix: Vec::new(),
+            host: "127.0.0.1".into(),
+        }
+    }
+}
+
+impl StartOptions {
+    /// The supervisor binary with `args`, behind the prefix; output appended to `log`.
+    fn command(&self, args: &[&std::ffi::OsStr], log: std::fs::File) -> Command {
+        let supervisor = binary("convotic-supervisor");
+        let mut command = match self.prefix.split_first() {
+            Some((program, prefix_args)) => {
+                let mut command = Command::new(program);
+                command.args(prefix_args).arg(supervisor);
+                command
+            }
+            None => Command::new(supervisor),
+        };
+        command
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("CONVOTIC_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        command
+    }
+
+    /// Starts `convotic-supervisor run --config <config>`, its output appended to `log`.
+    fn spawn_run(&self, config: &Path, log: std::fs::File) -> Child {
+        self.command(
+            &["run".as_ref(), "--config".as_ref(), config.as_os_str()],
+            log,
+        )
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn supervisor ({:?}): {e}", self.prefix))
+    }
+}
+
 /// A running supervisor process with its own temp dir; stopped on drop (SIGTERM, a second
 /// SIGTERM after 5 s, SIGKILL after 3 s more), so it removes its runtime dir.
 pub struct Supervisor {
@@ -125,6 +185,7 @@ pub struct Supervisor {
     /// Admin token.
     pub token: String,
     http: reqwest::blocking::Client,
+    options: StartOptions,
 }
 
 impl Supervisor {
@@ -163,7 +224,43 @@ impl Supervisor {
         server: &[&str],
         tables: &str,
     ) -> Self {
+        Self::start_in_with(
+            dir,
+            modules,
+            defaults,
+            server,
+            tables,
+            StartOptions::default(),
+        )
+    }
+
+    /// Like [`Supervisor::start_full`], run and reached as `options` say (e.g. inside a
+    /// network namespace, listening on its address: see [`netns`]).
+    pub fn start_with_options(
+        modules: &[ModuleEntry],
+        defaults: &[&str],
+        server: &[&str],
+        tables: &str,
+        options: StartOptions,
+    ) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("cvt-e2e")
+            .tempdir()
+            .expect("tempdir");
+        Self::start_in_with(dir, modules, defaults, server, tables, options)
+    }
+
+    fn start_in_with(
+        dir: tempfile::TempDir,
+        modules: &[ModuleEntry],
+        defaults: &[&str],
+        server: &[&str],
+        tables: &str,
+        options: StartOptions,
+    ) -> Self {
+        // A free port here; in another network namespace (a host of its own) one is as good.
         let port = free_port();
+        let host = &options.host;
         // A `# no cgroups` line in `tables` sets `[supervisor] cgroups = false`.
         let cgroups = if tables.contains("# no cgroups") {
             "cgroups = false\n"
@@ -171,7 +268,7 @@ impl Supervisor {
             ""
         };
         let mut config = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n{}\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n{cgroups}[defaults]\n",
+            "[server]\nlisten = \"{host}:{port}\"\n{}\n[supervisor]\ndata_dir = \"data\"\nruntime_dir = \"/tmp\"\n{cgroups}[defaults]\n",
             server.join("\n")
         );
         for line in defaults {
@@ -184,28 +281,17 @@ impl Supervisor {
         let config_path = dir.path().join("convotic.toml");
         std::fs::write(&config_path, &config).expect("write config");
         let log = std::fs::File::create(dir.path().join("supervisor.log")).expect("log file");
-        let child = Command::new(binary("convotic-supervisor"))
-            .arg("run")
-            .arg("--config")
-            .arg(&config_path)
-            .env(
-                "RUST_LOG",
-                std::env::var("CONVOTIC_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn supervisor");
+        let child = options.spawn_run(&config_path, log);
         let mut supervisor = Self {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{host}:{port}"),
             token: String::new(),
             http: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("http client"),
             dir,
+            options,
         };
         let discovery = supervisor.data_dir().join("supervisor.json");
         supervisor.wait_until(Duration::from_secs(20), "supervisor to start", |s| {
@@ -231,6 +317,11 @@ impl Supervisor {
     /// The supervisor's own log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("supervisor.log")).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of the supervisor's log, for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(&self.log(), lines)
     }
 
     /// The supervisor's pid.
@@ -392,15 +483,7 @@ impl Supervisor {
             .append(true)
             .open(self.dir.path().join("supervisor.log"))
             .expect("log file");
-        self.child = Command::new(binary("convotic-supervisor"))
-            .arg("run")
-            .arg("--config")
-            .arg(self.config_path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn supervisor");
+        self.child = self.options.spawn_run(&self.config_path(), log);
         let discovery = self.data_dir().join("supervisor.json");
         self.wait_until(Duration::from_secs(20), "supervisor to restart", |_| {
             discovery.exists()
@@ -443,6 +526,27 @@ pub fn wait_all_dead(pids: &[i32], timeout: Duration) -> Vec<i32> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Makes the process `command` starts die (SIGKILL) when the thread spawning it ends, so a
+/// server a test starts does not outlive a test process killed before its guards ran. Spawn
+/// from the thread that stops it (the test's own), never from a short-lived helper thread.
+pub fn die_with_spawning_thread(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only makes the prctl
+    // system call, which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))
+        });
+    }
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// Reads a pid's command line, for failure messages.

@@ -2,6 +2,9 @@
 //! (with its connections) when the guard is dropped, so no test depends on or leaves behind
 //! state. The server is `$CONVOTIC_TEST_POSTGRES` (a `key=value` connection string without
 //! `dbname`), by default `host=127.0.0.1 port=5432 user=postgres` (trust auth).
+//!
+//! [`PostgresServer`] is a throwaway server of a test's own instead, for tests that need one
+//! on another address (the cluster test in network namespaces).
 
 /// A test database.
 pub struct TestDatabase {
@@ -20,6 +23,12 @@ fn admin(sql: String) -> Result<(), String> {
 
 /// Runs `sql` on database `dbname` (its own thread and runtime).
 fn run_on(dbname: String, sql: String) -> Result<(), String> {
+    run_with(server(), dbname, sql)
+}
+
+/// Runs `sql` on database `dbname` of the server `conninfo` (`key=value` pairs without
+/// `dbname`), on its own thread and runtime.
+fn run_with(conninfo: String, dbname: String, sql: String) -> Result<(), String> {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -27,7 +36,7 @@ fn run_on(dbname: String, sql: String) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .block_on(async move {
                 let (client, connection) = tokio_postgres::connect(
-                    &format!("{} dbname={dbname} connect_timeout=5", server()),
+                    &format!("{conninfo} dbname={dbname} connect_timeout=5"),
                     tokio_postgres::NoTls,
                 )
                 .await
@@ -94,5 +103,178 @@ impl Drop for TestDatabase {
         )) {
             eprintln!("cannot drop test database {}: {e}", self.name);
         }
+    }
+}
+
+/// A throwaway PostgreSQL server of its own (from Debian's packages,
+/// `/usr/lib/postgresql/<version>/bin`), for tests that need one reachable on an address other
+/// than the machine's server (which listens on 127.0.0.1 only and whose configuration is never
+/// touched): `initdb` in a temp dir as the `postgres` user, trust authentication for the
+/// loopback and one given subnet, listening on one given address and a free port. Stopped
+/// (fast shutdown, then SIGKILL) and its directory removed when dropped.
+pub struct PostgresServer {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// The address it listens on.
+    pub host: std::net::Ipv4Addr,
+    /// Its port.
+    pub port: u16,
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` directory.
+fn postgres_bin_dir() -> std::path::PathBuf {
+    let mut dirs: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("postgres").exists().then_some((version, bin))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, bin)| bin).unwrap_or_else(|| {
+        panic!(
+            "no PostgreSQL server binaries under /usr/lib/postgresql: apt-get install postgresql"
+        )
+    })
+}
+
+impl PostgresServer {
+    /// Initializes and starts a server listening on `host` (and its own socket directory),
+    /// accepting every user without a password from the loopback and from `trusted` (a CIDR,
+    /// e.g. `10.213.0.0/24`); waits until it answers. Must run as root (the server runs as
+    /// the `postgres` user), on the thread that drops it (the server dies with that thread).
+    pub fn start(host: std::net::Ipv4Addr, trusted: &str) -> Self {
+        use std::os::unix::process::CommandExt;
+        let user = nix::unistd::User::from_name("postgres")
+            .ok()
+            .flatten()
+            .expect("no postgres user: apt-get install postgresql");
+        let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+        let bin = postgres_bin_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("cvt-pg")
+            .tempdir()
+            .expect("tempdir");
+        nix::unistd::chown(dir.path(), Some(user.uid), Some(user.gid))
+            .expect("give the temp dir to the postgres user (run as root)");
+        let data = dir.path().join("data");
+        let output = std::process::Command::new(bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .current_dir(dir.path())
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .expect("run initdb");
+        assert!(
+            output.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let hba = data.join("pg_hba.conf");
+        let mut rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+        rules.push_str(&format!("host all all {trusted} trust\n"));
+        std::fs::write(&hba, rules).expect("write pg_hba.conf");
+        let port = std::net::TcpListener::bind((host, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free port on {host}: {e}"));
+        let log = std::fs::File::create(dir.path().join("postgres.log")).expect("log file");
+        let mut command = std::process::Command::new(bin.join("postgres"));
+        crate::die_with_spawning_thread(&mut command);
+        let child = command
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(dir.path())
+            .args(["-p", &port.to_string()])
+            .args(["-c", &format!("listen_addresses={host}")])
+            .current_dir(dir.path())
+            .uid(uid)
+            .gid(gid)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start postgres");
+        let server = Self {
+            child,
+            dir,
+            host,
+            port,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let conninfo = format!("host={} port={} user=postgres", self.host, self.port);
+            match run_with(conninfo, "postgres".into(), "SELECT 1".into()) {
+                Ok(()) => return,
+                Err(e) if started.elapsed() > std::time::Duration::from_secs(30) => panic!(
+                    "the throwaway PostgreSQL server did not answer on {}:{} within 30 s: {e}\n\
+                     --- its log ---\n{}",
+                    self.host,
+                    self.port,
+                    self.log()
+                ),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Creates database `name`; returns its `postgres://` URL.
+    pub fn create_database(&self, name: &str) -> String {
+        let conninfo = format!("host={} port={} user=postgres", self.host, self.port);
+        run_with(
+            conninfo,
+            "postgres".into(),
+            format!("CREATE DATABASE {name}"),
+        )
+        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        format!("postgres://postgres@{}:{}/{name}", self.host, self.port)
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        use nix::sys::signal::{kill, Signal};
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        // SIGINT: fast shutdown (disconnects clients, no wait for them).
+        let _ = kill(pid, Signal::SIGINT);
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(15) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -190,6 +190,12 @@ pub struct NatsConfig {
     /// Timeout of connecting and of each JetStream request. Default `5s`.
     #[serde(default = "default_nats_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Replicas of the JetStream streams the supervisor creates (topics, dead letters, cron
+    /// claims, outbox): 1 on a single server, 3 (or 5) on a NATS cluster so a stream survives
+    /// the loss of a server. Only applied when a stream is created; an existing stream keeps
+    /// its replicas. 1..=5, default 1.
+    #[serde(default = "default_nats_replicas")]
+    pub replicas: usize,
 }
 
 fn default_topics_stream() -> String {
@@ -203,6 +209,9 @@ fn default_duplicate_window() -> Duration {
 }
 fn default_nats_timeout() -> Duration {
     Duration::from_secs(5)
+}
+fn default_nats_replicas() -> usize {
+    1
 }
 
 /// `[delivery]`.

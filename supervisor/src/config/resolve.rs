@@ -286,6 +286,9 @@ fn parse_checked(
     }
     check_listener_limits(&config.server).map_err(|m| invalid("server".into(), m))?;
     check_delivery(&config.delivery).map_err(|m| invalid("delivery".into(), m))?;
+    if let Some(nats) = &config.nats {
+        check_nats(nats).map_err(|(entry, m)| invalid(entry, m))?;
+    }
     if config.deployments.keep == 0 {
         return Err(invalid(
             "deployments.keep".into(),
@@ -723,6 +726,21 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Bounds of `[nats]`: `replicas` between 1 and 5 (JetStream's own limit).
+fn check_nats(nats: &super::model::NatsConfig) -> Result<(), (String, String)> {
+    if !(1..=5).contains(&nats.replicas) {
+        return Err((
+            "nats.replicas".into(),
+            format!(
+                "{}: must be between 1 and 5 (JetStream's limit); use 1 on a single NATS server, \
+                 3 on a cluster of three",
+                nats.replicas
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The listener's timeouts and limits must all be positive, and one response must fit in the
 /// response buffer.
 /// Bounds of `[delivery]`: every wait finite, every count positive.
@@ -800,6 +818,22 @@ mod tests {
         let err = parse_str("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
         let message = err.to_string();
         assert!(message.contains("lisen"), "{message}");
+    }
+
+    #[test]
+    fn nats_replicas_default_to_one_and_stay_within_jetstream_limits() {
+        let nats = |extra: &str| format!("[nats]\nurl = \"nats://127.0.0.1:4222\"\n{extra}");
+        let config = parse_str(&nats("")).unwrap();
+        assert_eq!(config.nats.unwrap().replicas, 1);
+        let config = parse_str(&nats("replicas = 3\n")).unwrap();
+        assert_eq!(config.nats.unwrap().replicas, 3);
+        for bad in ["replicas = 0\n", "replicas = 6\n"] {
+            let message = parse_str(&nats(bad)).unwrap_err().to_string();
+            assert!(
+                message.contains("nats.replicas") && message.contains("between 1 and 5"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -177,3 +177,136 @@ fn free_port() -> u16 {
         .map(|addr| addr.port())
         .expect("a free port")
 }
+
+/// `nodes` `nats-server -js` on 127.0.0.1 forming one NATS cluster (routes to each other), for
+/// tests of replicated streams; killed when dropped.
+pub struct NatsCluster {
+    children: Vec<Child>,
+    ports: Vec<u16>,
+    dir: tempfile::TempDir,
+}
+
+impl NatsCluster {
+    /// Starts the nodes and waits until each accepts connections (a JetStream meta leader is
+    /// elected shortly after: see [`NatsCluster::wait_ready`]).
+    pub fn start(nodes: usize) -> NatsCluster {
+        let binary = NatsServer::binary().expect(
+            "nats-server is not installed: run ./scripts/test (it installs it), \
+             `apt-get install nats-server`, or set CONVOTIC_NATS_SERVER",
+        );
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+        let routes: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+        let mut cluster = NatsCluster {
+            children: Vec::new(),
+            ports,
+            dir,
+        };
+        for i in 0..nodes {
+            let others: Vec<String> = routes
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, port)| format!("\"nats-route://127.0.0.1:{port}\""))
+                .collect();
+            let config = format!(
+                "server_name: n{i}\nlisten: \"127.0.0.1:{}\"\n\
+                 jetstream {{ store_dir: \"{}\" }}\n\
+                 cluster {{ name: test, listen: \"127.0.0.1:{}\", routes: [{}] }}\n",
+                cluster.ports[i],
+                cluster.dir.path().join(format!("n{i}")).display(),
+                routes[i],
+                others.join(", ")
+            );
+            let path = cluster.dir.path().join(format!("n{i}.conf"));
+            std::fs::write(&path, config).expect("write config");
+            let log = File::create(cluster.dir.path().join(format!("n{i}.log"))).expect("log");
+            let mut command = Command::new(&binary);
+            command
+                .arg("-c")
+                .arg(&path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log);
+            // SAFETY: the closure runs in the forked child before exec and only makes the prctl
+            // system call, which is async-signal-safe and allocates nothing.
+            unsafe {
+                command.pre_exec(|| {
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                        .map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))
+                });
+            }
+            cluster
+                .children
+                .push(command.spawn().expect("start nats-server"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for port in &cluster.ports {
+            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port);
+            while TcpStream::connect_timeout(&addr.into(), Duration::from_millis(200)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "a clustered nats-server did not listen on port {port} within 15 s"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        cluster
+    }
+
+    /// Every node's URL, comma-separated.
+    pub fn url(&self) -> String {
+        self.ports
+            .iter()
+            .map(|port| format!("nats://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The URL of node `index`.
+    pub fn node_url(&self, index: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.ports[index])
+    }
+
+    /// Waits until the cluster creates a stream with as many replicas as nodes (its JetStream
+    /// meta leader is elected and every node has joined), then deletes that stream.
+    pub async fn wait_ready(&self) {
+        let client = async_nats::connect(self.node_url(0))
+            .await
+            .expect("connect to the cluster");
+        let js = async_nats::jetstream::ContextBuilder::new()
+            .timeout(Duration::from_secs(1))
+            .build(client);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let created = js
+                .create_stream(async_nats::jetstream::stream::Config {
+                    name: "READY_PROBE".into(),
+                    subjects: vec!["ready.probe".into()],
+                    num_replicas: self.ports.len(),
+                    ..Default::default()
+                })
+                .await;
+            match created {
+                Ok(_) => break,
+                Err(err) => assert!(
+                    Instant::now() < deadline,
+                    "the NATS cluster is not ready after 30 s: {err}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        js.delete_stream("READY_PROBE")
+            .await
+            .expect("delete the probe stream");
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

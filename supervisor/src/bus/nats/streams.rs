@@ -14,13 +14,20 @@
 //! * Outbox (`CONVOTIC_OUTBOX`, subjects `convotic.*.messages.>` and `convotic.*.workflows.>`):
 //!   messages and workflow runs delivered to `nats` targets, kept 7 days.
 //!
-//! Every one deduplicates publishes on `Nats-Msg-Id` within `[nats] duplicate_window`. On an existing
+//! Every one deduplicates publishes on `Nats-Msg-Id` within `[nats] duplicate_window`, and is
+//! created with `[nats] replicas` replicas (3 on a NATS cluster of three: the stream, and the
+//! handlers' consumers, which inherit it, survive the loss of one server). On an existing
 //! stream, connecting adds the bus's subjects if missing and sets the duplicate window; other
-//! settings (replicas, limits, placement) are left as they are.
+//! settings (replicas, limits, placement) are left as they are, with a warning when its
+//! replicas differ from `[nats] replicas` (changing them is the operator's move:
+//! `nats stream edit --replicas`).
 
 use std::time::Duration;
 
-use async_nats::jetstream::context::{Context, GetStreamErrorKind};
+use async_nats::jetstream::context::{
+    Context, CreateStreamError, CreateStreamErrorKind, GetStreamError, GetStreamErrorKind,
+    RequestError, RequestErrorKind,
+};
 use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
 use async_nats::jetstream::ErrorCode;
 
@@ -51,7 +58,7 @@ pub(crate) const OUTBOX_STREAM: &str = "CONVOTIC_OUTBOX";
 pub(crate) async fn ensure_all(js: &Context, config: &NatsConfig) -> Result<(), BusError> {
     ensure(js, topics_config(config)).await?;
     ensure(js, dead_config(config)).await?;
-    ensure(js, cron_config()).await?;
+    ensure(js, cron_config(config)).await?;
     ensure(js, outbox_config(config)).await
 }
 
@@ -68,13 +75,14 @@ fn outbox_config(config: &NatsConfig) -> Config {
         discard: DiscardPolicy::Old,
         max_age: TOPICS_MAX_AGE,
         duplicate_window: config.duplicate_window,
+        num_replicas: config.replicas,
         ..Default::default()
     }
 }
 
 /// Claims of cron ticks: one tiny message per tick, deduplicated on its id within
 /// [`CRON_CLAIM_WINDOW`], kept for an hour for diagnosis.
-fn cron_config() -> Config {
+fn cron_config(config: &NatsConfig) -> Config {
     Config {
         name: CRON_STREAM.into(),
         description: Some("Convotic cron tick claims".into()),
@@ -84,6 +92,7 @@ fn cron_config() -> Config {
         discard: DiscardPolicy::Old,
         max_age: Duration::from_secs(60 * 60),
         duplicate_window: CRON_CLAIM_WINDOW,
+        num_replicas: config.replicas,
         ..Default::default()
     }
 }
@@ -103,6 +112,7 @@ fn topics_config(config: &NatsConfig) -> Config {
         discard: DiscardPolicy::Old,
         max_age: TOPICS_MAX_AGE,
         duplicate_window: config.duplicate_window,
+        num_replicas: config.replicas,
         ..Default::default()
     }
 }
@@ -116,50 +126,144 @@ fn dead_config(config: &NatsConfig) -> Config {
         storage: StorageType::File,
         discard: DiscardPolicy::Old,
         duplicate_window: config.duplicate_window,
+        num_replicas: config.replicas,
         ..Default::default()
     }
 }
 
+/// Attempts at creating a stream that other supervisors may be creating at the same moment.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// Creates the stream, or brings an existing one up to date (see the module's comment).
+///
+/// Supervisors of a cluster starting together all find the stream missing and create it at
+/// once. With identical configurations nats-server answers each with the stream, except that
+/// on a NATS cluster (2.9.10 seen) a creation racing another one of the same replicated stream,
+/// or a lookup of it while it is being created, can go unanswered (the request times out), and
+/// a creation can be refused as a name in use: then the stream is looked up again (up to
+/// [`CREATE_ATTEMPTS`] times in all), and used if it is there now.
 async fn ensure(js: &Context, wanted: Config) -> Result<(), BusError> {
     let name = wanted.name.clone();
-    match js.get_stream(&name).await {
-        Ok(stream) => {
-            let mut config = stream.cached_info().config.clone();
-            let mut changed = false;
-            for subject in &wanted.subjects {
-                if !config.subjects.contains(subject) {
-                    config.subjects.push(subject.clone());
-                    changed = true;
+    let mut attempt = 1;
+    loop {
+        match js.get_stream(&name).await {
+            Ok(stream) => return update(js, stream.cached_info().config.clone(), &wanted).await,
+            Err(err) => match err.kind() {
+                GetStreamErrorKind::JetStream(js_err)
+                    if js_err.error_code() == ErrorCode::STREAM_NOT_FOUND => {}
+                GetStreamErrorKind::EmptyName | GetStreamErrorKind::InvalidStreamName => {
+                    return Err(BusError::InvalidArgument(format!(
+                        "nats: {name:?} is not a valid stream name"
+                    )))
                 }
-            }
-            if config.duplicate_window != wanted.duplicate_window {
-                config.duplicate_window = wanted.duplicate_window;
-                changed = true;
-            }
-            if changed {
-                js.update_stream(config).await.map_err(|err| {
-                    BusError::Unavailable(format!("cannot update NATS stream {name}: {err}"))
-                })?;
-                tracing::info!(stream = %name, "updated the NATS stream's subjects or duplicate window");
-            }
-            Ok(())
+                _ if attempt < CREATE_ATTEMPTS && lookup_timed_out(&err) => {
+                    tracing::info!(stream = %name, error = %err, "looking up the NATS stream timed out, perhaps while another supervisor created it; looking again");
+                    attempt += 1;
+                    continue;
+                }
+                _ => {
+                    return Err(BusError::Unavailable(format!(
+                        "cannot read NATS stream {name} (is JetStream enabled on the server?): \
+                         {err}"
+                    )))
+                }
+            },
         }
-        Err(err) => match err.kind() {
-            GetStreamErrorKind::JetStream(js_err)
-                if js_err.error_code() == ErrorCode::STREAM_NOT_FOUND =>
-            {
-                js.create_stream(wanted).await.map_err(|err| {
-                    BusError::Unavailable(format!("cannot create NATS stream {name}: {err}"))
-                })?;
-                tracing::info!(stream = %name, "created the NATS stream");
-                Ok(())
+        match js.create_stream(wanted.clone()).await {
+            Ok(_) => {
+                tracing::info!(stream = %name, replicas = wanted.num_replicas, "created the NATS stream");
+                return Ok(());
             }
-            GetStreamErrorKind::EmptyName | GetStreamErrorKind::InvalidStreamName => Err(
-                BusError::InvalidArgument(format!("nats: {name:?} is not a valid stream name")),
-            ),
-            _ => Err(BusError::Unavailable(format!(
-                "cannot read NATS stream {name} (is JetStream enabled on the server?): {err}"
-            ))),
-        },
+            Err(err) if attempt < CREATE_ATTEMPTS && maybe_created_by_another(&err) => {
+                tracing::info!(stream = %name, error = %err, "creating the NATS stream failed, perhaps while another supervisor created it; looking again");
+                attempt += 1;
+            }
+            Err(err) => {
+                return Err(BusError::Unavailable(format!(
+                    "cannot create NATS stream {name}: {err}"
+                )))
+            }
+        }
+    }
+}
+
+/// Whether a lookup failed for want of an answer in time.
+fn lookup_timed_out(err: &GetStreamError) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<RequestError>())
+        .is_some_and(|request| request.kind() == RequestErrorKind::TimedOut)
+}
+
+/// Whether a failed creation may be due to another client creating the same stream.
+fn maybe_created_by_another(err: &CreateStreamError) -> bool {
+    match err.kind() {
+        CreateStreamErrorKind::TimedOut => true,
+        CreateStreamErrorKind::JetStream(js_err) => {
+            js_err.error_code() == ErrorCode::STREAM_NAME_EXIST
+        }
+        _ => false,
+    }
+}
+
+/// Adds the bus's subjects to an existing stream's `config` and sets its duplicate window;
+/// warns when its replicas differ from the configured ones (left as they are).
+async fn update(js: &Context, mut config: Config, wanted: &Config) -> Result<(), BusError> {
+    let name = &wanted.name;
+    let mut changed = false;
+    for subject in &wanted.subjects {
+        if !config.subjects.contains(subject) {
+            config.subjects.push(subject.clone());
+            changed = true;
+        }
+    }
+    if config.duplicate_window != wanted.duplicate_window {
+        config.duplicate_window = wanted.duplicate_window;
+        changed = true;
+    }
+    if config.num_replicas != wanted.num_replicas {
+        tracing::warn!(stream = %name, replicas = config.num_replicas, configured = wanted.num_replicas, "the NATS stream exists with other replicas than [nats] replicas; left as it is (change them with `nats stream edit --replicas`)");
+    }
+    if changed {
+        js.update_stream(config).await.map_err(|err| {
+            BusError::Unavailable(format!("cannot update NATS stream {name}: {err}"))
+        })?;
+        tracing::info!(stream = %name, "updated the NATS stream's subjects or duplicate window");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stream_is_created_with_the_configured_replicas() {
+        let config = NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "CONVOTIC_TOPICS".into(),
+            dead_letter_stream: "CONVOTIC_DEAD".into(),
+            duplicate_window: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(5),
+            replicas: 3,
+        };
+        let streams = [
+            topics_config(&config),
+            dead_config(&config),
+            cron_config(&config),
+            outbox_config(&config),
+        ];
+        for stream in &streams {
+            assert_eq!(stream.num_replicas, 3, "{}", stream.name);
+        }
+        let names: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "CONVOTIC_TOPICS",
+                "CONVOTIC_DEAD",
+                CRON_STREAM,
+                OUTBOX_STREAM
+            ]
+        );
     }
 }
