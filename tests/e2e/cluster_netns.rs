@@ -11,10 +11,15 @@
 //! * 10,000 worker messages are all handled (at least once; duplicates are reported) while
 //!   supervisor C and NATS node 3 are SIGKILLed midway; C's module processes die with it;
 //! * after C and NATS node 3 are back, a cron firing every second runs exactly once per tick
-//!   across the three nodes (run history in the store, and the module's own records).
+//!   across the three nodes (run history in the store, and the module's own records);
+//! * packages deployed through B switch all three nodes with no failed call under load, and a
+//!   version failing on C only is rolled back on all three (`cluster_netns/deployments.rs`).
 //!
 //! Needs root and iproute2 (it fails, saying so, without them), nats-server and PostgreSQL's
 //! server binaries (`/usr/lib/postgresql/<version>/bin`).
+
+#[path = "cluster_netns/deployments.rs"]
+mod deployments;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -61,8 +66,7 @@ fn three_nodes_in_network_namespaces_share_store_work_and_crons() {
     worker_messages_survive_a_supervisor_and_a_nats_node_killed(&mut cluster, &key);
     bring_back_c_and_nats_node_3(&mut cluster);
     each_cron_tick_runs_once_across_the_nodes(&cluster);
-    // Further scenarios (deployments switched on every node) take the same `cluster` here:
-    // it has three nodes again.
+    deployments::deployments_sent_to_b_switch_all_three(&cluster, &key);
     println!("whole test {:?}", started.elapsed());
 }
 

@@ -654,7 +654,9 @@ impl Cluster {
                         host: host.address.to_string(),
                     };
                     scope.spawn(move || {
-                        Supervisor::start_with_options(modules, &[], &[], &tables, options)
+                        // Deployed fixture packages may run the fixture's binary.
+                        let defaults = crate::packages::fixture_defaults();
+                        Supervisor::start_with_options(modules, &[&defaults], &[], &tables, options)
                     })
                 })
                 .collect();
