@@ -53,8 +53,13 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// A package of version `version` whose entry fails at once when started from under
 /// `failing_on` (one node's data dir) and runs the fixture everywhere else.
-fn failing_on_one_node(root: &Path, version: &str, failing_on: &Path) -> std::path::PathBuf {
-    let dir = fixture_package(root, "shop", version, "ok", &[], &[]);
+fn failing_on_one_node(
+    root: &Path,
+    name: &str,
+    version: &str,
+    failing_on: &Path,
+) -> std::path::PathBuf {
+    let dir = fixture_package(root, name, version, "ok", &[], &[]);
     let run = dir.join("bin/run");
     let script = std::fs::read_to_string(&run).expect("entry");
     let guard = format!(
@@ -153,7 +158,7 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     assert_eq!(version_on(&b, &key), "2");
 
     // A version that fails on A only: B switched, then both went back to 2.
-    let broken = failing_on_one_node(&root, "3", &a.data_dir());
+    let broken = failing_on_one_node(&root, "shop", "3", &a.data_dir());
     let (code, answer, _) = deploy(&b, "ws_test", &broken);
     assert_eq!(code, 1, "{answer}");
     let deployment = &answer["deployment"];
@@ -215,14 +220,16 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     });
 
     // Disabled through C: stopped everywhere; enabled again: serving everywhere.
+    // The answer comes once every node answered: no waiting for the nodes' catch-up.
     let (code, _, stderr) = c.cli(&["modules", "disable", "shop", "--workspace", "ws_test"]);
     assert_eq!(code, 0, "{stderr}");
     for sup in [&a, &b, &c] {
-        sup.wait_until(LONG, "the module to stop", |s| state_on(s) == "stopped");
+        assert_eq!(state_on(sup), "stopped", "{}", sup.base);
     }
     let (code, _, stderr) = b.cli(&["modules", "enable", "shop", "--workspace", "ws_test"]);
     assert_eq!(code, 0, "{stderr}");
     for sup in [&a, &b, &c] {
+        assert_ne!(state_on(sup), "stopped", "{}", sup.base);
         sup.wait_state("shop", "ready", LONG);
         assert_eq!(version_on(sup, &key), "1");
     }
@@ -242,8 +249,28 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     let (code, _, stderr) = b.cli(&["modules", "remove", "shop", "--workspace", "ws_test"]);
     assert_eq!(code, 0, "{stderr}");
     for sup in [&a, &b, &c] {
-        sup.wait_until(LONG, "the module to be removed", |s| {
-            state_on(s) == "absent"
+        assert_eq!(state_on(sup), "absent", "{}", sup.base);
+        // Its packages go with it on every node.
+        let dir = sup.data_dir().join("packages/ws_test/shop");
+        let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "packages left in {}", dir.display());
+    }
+
+    // A first version failing on C only: removed again from every node, packages too.
+    let first = failing_on_one_node(&root, "first", "1", &c.data_dir());
+    let (code, answer, _) = deploy(&b, "ws_test", &first);
+    assert_eq!(code, 1, "{answer}");
+    assert_eq!(
+        reports(&answer["deployment"]),
+        pairs(&[("a", "rolled_back"), ("b", "rolled_back"), ("c", "failed")]),
+        "{answer}"
+    );
+    for sup in [&a, &b, &c] {
+        assert_eq!(sup.get("/admin/v1/modules/first").0, 404, "{}", sup.base);
+        // Deleted once the failure is recorded (announced to every node).
+        let dir = sup.data_dir().join("packages/ws_test/first");
+        sup.wait_until(LONG, "the failed package to be deleted", |_| {
+            std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0) == 0
         });
     }
 }

@@ -170,6 +170,8 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         },
         config.deployments.keep,
     ));
+    let node = node_identity(&config.cluster, listen);
+    crate::supervision::membership::set_node_id(&node.id);
     match deployer.boot().await {
         Ok(0) => {}
         Ok(deployed) => {
@@ -178,7 +180,6 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         Err(e) => tracing::error!("cannot start the deployed modules: {e}"),
     }
     // Other nodes count this process live before its crons start (they spare its runs).
-    let node = node_identity(&config.cluster, listen);
     tracing::info!(node = %node.id, address = %node.address, "cluster node");
     let heartbeat = crate::supervision::membership::Heartbeat::start(
         Arc::clone(&supervisor),

@@ -3,6 +3,7 @@
 //! the store, and install a package it lacks from the archive kept in the store.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::cluster::Reply;
 
@@ -117,6 +118,8 @@ impl Deployer {
                 self.prune_here(workspace, module, None).await;
                 return Ok("removed (no longer deployed)".into());
             }
+            // Packages of a first version that failed, or left by a removal.
+            self.prune_here(workspace, module, None).await;
             return Ok("not deployed, not running".into());
         };
         let active = &deployed.active;
@@ -167,6 +170,19 @@ impl Deployer {
         if dir.is_dir() || !self.store.is_shared() {
             return Ok(dir);
         }
+        // Names from the store become a path: checked like the API's.
+        super::operations::check_names(&record.workspace, &record.module)?;
+        if !is_deployment_id(&record.package) {
+            return Err(DeployError::Unavailable(format!(
+                "the recorded package id {:?} is not a deployment id",
+                record.package
+            )));
+        }
+        // A bounded number of archives in memory.
+        let _slot = Arc::clone(&self.fetches)
+            .acquire_owned()
+            .await
+            .map_err(|e| DeployError::Unavailable(e.to_string()))?;
         let limits = self.limits;
         let archive = self
             .store
@@ -181,12 +197,14 @@ impl Deployer {
             })?;
         let (packages_dir, target) = (self.packages.clone(), dir.clone());
         let (digest, module) = (record.digest.clone(), record.module.clone());
+        let package = record.package.clone();
         tokio::task::spawn_blocking(move || {
             let actual = crate::package::digest(&archive);
             if actual != digest {
                 return Err(DeployError::Unavailable(format!(
-                    "the archive kept in the store has SHA-256 {actual}, not {digest} as recorded: \
-                     it was damaged or replaced; deploy the module again"
+                    "the archive of package {package} ({module}) kept in the store has SHA-256 \
+                     {actual}, not {digest} as recorded: it was damaged or replaced; deploy the \
+                     module again"
                 )));
             }
             let incoming = packages::unpack(&packages_dir, &archive, limits)?;
@@ -228,6 +246,29 @@ impl Deployer {
             .collect();
         if !gone.is_empty() {
             packages::delete(&self.packages, workspace, module, &gone);
+        }
+    }
+}
+
+/// Whether `id` has the shape of a deployment id (`dep_` and 1-64 of `[0-9a-z]`).
+fn is_deployment_id(id: &str) -> bool {
+    id.strip_prefix("dep_").is_some_and(|rest| {
+        (1..=64).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_deployment_id;
+
+    #[test]
+    fn only_deployment_ids_become_package_dirs() {
+        assert!(is_deployment_id("dep_01a24e4d7ed75f320871"));
+        for bad in ["", "dep_", "../dep_1", "dep_1/..", "dep_A", "x_1", "dep_1 "] {
+            assert!(!is_deployment_id(bad), "{bad:?}");
         }
     }
 }

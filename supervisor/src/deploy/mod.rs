@@ -51,6 +51,9 @@ pub struct Deployer {
     busy: Mutex<HashSet<String>>,
     /// Archives being received or unpacked at once (each may hold hundreds of MiB).
     uploads: Arc<tokio::sync::Semaphore>,
+    /// Archives fetched from the store at once (a semaphore of their own: a node's uploads wait
+    /// for the other nodes, whose fetches must not wait for their uploads).
+    fetches: Arc<tokio::sync::Semaphore>,
     /// The link to the other nodes, on a store shared by a cluster.
     cluster: std::sync::OnceLock<cluster::ClusterLink>,
     /// This node's config reloader (for reloads asked by other nodes).
@@ -94,6 +97,7 @@ impl Deployer {
             limits: Limits::default(),
             busy: Mutex::new(HashSet::new()),
             uploads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
+            fetches: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
             cluster: std::sync::OnceLock::new(),
             reloader: std::sync::OnceLock::new(),
         }

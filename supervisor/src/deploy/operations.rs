@@ -404,7 +404,8 @@ impl Deployer {
         record: Deployment,
         spec: ModuleSpec,
     ) -> Result<Deployed, DeployError> {
-        let start_timeout = spec.start_timeout;
+        // A peer may fetch the package, then switches replica after replica.
+        let peer_wait = (spec.start_timeout + spec.stop_grace) * spec.replicas.max(1);
         let (handle, message) = match self
             .switch_here(&record.workspace, &record.module, spec)
             .await
@@ -412,7 +413,7 @@ impl Deployer {
             Ok(done) => done,
             Err((reason, logs)) => return Err(self.failed(&record, reason, logs).await),
         };
-        let rollout = self.roll_out(&record, &message, start_timeout).await;
+        let rollout = self.roll_out(&record, &message, peer_wait).await;
         let outcome = match rollout.failure {
             None => self
                 .store

@@ -3,7 +3,7 @@
 //! the store (`Deployer::converge`). It covers announcements a node missed (NATS core
 //! messages are not kept), a NATS outage, and nodes that were down during an operation.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,17 +19,21 @@ pub(super) async fn run(deployer: Arc<Deployer>) {
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    let mut warned = Warned::default();
     loop {
         tick.tick().await;
-        if let Err(e) = deployer.catch_up().await {
-            tracing::debug!("cannot catch up with the cluster's deployments: {e}");
+        if let Err(e) = deployer.catch_up(&mut warned).await {
+            warned.once(
+                "",
+                &format!("cannot catch up with the cluster's deployments: {e}"),
+            );
         }
     }
 }
 
 impl Deployer {
     /// One catch-up (see the module docs).
-    pub(super) async fn catch_up(&self) -> Result<(), String> {
+    pub(super) async fn catch_up(&self, warned: &mut Warned) -> Result<(), String> {
         let mut live = membership::other_live_instances(&self.store)
             .await
             .map_err(|e| e.to_string())?;
@@ -87,12 +91,18 @@ impl Deployer {
             if self.runs_deployment_under_way(&workspace, &module).await {
                 continue;
             }
+            let name = format!("{workspace}/{module}");
             match self.converge(&workspace, &module).await {
-                Ok(message) if !message.contains("already") && !message.starts_with("not ") => {
-                    tracing::info!(%workspace, %module, "caught up with the cluster: {message}")
+                Ok(message) => {
+                    if !message.contains("already") && !message.starts_with("not ") {
+                        tracing::info!(%workspace, %module, "caught up with the cluster: {message}");
+                    }
+                    warned.clear(&name);
                 }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(%workspace, %module, "not caught up yet: {e}"),
+                Err(e) => warned.once(
+                    &name,
+                    &format!("{name} does not match the cluster's deployments here: {e} (tried again every {}s)", INTERVAL.as_secs()),
+                ),
             }
         }
         Ok(())
@@ -108,5 +118,25 @@ impl Deployer {
             return false;
         };
         matches!(self.store.deployment(id).await, Ok(d) if d.state == "deploying")
+    }
+}
+
+/// The last warning logged per module, so a node that cannot catch up says so once per cause
+/// (not every 10 s).
+#[derive(Default)]
+pub(super) struct Warned(HashMap<String, String>);
+
+impl Warned {
+    /// Logs `message` for `what` unless it is the one logged last.
+    fn once(&mut self, what: &str, message: &str) {
+        if self.0.get(what).map(String::as_str) != Some(message) {
+            tracing::warn!("{message}");
+            self.0.insert(what.to_string(), message.to_string());
+        }
+    }
+
+    /// `what` is fine again.
+    fn clear(&mut self, what: &str) {
+        self.0.remove(what);
     }
 }

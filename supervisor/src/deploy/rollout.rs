@@ -21,17 +21,17 @@ pub(super) struct Rollout {
     pub peers: Vec<Peer>,
 }
 
-/// Extra time a peer gets beyond the module's start timeout (fetching the package).
+/// Extra time a peer gets beyond its switch (fetching the package from the store).
 const PEER_SLACK: Duration = Duration::from_secs(30);
 
 impl Deployer {
     /// Asks every live peer to switch to `record` (this node did: `here` says how) and collects
-    /// their reports. `start_timeout`: the module's.
+    /// their reports. `switch_time`: how long its switch may take (all replicas).
     pub(super) async fn roll_out(
         &self,
         record: &Deployment,
         here: &str,
-        start_timeout: Duration,
+        switch_time: Duration,
     ) -> Rollout {
         let Some(link) = self.cluster.get() else {
             return Rollout::default();
@@ -59,7 +59,7 @@ impl Deployer {
             deployment: record.id.clone(),
         };
         let answers = link
-            .ask_all(&peers, &request, start_timeout + PEER_SLACK)
+            .ask_all(&peers, &request, switch_time + PEER_SLACK)
             .await;
         let mut failures = Vec::new();
         let mut logs = Vec::new();

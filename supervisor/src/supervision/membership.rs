@@ -68,6 +68,12 @@ pub struct Peer {
     pub instance: String,
 }
 
+/// Records this node's id before its first heartbeat (so start-up, which runs before it, does
+/// not take this node's previous process for another live node).
+pub fn set_node_id(id: &str) {
+    let _ = NODE_ID.set(id.to_string());
+}
+
 /// This node's id once [`Heartbeat::start`] ran, else this process's [`instance_id`].
 pub fn node_id() -> String {
     NODE_ID.get().cloned().unwrap_or_else(instance_id)

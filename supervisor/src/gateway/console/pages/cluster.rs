@@ -1,5 +1,6 @@
-//! The cluster page: every live node sharing the store (one on SQLite) with its address,
-//! version, last heartbeat and the modules it ran then (those of the session's workspaces).
+//! The cluster page: every live node sharing the store (one on SQLite) with the modules it ran
+//! at its last heartbeat (those of the session's workspaces); an admin also sees each node's
+//! address, version, start and last heartbeat.
 
 use std::fmt::Write as _;
 
@@ -52,16 +53,30 @@ pub async fn page(visit: &Visit<'_>) -> Response {
 fn node_section(visit: &Visit<'_>, node: &ClusterNode) -> String {
     let this = node.instance == membership::instance_id();
     let mut out = format!(
-        "<section class=\"node\" data-node=\"{}\"><h2>{}{}</h2><p><code>{}</code> · version {} · \
-         up since {} · last heartbeat {}</p>",
+        "<section class=\"node\" data-node=\"{}\"><h2>{}{}</h2>",
         esc(&node.id),
         esc(&node.id),
         if this { " (this node)" } else { "" },
-        esc(&node.address),
-        esc(&node.version),
-        html::time(Some(node.started_at_ms)),
-        html::time(Some(node.last_seen_ms)),
     );
+    // A workspace session sees its modules per node, not the nodes' addresses.
+    if visit.session.role.may_act() {
+        let _ = write!(
+            out,
+            "<p><code>{}</code> · version {} · up since {} · last heartbeat {}</p>",
+            esc(&node.address),
+            esc(&node.version),
+            html::time(Some(node.started_at_ms)),
+            html::time(Some(node.last_seen_ms)),
+        );
+    }
+    out.push_str(&modules_table(visit, node));
+    out.push_str("</section>");
+    out
+}
+
+/// The modules of the session's workspaces on `node`.
+fn modules_table(visit: &Visit<'_>, node: &ClusterNode) -> String {
+    let mut out = String::new();
     let modules: Vec<&Value> = node
         .modules
         .as_array()
@@ -70,7 +85,7 @@ fn node_section(visit: &Visit<'_>, node: &ClusterNode) -> String {
         .filter(|m| visit.session.role.sees(text(m, "workspace")))
         .collect();
     if modules.is_empty() {
-        out.push_str("<p>No module of yours runs on it.</p></section>");
+        out.push_str("<p>No module of yours runs on it.</p>");
         return out;
     }
     out.push_str(
@@ -97,7 +112,7 @@ fn node_section(visit: &Visit<'_>, node: &ClusterNode) -> String {
             module["restarts"].as_u64().unwrap_or(0),
         );
     }
-    out.push_str("</tbody></table></section>");
+    out.push_str("</tbody></table>");
     out
 }
 
