@@ -32,8 +32,8 @@ const BROADCAST: &str = "convotic.cluster.converge";
 const MAX_REQUEST: usize = 4096;
 /// Requests handled at once by one node (each may wait for a module to start).
 const CONCURRENT_REQUESTS: usize = 16;
-/// Longest a node works on one request.
-const ANSWER_WITHIN: Duration = Duration::from_secs(15 * 60);
+/// Longest a node waits for its own reload asked by another node.
+const RELOAD_WITHIN: Duration = Duration::from_secs(15 * 60);
 /// Largest answer read from a node.
 const MAX_ANSWER: usize = 256 * 1024;
 /// How long a converge request may take on a peer (a switch back included).
@@ -188,12 +188,21 @@ pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
             return;
         }
     };
+    // Requests that wait for an answer and announcements have slots of their own, so a flood
+    // of announcements never makes a switch answer "busy".
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REQUESTS));
+    let announcements = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REQUESTS));
     let mut requests = futures::stream::select(mine, broadcast);
     while let Some(message) = requests.next().await {
         let (deployer, client) = (Arc::clone(&deployer), client.clone());
-        // Never queued: a node flooded with requests answers "busy" at once.
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let pool = if message.reply.is_some() {
+            &slots
+        } else {
+            &announcements
+        };
+        // Never queued: a node flooded with requests answers "busy" at once (an announcement
+        // is dropped: the catch-up does the same within seconds).
+        let Ok(slot) = Arc::clone(pool).try_acquire_owned() else {
             if let Some(to) = message.reply {
                 let busy = Reply::refused(format!(
                     "this node is handling {CONCURRENT_REQUESTS} cluster requests already"
@@ -206,18 +215,7 @@ pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
         };
         tokio::spawn(async move {
             let _slot = slot;
-            let reply = match tokio::time::timeout(
-                ANSWER_WITHIN,
-                answer(&deployer, &message.payload),
-            )
-            .await
-            {
-                Ok(reply) => reply,
-                Err(_) => Reply::refused(format!(
-                    "not done within {}",
-                    humantime::format_duration(ANSWER_WITHIN)
-                )),
-            };
+            let reply = answer(&deployer, &message.payload).await;
             if let Some(to) = message.reply {
                 match serde_json::to_vec(&reply) {
                     Ok(body) => {
@@ -249,7 +247,16 @@ async fn answer(deployer: &Deployer, payload: &[u8]) -> Reply {
                 Err(e) => Reply::refused(e),
             }
         }
-        Request::Reload => deployer.reload_here().await,
+        // Every other request is bounded by the switch it runs (start timeouts, stop graces).
+        Request::Reload => {
+            match tokio::time::timeout(RELOAD_WITHIN, deployer.reload_here()).await {
+                Ok(reply) => reply,
+                Err(_) => Reply::refused(format!(
+                    "the reload was not done within {}",
+                    humantime::format_duration(RELOAD_WITHIN)
+                )),
+            }
+        }
     }
 }
 

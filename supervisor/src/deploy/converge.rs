@@ -9,7 +9,12 @@ use super::cluster::Reply;
 
 /// How long a switch asked by another node waits for an operation of the module under way on
 /// this node (a catch-up) to end.
-const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a package fetch waits for a slot.
+const FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A package whose deployment ended within this may still serve calls from an instance
+/// draining since (the longest stop grace): not deleted before.
+const DRAIN_WINDOW_MS: u64 = 10 * 60 * 1000;
 use super::error::DeployError;
 use super::packages;
 use super::Deployer;
@@ -81,7 +86,20 @@ impl Deployer {
         let (_, message) = self
             .switch_here(&record.workspace, &record.module, spec)
             .await?;
-        self.prune_here(&record.workspace, &record.module, draining.as_deref())
+        // Settled while this node switched (its node gave up waiting): back at once.
+        let settled = self.store.deployment(id).await.map(|d| d.state).ok();
+        if let Some(state) = settled.filter(|state| state != "deploying") {
+            let back = self
+                .converge_claimed(&record.workspace, &record.module)
+                .await;
+            return Err((
+                format!(
+                    "deployment {id} was recorded {state} while this node switched; back: {back:?}"
+                ),
+                Vec::new(),
+            ));
+        }
+        self.prune_here(&record.workspace, &record.module, draining.as_deref(), true)
             .await;
         Ok(message)
     }
@@ -115,11 +133,11 @@ impl Deployer {
         let Some(deployed) = deployed else {
             if running.is_some() {
                 let _ = self.supervisor.remove(workspace, module).await;
-                self.prune_here(workspace, module, None).await;
+                self.prune_here(workspace, module, None, false).await;
                 return Ok("removed (no longer deployed)".into());
             }
             // Packages of a first version that failed, or left by a removal.
-            self.prune_here(workspace, module, None).await;
+            self.prune_here(workspace, module, None, false).await;
             return Ok("not deployed, not running".into());
         };
         let active = &deployed.active;
@@ -128,9 +146,12 @@ impl Deployer {
             let same =
                 matches!(&spec.source, ModuleSource::Deployment { id, .. } if *id == active.id);
             if same && spec.enabled == deployed.enabled {
+                // A candidate rolled back from, once it cannot be draining any more.
+                self.prune_here(workspace, module, None, true).await;
                 return Ok(format!("runs {} ({}) already", active.id, active.version));
             }
         }
+        let draining = running.as_ref().map(|h| h.spec().working_dir.clone());
         self.ensure_package(active)
             .await
             .map_err(|e| e.to_string())?;
@@ -151,8 +172,7 @@ impl Deployer {
                 .map_err(|(reason, _)| reason)?;
             format!("switched to {} ({})", active.id, active.version)
         };
-        let draining = running.map(|h| h.spec().working_dir.clone());
-        self.prune_here(workspace, module, draining.as_deref())
+        self.prune_here(workspace, module, draining.as_deref(), true)
             .await;
         Ok(message)
     }
@@ -179,9 +199,14 @@ impl Deployer {
             )));
         }
         // A bounded number of archives in memory.
-        let _slot = Arc::clone(&self.fetches)
-            .acquire_owned()
+        let _slot = tokio::time::timeout(FETCH_WAIT, Arc::clone(&self.fetches).acquire_owned())
             .await
+            .map_err(|_| {
+                DeployError::Unavailable(format!(
+                    "other packages were being fetched from the store for {}",
+                    humantime::format_duration(FETCH_WAIT)
+                ))
+            })?
             .map_err(|e| DeployError::Unavailable(e.to_string()))?;
         let limits = self.limits;
         let archive = self
@@ -227,21 +252,40 @@ impl Deployer {
         Ok(dir)
     }
 
-    /// Deletes this node's copies of the module's packages the store no longer keeps (the
-    /// node running an operation decides which are kept).
-    /// `draining`: the directory of the version just replaced here, never deleted (its
-    /// instance may still be finishing calls from it).
-    pub(super) async fn prune_here(&self, workspace: &str, module: &str, draining: Option<&Path>) {
+    /// Deletes this node's copies of the module's packages the store no longer keeps (the node
+    /// running an operation decides which are kept), never the one the module runs from now
+    /// nor `draining` (the version just replaced here). `spare_recent`: also spare packages of
+    /// deployments that ended within [`DRAIN_WINDOW_MS`] (an instance rolled back from may
+    /// still be draining from them); false when the module does not run here at all.
+    pub(super) async fn prune_here(
+        &self,
+        workspace: &str,
+        module: &str,
+        draining: Option<&Path>,
+        spare_recent: bool,
+    ) {
         let Ok(history) = self.store.deployments_of(workspace, module, 1000).await else {
             return;
         };
+        let running = self
+            .supervisor
+            .find(Some(workspace), module)
+            .ok()
+            .map(|h| h.spec().working_dir.clone());
+        let now = crate::store::util_now_ms();
         let gone: Vec<String> = history
             .iter()
             .filter(|d| !d.package_kept && d.package == d.id)
+            .filter(|d| {
+                !spare_recent
+                    || d.finished_at_ms
+                        .is_some_and(|end| now.saturating_sub(end) > DRAIN_WINDOW_MS)
+            })
             .map(|d| d.id.clone())
             .filter(|id| {
                 let dir = packages::package_dir(&self.packages, workspace, module, id);
-                dir.exists() && !draining.is_some_and(|d| d.starts_with(&dir))
+                let in_use = |path: Option<&Path>| path.is_some_and(|p| p.starts_with(&dir));
+                dir.exists() && !in_use(draining) && !in_use(running.as_deref())
             })
             .collect();
         if !gone.is_empty() {

@@ -422,24 +422,23 @@ impl Deployer {
                 .map_err(|e| (format!("it could not be recorded active: {e}"), Vec::new())),
             Some(failure) => Err(failure),
         };
-        let mut nodes = rollout.nodes;
+        let nodes = rollout.nodes;
         let mut deployment = match outcome {
             Ok(deployment) => deployment,
             Err((reason, logs)) => {
-                // Recorded failed first, so no node takes the candidate for one under way; its
-                // package is deleted once no node runs it any more.
-                if let Err(e) = self.store.deployment_failed(&record.id, &reason).await {
-                    tracing::warn!("cannot record {} failed yet: {e}", record.id);
+                // Recorded failed first, so no node takes the candidate for one under way.
+                match self.store.deployment_failed(&record.id, &reason).await {
+                    // The activation did commit (its answer was lost): it took over.
+                    Ok(settled) if settled.state == "active" => settled,
+                    settled => {
+                        if let Err(e) = settled {
+                            tracing::warn!("cannot record {} failed yet: {e}", record.id);
+                        }
+                        return Err(self
+                            .undo(&record, &rollout.peers, nodes, reason, logs)
+                            .await);
+                    }
                 }
-                self.roll_back_all(&record, &rollout.peers, &mut nodes)
-                    .await;
-                let mut error = self.failed(&record, reason, logs).await;
-                self.record_nodes(&record.id, &nodes).await;
-                if let DeployError::Failed { deployment, .. } = &mut error {
-                    deployment.nodes = serde_json::to_value(&nodes).unwrap_or_default();
-                }
-                self.announce(&record.workspace, &record.module).await;
-                return Err(error);
             }
         };
         self.record_nodes(&record.id, &nodes).await;
@@ -456,6 +455,29 @@ impl Deployer {
             message,
             module,
         })
+    }
+
+    /// After a failed rollout (recorded failed): every node back to the active version, the
+    /// reports recorded, the error built.
+    async fn undo(
+        &self,
+        record: &Deployment,
+        peers: &[membership::Peer],
+        mut nodes: Vec<super::NodeReport>,
+        reason: String,
+        logs: Vec<String>,
+    ) -> DeployError {
+        self.roll_back_all(record, peers, &mut nodes).await;
+        let still_running = nodes.iter().any(|n| n.state == "not_rolled_back");
+        let mut error = self
+            .failed_keeping(record, reason, logs, still_running)
+            .await;
+        self.record_nodes(&record.id, &nodes).await;
+        if let DeployError::Failed { deployment, .. } = &mut error {
+            deployment.nodes = serde_json::to_value(&nodes).unwrap_or_default();
+        }
+        self.announce(&record.workspace, &record.module).await;
+        error
     }
 
     /// Stores what each node reported for deployment `id` (nothing on one node).
@@ -561,26 +583,43 @@ impl Deployer {
 
     /// Records `record` failed (deleting its package if it brought one) and builds the error.
     async fn failed(&self, record: &Deployment, reason: String, logs: Vec<String>) -> DeployError {
+        self.failed_keeping(record, reason, logs, false).await
+    }
+
+    /// [`Deployer::failed`]; `still_running`: a node (this one included) may still run the
+    /// candidate, so its directory here is left to [`Deployer::prune_here`] (which spares what
+    /// runs) instead of being deleted at once.
+    async fn failed_keeping(
+        &self,
+        record: &Deployment,
+        reason: String,
+        logs: Vec<String>,
+        still_running: bool,
+    ) -> DeployError {
         let deployment = match self.store.deployment_failed(&record.id, &reason).await {
             Ok(deployment) => deployment,
             Err(e) => {
                 return DeployError::Unavailable(format!("{reason}; recording it failed: {e}"))
             }
         };
-        if record.package == record.id {
+        // Only a record that is failed loses its package (never one recorded active).
+        if record.package == record.id && deployment.state == "failed" {
             // Recorded gone first: a crash mid-delete never leaves a half package "kept".
-            if self
+            let forgotten = self
                 .store
                 .deployments_forget_packages(vec![record.id.clone()])
                 .await
-                .is_ok()
-            {
+                .is_ok();
+            if forgotten && !still_running {
                 packages::delete(
                     &self.packages,
                     &record.workspace,
                     &record.module,
                     std::slice::from_ref(&record.id),
                 );
+            } else if forgotten {
+                self.prune_here(&record.workspace, &record.module, None, true)
+                    .await;
             }
         }
         DeployError::Failed {
@@ -598,6 +637,16 @@ impl Deployer {
         let Ok(history) = self.store.deployments_of(workspace, module, 1000).await else {
             return;
         };
+        // Failed candidates whose package is still kept (left under way, failed by a
+        // catch-up): never restorable, dropped from the store; copies go once nothing runs them.
+        let failed: Vec<String> = history
+            .iter()
+            .filter(|d| d.state == "failed" && d.package_kept && d.package == d.id)
+            .map(|d| d.id.clone())
+            .collect();
+        if !failed.is_empty() && self.store.deployments_forget_packages(failed).await.is_ok() {
+            self.prune_here(workspace, module, None, true).await;
+        }
         let active = history
             .iter()
             .find(|d| d.state == "active")

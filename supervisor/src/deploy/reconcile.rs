@@ -22,11 +22,12 @@ pub(super) async fn run(deployer: Arc<Deployer>) {
     let mut warned = Warned::default();
     loop {
         tick.tick().await;
-        if let Err(e) = deployer.catch_up(&mut warned).await {
-            warned.once(
+        match deployer.catch_up(&mut warned).await {
+            Ok(()) => warned.clear(""),
+            Err(e) => warned.once(
                 "",
                 &format!("cannot catch up with the cluster's deployments: {e}"),
-            );
+            ),
         }
     }
 }
