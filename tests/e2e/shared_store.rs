@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use convotic_e2e::nats::NatsServer;
-use convotic_e2e::postgres::TestDatabase;
+use convotic_e2e::postgres::{PostgresServer, TestDatabase};
 use convotic_e2e::{binary, ModuleEntry, Supervisor};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -215,4 +215,82 @@ fn a_postgresql_store_without_nats_is_refused() {
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// Runs `convotic-supervisor run` with `config` expecting it to refuse to start; its stderr.
+fn refused_start(config: &std::path::Path) -> String {
+    let output = Command::new(binary("convotic-supervisor"))
+        .args(["run", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the supervisor started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_store_is_reached_over_tls_with_the_server_verified() {
+    let server = PostgresServer::start_tls(std::net::Ipv4Addr::LOCALHOST, "127.0.0.1/32");
+    let url = server.create_database("convotic_tls");
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("convotic.toml");
+    let write = |store_url: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[supervisor]\ndata_dir = \"data\"\n\
+                 [nats]\nurl = \"{}\"\n[store]\nurl = \"{store_url}\"\n",
+                nats.url()
+            ),
+        )
+        .unwrap();
+    };
+    // The server refuses connections without TLS.
+    write(&url);
+    let stderr = refused_start(&config);
+    assert!(
+        stderr.contains("postgres://postgres@127.0.0.1") && stderr.contains("no encryption"),
+        "{stderr}"
+    );
+    // TLS, but the server's certificate is not signed by a root this system trusts.
+    write(&format!("{url}?sslmode=verify-full"));
+    let stderr = refused_start(&config);
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    // A CA file that does not exist is named.
+    write(&format!("{url}?sslmode=require&sslrootcert=/nonexistent/ca.pem"));
+    let stderr = refused_start(&config);
+    assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
+
+    // With the server's CA: it starts, serves, and its connections are encrypted.
+    let tables = format!(
+        "[store]\nurl = \"{url}?sslmode=verify-full&sslrootcert={}\"\n[nats]\nurl = \"{}\"\n",
+        server.ca_file().display(),
+        nats.url()
+    );
+    let sup = Supervisor::start_full(
+        &[ModuleEntry::new("hello-rust", "hello-rust")],
+        &[],
+        &[],
+        &tables,
+    );
+    sup.wait_state("hello-rust", "ready", std::time::Duration::from_secs(20));
+    let (code, stdout, stderr) = sup.cli_config(&["keys", "create", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "keys create: {stderr}");
+    let key = stdout.lines().next().unwrap_or_default().trim().to_string();
+    let (status, _) = send(
+        sup.http(Method::PUT, "/v1/modules/hello-rust/kv/greeting")
+            .header("x-api-key", &key)
+            .json(&json!({"text": "over TLS"})),
+    );
+    assert!((200..300).contains(&status), "PUT: {status}");
+    let encrypted = server.query_i64(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = 'convotic_tls' AND s.ssl",
+    );
+    let plain = server.query_i64(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = 'convotic_tls' AND NOT s.ssl",
+    );
+    assert!(encrypted > 0 && plain == 0, "encrypted {encrypted}, plain {plain}");
 }

@@ -147,6 +147,17 @@ impl PostgresServer {
     /// e.g. `10.213.0.0/24`); waits until it answers. Must run as root (the server runs as
     /// the `postgres` user), on the thread that drops it (the server dies with that thread).
     pub fn start(host: std::net::Ipv4Addr, trusted: &str) -> Self {
+        Self::start_with(host, trusted, false)
+    }
+
+    /// Like [`PostgresServer::start`], with TLS: a CA and a server certificate for `host`
+    /// (made with the `openssl` command), and every TCP connection without TLS refused. The
+    /// CA's certificate is [`PostgresServer::ca_file`].
+    pub fn start_tls(host: std::net::Ipv4Addr, trusted: &str) -> Self {
+        Self::start_with(host, trusted, true)
+    }
+
+    fn start_with(host: std::net::Ipv4Addr, trusted: &str, tls: bool) -> Self {
         use std::os::unix::process::CommandExt;
         let user = nix::unistd::User::from_name("postgres")
             .ok()
@@ -187,6 +198,11 @@ impl PostgresServer {
         let hba = data.join("pg_hba.conf");
         let mut rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
         rules.push_str(&format!("host all all {trusted} trust\n"));
+        if tls {
+            // First match wins: TCP without TLS is refused before any trust line.
+            rules = format!("hostnossl all all all reject\n{rules}");
+            make_certificates(dir.path(), &data, host, user.uid, user.gid);
+        }
         std::fs::write(&hba, rules).expect("write pg_hba.conf");
         let port = std::net::TcpListener::bind((host, 0))
             .and_then(|l| l.local_addr())
@@ -202,6 +218,11 @@ impl PostgresServer {
             .arg(dir.path())
             .args(["-p", &port.to_string()])
             .args(["-c", &format!("listen_addresses={host}")])
+            .args(if tls {
+                &["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"][..]
+            } else {
+                &[][..]
+            })
             .current_dir(dir.path())
             .uid(uid)
             .gid(gid)
@@ -220,10 +241,30 @@ impl PostgresServer {
         server
     }
 
+    /// Connection string of the server's own socket (no TLS needed there).
+    fn admin_conninfo(&self) -> String {
+        format!(
+            "host={} port={} user=postgres",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+
+    /// The CA certificate a [`PostgresServer::start_tls`] server's certificate chains to.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// Runs a query returning one number (on the `postgres` database, over the socket).
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        query_one_i64(self.admin_conninfo(), sql.to_string())
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     fn wait_ready(&self) {
         let started = std::time::Instant::now();
         loop {
-            let conninfo = format!("host={} port={} user=postgres", self.host, self.port);
+            let conninfo = self.admin_conninfo();
             match run_with(conninfo, "postgres".into(), "SELECT 1".into()) {
                 Ok(()) => return,
                 Err(e) if started.elapsed() > std::time::Duration::from_secs(30) => panic!(
@@ -250,7 +291,7 @@ impl PostgresServer {
 
     /// Creates database `name`; returns its `postgres://` URL.
     pub fn create_database(&self, name: &str) -> String {
-        let conninfo = format!("host={} port={} user=postgres", self.host, self.port);
+        let conninfo = self.admin_conninfo();
         run_with(
             conninfo,
             "postgres".into(),
@@ -277,4 +318,82 @@ impl Drop for PostgresServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `sql` returning one `bigint` on the `postgres` database of `conninfo`.
+fn query_one_i64(conninfo: String, sql: String) -> Result<i64, String> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?
+            .block_on(async move {
+                let (client, connection) = tokio_postgres::connect(
+                    &format!("{conninfo} dbname=postgres connect_timeout=5"),
+                    tokio_postgres::NoTls,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let driver = tokio::spawn(connection);
+                let value = client
+                    .query_one(&sql, &[])
+                    .await
+                    .map(|row| row.get::<_, i64>(0))
+                    .map_err(|e| e.to_string());
+                drop(client);
+                let _ = driver.await;
+                value
+            })
+    })
+    .join()
+    .map_err(|_| "query thread panicked".to_string())?
+}
+
+/// A CA (`<dir>/ca.crt`) and a server certificate for `host` signed by it
+/// (`<data>/server.crt`, `<data>/server.key` owned by the server's user), made with `openssl`.
+fn make_certificates(
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    host: std::net::Ipv4Addr,
+    uid: nix::unistd::Uid,
+    gid: nix::unistd::Gid,
+) {
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl (Debian's openssl package; scripts/test installs it)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let extensions = dir.join("server.ext");
+    std::fs::write(
+        &extensions,
+        format!("subjectAltName=IP:{host}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"),
+    )
+    .expect("extensions file");
+    openssl(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=convotic test CA",
+    ]);
+    openssl(&[
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", &format!("/CN={host}"),
+    ]);
+    openssl(&[
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+    ]);
+    for name in ["server.crt", "server.key"] {
+        let target = data.join(name);
+        std::fs::rename(dir.join(name), &target).expect("move the certificate");
+        nix::unistd::chown(&target, Some(uid), Some(gid)).expect("chown");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod server.key");
 }

@@ -28,6 +28,7 @@ pub(super) mod kv;
 mod messages;
 mod nodes;
 pub(super) mod schema;
+mod tls;
 pub(crate) mod util;
 mod workflows;
 mod workspaces;
@@ -230,7 +231,8 @@ impl PgStore {
 
     /// The pool for `url`, without connecting (connections are opened when first needed).
     pub(crate) fn build(url: &str, max_connections: usize) -> Result<PgStore, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let (url, tls) = tls::split_tls_options(url)?;
+        let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| {
             StoreError::InvalidArgument(format!(
                 "store.url: not a PostgreSQL URL ({e}); expected postgres://user@host:port/database"
             ))
@@ -248,13 +250,19 @@ impl PgStore {
         ));
         config.options(options.trim());
         let target = describe_target(&config);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls {
+            tls::TlsMode::Disable => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                Manager::from_config(config, NoTls, manager_config)
+            }
+            tls::TlsMode::Verify { roots } => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                Manager::from_config(config, tls::connector(roots.as_deref())?, manager_config)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .runtime(Runtime::Tokio1)
