@@ -258,7 +258,9 @@ fn the_store_is_reached_over_tls_with_the_server_verified() {
     let stderr = refused_start(&config);
     assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
     // A CA file that does not exist is named.
-    write(&format!("{url}?sslmode=require&sslrootcert=/nonexistent/ca.pem"));
+    write(&format!(
+        "{url}?sslmode=require&sslrootcert=/nonexistent/ca.pem"
+    ));
     let stderr = refused_start(&config);
     assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
 
@@ -292,5 +294,8 @@ fn the_store_is_reached_over_tls_with_the_server_verified() {
         "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
          WHERE a.datname = 'convotic_tls' AND NOT s.ssl",
     );
-    assert!(encrypted > 0 && plain == 0, "encrypted {encrypted}, plain {plain}");
+    assert!(
+        encrypted > 0 && plain == 0,
+        "encrypted {encrypted}, plain {plain}"
+    );
 }

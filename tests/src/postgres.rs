@@ -219,7 +219,14 @@ impl PostgresServer {
             .args(["-p", &port.to_string()])
             .args(["-c", &format!("listen_addresses={host}")])
             .args(if tls {
-                &["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"][..]
+                &[
+                    "-c",
+                    "ssl=on",
+                    "-c",
+                    "ssl_cert_file=server.crt",
+                    "-c",
+                    "ssl_key_file=server.key",
+                ][..]
             } else {
                 &[][..]
             })
@@ -373,20 +380,54 @@ fn make_certificates(
     let extensions = dir.join("server.ext");
     std::fs::write(
         &extensions,
-        format!("subjectAltName=IP:{host}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"),
+        format!(
+            "subjectAltName=IP:{host}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+        ),
     )
     .expect("extensions file");
     openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-        "-days", "2", "-subj", "/CN=convotic test CA",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=convotic test CA",
     ]);
     openssl(&[
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", &format!("/CN={host}"),
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        &format!("/CN={host}"),
     ]);
     openssl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
     ]);
     for name in ["server.crt", "server.key"] {
         let target = data.join(name);
@@ -394,6 +435,9 @@ fn make_certificates(
         nix::unistd::chown(&target, Some(uid), Some(gid)).expect("chown");
     }
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600))
-        .expect("chmod server.key");
+    std::fs::set_permissions(
+        data.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod server.key");
 }

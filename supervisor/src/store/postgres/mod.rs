@@ -98,7 +98,19 @@ impl From<tokio_postgres::Error> for PgError {
 
 impl From<deadpool_postgres::PoolError> for PgError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        PgError::Pool(format!("no PostgreSQL connection: {e}"))
+        // The cause (refused by the server, a certificate not verified...) is in the chain: a
+        // message of "db error" alone would hide it.
+        let mut message = format!("no PostgreSQL connection: {e}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        PgError::Pool(message)
     }
 }
 

@@ -172,9 +172,15 @@ mod tests {
             }
         );
         let (rest, mode) = split_tls_options("host=db user=u sslmode=require").unwrap();
-        assert_eq!((rest.as_str(), mode), ("host=db user=u", TlsMode::Verify { roots: None }));
+        assert_eq!(
+            (rest.as_str(), mode),
+            ("host=db user=u", TlsMode::Verify { roots: None })
+        );
         let (rest, mode) = split_tls_options("postgres://u@db/c?sslmode=prefer").unwrap();
-        assert_eq!((rest.as_str(), mode), ("postgres://u@db/c", TlsMode::Disable));
+        assert_eq!(
+            (rest.as_str(), mode),
+            ("postgres://u@db/c", TlsMode::Disable)
+        );
         assert_eq!(
             split_tls_options("postgres://u@db/c").unwrap().1,
             TlsMode::Disable
