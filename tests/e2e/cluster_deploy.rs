@@ -19,12 +19,21 @@ use serde_json::Value;
 const LONG: Duration = Duration::from_secs(30);
 
 fn node(db: &TestDatabase, nats: &NatsServer, name: &str) -> Supervisor {
+    node_with(db, nats, name, &[])
+}
+
+fn node_with(
+    db: &TestDatabase,
+    nats: &NatsServer,
+    name: &str,
+    modules: &[ModuleEntry],
+) -> Supervisor {
     let tables = format!(
         "{}[nats]\nurl = \"{}\"\n[cluster]\nnode_id = \"{name}\"\n",
         db.store_table(),
         nats.url()
     );
-    Supervisor::start_full(&[], &[&fixture_defaults()], &[], &tables)
+    Supervisor::start_full(modules, &[&fixture_defaults()], &[], &tables)
 }
 
 /// The node reports of a deployment answer: `(node, state)` sorted by node.
@@ -346,4 +355,53 @@ fn a_deployment_whose_node_dies_is_failed_by_the_others_and_frees_the_module() {
         pairs(&[("a", "switched")]),
         "B is gone: only A reports"
     );
+}
+
+#[test]
+fn a_node_that_is_stopping_does_not_hold_a_deployment_back() {
+    let db = TestDatabase::create();
+    let nats = NatsServer::start();
+    let a = node(&db, &nats, "a");
+    // C runs a module that takes its whole stop grace to stop: C stops slowly.
+    let stubborn = ModuleEntry::fixture("stubborn", "ignore-sigterm").with("stop_grace = \"8s\"");
+    let mut c = node_with(&db, &nats, "c", &[stubborn]);
+    c.wait_state("stubborn", "ready", LONG);
+    let root = a.dir.path().join("packages-src");
+    let (code, answer, stderr) = deploy(
+        &a,
+        "ws_test",
+        &fixture_package(&root, "shop", "1", "ok", &[], &[]),
+    );
+    assert_eq!(code, 0, "{answer} {stderr}");
+    assert_eq!(
+        reports(&answer["deployment"]),
+        pairs(&[("a", "switched"), ("c", "switched")])
+    );
+
+    // C is stopping (still live: its heartbeats go on until its modules stopped).
+    c.signal(nix::sys::signal::Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, answer, stderr) = deploy(
+        &a,
+        "ws_test",
+        &fixture_package(&root, "shop", "2", "ok", &[], &[]),
+    );
+    assert_eq!(code, 0, "{answer} {stderr}");
+    assert_eq!(
+        reports(&answer["deployment"]),
+        pairs(&[("a", "switched"), ("c", "left")]),
+        "{answer}"
+    );
+    assert!(
+        c.wait_exit(Duration::from_secs(30)).is_some(),
+        "C did not stop"
+    );
+
+    // Back, C runs the version that became active while it was away.
+    c.restart_after_kill();
+    c.wait_state("shop", "ready", LONG);
+    let (code, stdout, stderr) = a.cli_config(&["keys", "create", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "{stderr}");
+    let key = stdout.lines().next().unwrap_or_default().trim().to_string();
+    assert_eq!(version_on(&c, &key), "2");
 }

@@ -215,6 +215,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     ));
     deployer.set_reloader(Arc::clone(&reloader));
     deployer.join_cluster(bus.nats_client());
+    let leaving = Arc::clone(&deployer);
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),
         admin_token,
@@ -261,6 +262,7 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
     };
     tracing::info!("{which} received: stopping every module (send it again to kill them at once)");
     super::systemd::notify("STOPPING=1");
+    leaving.leave_cluster();
     let shutdown = supervisor.shutdown();
     tokio::select! {
         _ = shutdown => {}

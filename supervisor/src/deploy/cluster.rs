@@ -72,6 +72,9 @@ pub(super) struct Reply {
     /// For a reload: what it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<serde_json::Value>,
+    /// The node is stopping and takes part in no operation: not a failure.
+    #[serde(default)]
+    pub leaving: bool,
 }
 
 /// What one node reported for a deployment (stored with it, shown by the API).
@@ -81,7 +84,8 @@ pub struct NodeReport {
     pub node: String,
     /// Its process.
     pub instance: String,
-    /// `switched`, `failed`, `unreachable`, `rolled_back` or `not_rolled_back`.
+    /// `switched`, `failed`, `unreachable`, `left` (stopping: it starts the active version when
+    /// it comes back), `rolled_back` or `not_rolled_back`.
     pub state: String,
     /// What happened.
     pub message: String,
@@ -239,6 +243,12 @@ async fn answer(deployer: &Deployer, payload: &[u8]) -> Reply {
         Ok(request) => request,
         Err(e) => return Reply::refused(format!("unreadable request: {e}")),
     };
+    if deployer.is_leaving() {
+        return Reply {
+            leaving: true,
+            ..Reply::refused("this node is stopping".into())
+        };
+    }
     match request {
         Request::Switch { deployment } => deployer.switch_for_peer(&deployment).await,
         Request::Converge { workspace, module } => {
@@ -268,6 +278,7 @@ impl Reply {
             message,
             logs: Vec::new(),
             report: None,
+            leaving: false,
         }
     }
 
@@ -278,6 +289,7 @@ impl Reply {
             message,
             logs: Vec::new(),
             report: None,
+            leaving: false,
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct Deployer {
     cluster: std::sync::OnceLock<cluster::ClusterLink>,
     /// This node's config reloader (for reloads asked by other nodes).
     reloader: std::sync::OnceLock<Arc<crate::supervision::reload::Reloader>>,
+    /// Set once this node is stopping: it takes part in no cluster operation any more.
+    leaving: std::sync::atomic::AtomicBool,
 }
 
 /// Archives received or unpacked at once, across modules.
@@ -100,6 +102,7 @@ impl Deployer {
             fetches: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
             cluster: std::sync::OnceLock::new(),
             reloader: std::sync::OnceLock::new(),
+            leaving: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -138,6 +141,19 @@ impl Deployer {
     /// way (the caller answers 503 with Retry-After).
     pub fn upload_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         Arc::clone(&self.uploads).try_acquire_owned().ok()
+    }
+
+    /// This node is stopping: from now on it answers other nodes' requests "leaving", so a
+    /// deployment rolled out meanwhile does not wait for it (it starts the active versions when
+    /// it comes back). Its heartbeats go on until its modules have stopped.
+    pub fn leave_cluster(&self) {
+        self.leaving
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether this node is stopping.
+    pub(super) fn is_leaving(&self) -> bool {
+        self.leaving.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether an operation of `workspace/module` is under way on this node.

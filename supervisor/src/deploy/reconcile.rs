@@ -35,6 +35,10 @@ pub(super) async fn run(deployer: Arc<Deployer>) {
 impl Deployer {
     /// One catch-up (see the module docs).
     pub(super) async fn catch_up(&self, warned: &mut Warned) -> Result<(), String> {
+        if self.is_leaving() {
+            // Stopping: nothing is started or switched any more.
+            return Ok(());
+        }
         let mut live = membership::other_live_instances(&self.store)
             .await
             .map_err(|e| e.to_string())?;

@@ -69,6 +69,11 @@ impl Deployer {
                     ok: true, message, ..
                 }) => ("switched", message),
                 Ok(Reply {
+                    leaving: true,
+                    message,
+                    ..
+                }) => ("left", message),
+                Ok(Reply {
                     ok: false,
                     message,
                     logs: lines,
@@ -81,7 +86,7 @@ impl Deployer {
                 }
                 Err(message) => ("unreachable", message),
             };
-            if state != "switched" {
+            if !matches!(state, "switched" | "left") {
                 failures.push(format!("node {} {state}: {message}", peer.node));
             }
             nodes.push(report(peer, state, message));
