@@ -86,9 +86,14 @@ fn a_crash_looping_module_shows_its_next_attempt_and_becomes_ready_by_itself() {
 }
 
 /// Copies the fixture binary to a directory of its own, so a test can remove it.
+/// Installs the fixture's binary as `<dir>/module` the way a deployment should: written under
+/// another name, then renamed into place (never executed half-written: copying over the path
+/// itself races the supervisor's restarts, which then fail with "Text file busy").
 fn private_fixture_binary(dir: &Path) -> PathBuf {
     let path = dir.join("module");
-    std::fs::copy(binary("misbehaving-module"), &path).unwrap();
+    let partial = dir.join("module.partial");
+    std::fs::copy(binary("misbehaving-module"), &partial).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
     path
 }
 
