@@ -45,8 +45,9 @@ pub(crate) fn split_tls_options(url: &str) -> Result<(String, TlsMode), StoreErr
                     .split('&')
                     .filter(|pair| {
                         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                        let value = crate::registry::percent_decode(value)
-                            .unwrap_or_else(|| value.to_string());
+                        let value = percent_encoding::percent_decode_str(value)
+                            .decode_utf8_lossy()
+                            .into_owned();
                         !take(key, &value)
                     })
                     .collect();
