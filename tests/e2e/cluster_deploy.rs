@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use convotic_e2e::load::{whoami, Load};
 use convotic_e2e::nats::NatsServer;
-use convotic_e2e::packages::{deploy, fixture_defaults, fixture_package};
+use convotic_e2e::packages::{
+    deploy, failing_under, fixture_defaults, fixture_package, node_reports as reports,
+    reported as pairs,
+};
 use convotic_e2e::postgres::TestDatabase;
 use convotic_e2e::{ModuleEntry, Supervisor};
 use serde_json::Value;
@@ -34,51 +37,6 @@ fn node_with(
         nats.url()
     );
     Supervisor::start_full(modules, &[&fixture_defaults()], &[], &tables)
-}
-
-/// The node reports of a deployment answer: `(node, state)` sorted by node.
-fn reports(deployment: &Value) -> Vec<(String, String)> {
-    let mut nodes: Vec<(String, String)> = deployment["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| {
-            (
-                n["node"].as_str().unwrap_or("").to_string(),
-                n["state"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    nodes.sort();
-    nodes
-}
-
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    expected
-        .iter()
-        .map(|(n, s)| (n.to_string(), s.to_string()))
-        .collect()
-}
-
-/// A package of version `version` whose entry fails at once when started from under
-/// `failing_on` (one node's data dir) and runs the fixture everywhere else.
-fn failing_on_one_node(
-    root: &Path,
-    name: &str,
-    version: &str,
-    failing_on: &Path,
-) -> std::path::PathBuf {
-    let dir = fixture_package(root, name, version, "ok", &[], &[]);
-    let run = dir.join("bin/run");
-    let script = std::fs::read_to_string(&run).expect("entry");
-    let guard = format!(
-        "#!/bin/sh\ncase \"$(pwd -P)\" in {}*) echo 'this node refuses' >&2; exit 3;; esac\n",
-        std::fs::canonicalize(failing_on)
-            .expect("data dir")
-            .display()
-    );
-    std::fs::write(&run, script.replacen("#!/bin/sh\n", &guard, 1)).expect("entry");
-    dir
 }
 
 fn version_on(sup: &Supervisor, key: &str) -> String {
@@ -167,7 +125,7 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     assert_eq!(version_on(&b, &key), "2");
 
     // A version that fails on A only: B switched, then both went back to 2.
-    let broken = failing_on_one_node(&root, "shop", "3", &a.data_dir());
+    let broken = failing_under(&root, "shop", "3", &a.data_dir());
     let (code, answer, _) = deploy(&b, "ws_test", &broken);
     assert_eq!(code, 1, "{answer}");
     let deployment = &answer["deployment"];
@@ -266,7 +224,7 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     }
 
     // A first version failing on C only: removed again from every node, packages too.
-    let first = failing_on_one_node(&root, "first", "1", &c.data_dir());
+    let first = failing_under(&root, "first", "1", &c.data_dir());
     let (code, answer, _) = deploy(&b, "ws_test", &first);
     assert_eq!(code, 1, "{answer}");
     assert_eq!(

@@ -90,3 +90,45 @@ pub fn upload(
     let status = response.status().as_u16();
     (status, response.json().unwrap_or(serde_json::Value::Null))
 }
+
+/// The per-node reports of a deployment record (its `nodes`): `(node, state)` sorted by node.
+pub fn node_reports(deployment: &serde_json::Value) -> Vec<(String, String)> {
+    let mut nodes: Vec<(String, String)> = deployment["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            (
+                n["node"].as_str().unwrap_or("").to_string(),
+                n["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+/// `(node, state)` pairs as [`node_reports`] returns them.
+pub fn reported(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect()
+}
+
+/// A package of the fixture (`name`, `version`) whose entry exits at once when started from
+/// under `failing_on` (one node's data dir) and runs the fixture everywhere else: a version that
+/// fails on one node of a cluster only.
+pub fn failing_under(root: &Path, name: &str, version: &str, failing_on: &Path) -> PathBuf {
+    let dir = fixture_package(root, name, version, "ok", &[], &[]);
+    let run = dir.join("bin/run");
+    let script = std::fs::read_to_string(&run).expect("entry");
+    let guard = format!(
+        "#!/bin/sh\ncase \"$(pwd -P)\" in {}*) echo 'this node refuses' >&2; exit 3;; esac\n",
+        std::fs::canonicalize(failing_on)
+            .expect("data dir")
+            .display()
+    );
+    std::fs::write(&run, script.replacen("#!/bin/sh\n", &guard, 1)).expect("entry");
+    dir
+}

@@ -29,6 +29,17 @@ fn run_on(dbname: String, sql: String) -> Result<(), String> {
 /// Runs `sql` on database `dbname` of the server `conninfo` (`key=value` pairs without
 /// `dbname`), on its own thread and runtime.
 fn run_with(conninfo: String, dbname: String, sql: String) -> Result<(), String> {
+    on_server(conninfo, dbname, sql, false).map(drop)
+}
+
+/// Runs `sql` on database `dbname` of `conninfo` on a thread and runtime of its own: as a batch,
+/// or (`one_number`) as a query whose first row's first column is a `bigint`, returned.
+fn on_server(
+    conninfo: String,
+    dbname: String,
+    sql: String,
+    one_number: bool,
+) -> Result<Option<i64>, String> {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -42,14 +53,21 @@ fn run_with(conninfo: String, dbname: String, sql: String) -> Result<(), String>
                 .await
                 .map_err(|e| e.to_string())?;
                 let driver = tokio::spawn(connection);
-                let result = client.batch_execute(&sql).await.map_err(|e| e.to_string());
+                let result = if one_number {
+                    client
+                        .query_one(&sql, &[])
+                        .await
+                        .map(|row| Some(row.get::<_, i64>(0)))
+                } else {
+                    client.batch_execute(&sql).await.map(|()| None)
+                };
                 drop(client);
                 let _ = driver.await;
-                result
+                result.map_err(|e| e.to_string())
             })
     })
     .join()
-    .map_err(|_| "admin thread panicked".to_string())?
+    .map_err(|_| "database thread panicked".to_string())?
 }
 
 impl TestDatabase {
@@ -264,8 +282,9 @@ impl PostgresServer {
 
     /// Runs a query returning one number (on the `postgres` database, over the socket).
     pub fn query_i64(&self, sql: &str) -> i64 {
-        query_one_i64(self.admin_conninfo(), sql.to_string())
+        on_server(self.admin_conninfo(), "postgres".into(), sql.to_string(), true)
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_default()
     }
 
     fn wait_ready(&self) {
@@ -325,35 +344,6 @@ impl Drop for PostgresServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs `sql` returning one `bigint` on the `postgres` database of `conninfo`.
-fn query_one_i64(conninfo: String, sql: String) -> Result<i64, String> {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?
-            .block_on(async move {
-                let (client, connection) = tokio_postgres::connect(
-                    &format!("{conninfo} dbname=postgres connect_timeout=5"),
-                    tokio_postgres::NoTls,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                let driver = tokio::spawn(connection);
-                let value = client
-                    .query_one(&sql, &[])
-                    .await
-                    .map(|row| row.get::<_, i64>(0))
-                    .map_err(|e| e.to_string());
-                drop(client);
-                let _ = driver.await;
-                value
-            })
-    })
-    .join()
-    .map_err(|_| "query thread panicked".to_string())?
 }
 
 /// A CA (`<dir>/ca.crt`) and a server certificate for `host` signed by it

@@ -39,33 +39,13 @@ impl Deployer {
 
     async fn switch_to_record(&self, id: &str) -> Result<String, (String, Vec<String>)> {
         let plain = |e: DeployError| (e.to_string(), Vec::new());
-        let record = self
-            .store
-            .deployment(id)
-            .await
-            .map_err(|e| plain(e.into()))?;
-        if record.state != "deploying" {
-            return Err((
-                format!("deployment {id} is {}, not under way", record.state),
-                Vec::new(),
-            ));
-        }
+        let record = self.under_way(id).await.map_err(plain)?;
         let _busy = self
             .claim_within(&record.workspace, &record.module, CLAIM_WAIT)
             .await
             .map_err(plain)?;
         // Settled meanwhile (failed by its node, or by a catch-up): nothing to switch to.
-        let record = self
-            .store
-            .deployment(id)
-            .await
-            .map_err(|e| plain(e.into()))?;
-        if record.state != "deploying" {
-            return Err((
-                format!("deployment {id} is {}, not under way", record.state),
-                Vec::new(),
-            ));
-        }
+        let record = self.under_way(id).await.map_err(plain)?;
         self.refuse_config_module(&record.workspace, &record.module)
             .map_err(plain)?;
         let dir = self.ensure_package(&record).await.map_err(plain)?;
@@ -102,6 +82,18 @@ impl Deployer {
         self.prune_here(&record.workspace, &record.module, draining.as_deref(), true)
             .await;
         Ok(message)
+    }
+
+    /// Deployment `id`, if it is still under way.
+    async fn under_way(&self, id: &str) -> Result<Deployment, DeployError> {
+        let record = self.store.deployment(id).await?;
+        if record.state != "deploying" {
+            return Err(DeployError::conflict(
+                "not_under_way",
+                format!("deployment {id} is {}, not under way", record.state),
+            ));
+        }
+        Ok(record)
     }
 
     /// Makes what this node runs of `workspace/module` match the store: the active deployment

@@ -2,52 +2,20 @@
 //! three nodes with no failed call under load on every node, and a version that fails on node C
 //! only is rolled back on all three (the deployment names C).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use convotic_e2e::load::{whoami, Load};
 use convotic_e2e::netns::{Cluster, NODE_IDS};
-use convotic_e2e::packages::{deploy, fixture_package};
+use convotic_e2e::packages::{deploy, failing_under, fixture_package, node_reports as reports};
 use convotic_e2e::Supervisor;
 use serde_json::Value;
-
-/// The node reports of a deployment: `(node, state)` sorted by node.
-fn reports(deployment: &Value) -> Vec<(String, String)> {
-    let mut nodes: Vec<(String, String)> = deployment["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| {
-            (
-                n["node"].as_str().unwrap_or("").to_string(),
-                n["state"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    nodes.sort();
-    nodes
-}
 
 fn all(state: &str) -> Vec<(String, String)> {
     NODE_IDS
         .iter()
         .map(|id| (id.to_string(), state.to_string()))
         .collect()
-}
-
-/// A package whose entry exits at once when started under `failing_on` (one node's data dir).
-fn failing_under(root: &Path, version: &str, failing_on: &Path) -> PathBuf {
-    let dir = fixture_package(root, "shop", version, "ok", &[], &[]);
-    let run = dir.join("bin/run");
-    let script = std::fs::read_to_string(&run).expect("entry");
-    let guard = format!(
-        "#!/bin/sh\ncase \"$(pwd -P)\" in {}*) echo 'this node refuses' >&2; exit 3;; esac\n",
-        std::fs::canonicalize(failing_on)
-            .expect("data dir")
-            .display()
-    );
-    std::fs::write(&run, script.replacen("#!/bin/sh\n", &guard, 1)).expect("entry");
-    dir
 }
 
 fn versions(cluster: &Cluster, key: &str) -> Vec<String> {
@@ -95,7 +63,7 @@ pub fn deployments_sent_to_b_switch_all_three(cluster: &Cluster, key: &str) {
     assert_eq!(reports(&answer["deployment"]), all("switched"), "{answer}");
     assert_eq!(versions(cluster, key), ["2", "2", "2"]);
 
-    let broken = failing_under(&root, "3", &cluster.node("c").data_dir());
+    let broken = failing_under(&root, "shop", "3", &cluster.node("c").data_dir());
     let (code, answer) = deploy_through(b, &broken);
     assert_eq!(code, 1, "{answer}");
     assert_eq!(answer["deployment"]["state"], "failed", "{answer}");
