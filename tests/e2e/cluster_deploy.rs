@@ -6,7 +6,6 @@
 //! does a reload (each node reloading its own config file); the console of any node shows every
 //! node with its modules.
 
-use std::path::Path;
 use std::time::Duration;
 
 use convotic_e2e::load::{whoami, Load};

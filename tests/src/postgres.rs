@@ -282,9 +282,14 @@ impl PostgresServer {
 
     /// Runs a query returning one number (on the `postgres` database, over the socket).
     pub fn query_i64(&self, sql: &str) -> i64 {
-        on_server(self.admin_conninfo(), "postgres".into(), sql.to_string(), true)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .unwrap_or_default()
+        on_server(
+            self.admin_conninfo(),
+            "postgres".into(),
+            sql.to_string(),
+            true,
+        )
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_default()
     }
 
     fn wait_ready(&self) {
