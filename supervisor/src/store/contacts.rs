@@ -320,79 +320,43 @@ mod tests {
         }
     }
 
-    /// PostgreSQL only: attribute merges from two supervisors of a cluster at once all land
-    /// (each runs again on the other's state). SQLite orders one supervisor's writes through its
-    /// single writer; two processes updating one file are not a supported cluster (a second
-    /// process's read-then-write transaction can fail with `database is locked`).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres_two_supervisors_merge_attributes_without_losing_any() {
-        let _postgres = crate::store::test_support::use_postgres();
-        let (guard, store) = two_workspaces().await;
-        let other = guard.open_again();
-        let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
-        let merges: Vec<_> = (0..8)
-            .map(|i| {
-                let store = if i % 2 == 0 {
-                    store.clone()
-                } else {
-                    other.clone()
-                };
-                let id = contact.id.clone();
-                tokio::spawn(async move {
-                    let patch = ContactPatch {
-                        attributes: Some(json!({ format!("k{i}"): i })),
-                        ..Default::default()
-                    };
-                    store.update_contact("ws_a", &id, patch).await
-                })
-            })
-            .collect();
-        for merge in merges {
-            merge.await.unwrap().unwrap();
-        }
-        let read = other.get_contact("ws_a", &contact.id).await.unwrap();
-        for i in 0..8 {
-            assert_eq!(read.attributes[format!("k{i}")], json!(i), "{read:?}");
-        }
-        assert_eq!(read.attributes["plan"], json!("pro"));
-    }
-
-    /// Two processes on one SQLite file (the supervisor and the CLI) patching one contact at
-    /// once: every patch lands (write transactions take the write lock when they begin, so the
-    /// second waits instead of failing with "database is locked").
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite_two_processes_merge_attributes_without_losing_any() {
-        let (guard, store) = two_workspaces().await;
-        let other = guard.open_again();
-        let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
-        let merges: Vec<_> = (0..8)
-            .map(|i| {
-                let store = if i % 2 == 0 {
-                    store.clone()
-                } else {
-                    other.clone()
-                };
-                let id = contact.id.clone();
-                tokio::spawn(async move {
-                    let patch = ContactPatch {
-                        attributes: Some(json!({ format!("k{i}"): i })),
-                        ..Default::default()
-                    };
-                    store.update_contact("ws_a", &id, patch).await
-                })
-            })
-            .collect();
-        for merge in merges {
-            merge.await.unwrap().unwrap();
-        }
-        let read = other.get_contact("ws_a", &contact.id).await.unwrap();
-        for i in 0..8 {
-            assert_eq!(read.attributes[format!("k{i}")], json!(i), "{read:?}");
-        }
-        assert_eq!(read.attributes["plan"], json!("pro"));
-    }
-
     crate::store::test_support::both_backends! {
+        // Attribute merges from two stores on one database at once all land: two supervisors
+        // of a cluster on PostgreSQL (each runs again on the other's state), or the supervisor
+        // and the CLI on one SQLite file (write transactions take the write lock when they
+        // begin, so the second waits instead of failing with "database is locked").
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_stores_merge_attributes_without_losing_any() {
+            let (guard, store) = two_workspaces().await;
+            let other = guard.open_again();
+            let contact = store.create_contact("ws_a", new("x1")).await.unwrap();
+            let merges: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = if i % 2 == 0 {
+                        store.clone()
+                    } else {
+                        other.clone()
+                    };
+                    let id = contact.id.clone();
+                    tokio::spawn(async move {
+                        let patch = ContactPatch {
+                            attributes: Some(json!({ format!("k{i}"): i })),
+                            ..Default::default()
+                        };
+                        store.update_contact("ws_a", &id, patch).await
+                    })
+                })
+                .collect();
+            for merge in merges {
+                merge.await.unwrap().unwrap();
+            }
+            let read = other.get_contact("ws_a", &contact.id).await.unwrap();
+            for i in 0..8 {
+                assert_eq!(read.attributes[format!("k{i}")], json!(i), "{read:?}");
+            }
+            assert_eq!(read.attributes["plan"], json!("pro"));
+        }
+
         #[tokio::test]
         async fn workspace_isolation() {
             let (_dir, store) = two_workspaces().await;

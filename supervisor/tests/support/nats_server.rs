@@ -130,15 +130,7 @@ impl NatsServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        // SAFETY: the closure runs in the forked child before exec and only makes the prctl
-        // system call, which is async-signal-safe and allocates nothing.
-        unsafe {
-            command.pre_exec(|| {
-                // The server dies with the test process even if it is killed without unwinding.
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-                    .map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))
-            });
-        }
+        die_with_test(&mut command);
         let mut child = command.spawn().expect("start nats-server");
         let deadline = Instant::now() + Duration::from_secs(15);
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port);
@@ -228,14 +220,7 @@ impl NatsCluster {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log);
-            // SAFETY: the closure runs in the forked child before exec and only makes the prctl
-            // system call, which is async-signal-safe and allocates nothing.
-            unsafe {
-                command.pre_exec(|| {
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-                        .map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))
-                });
-            }
+            die_with_test(&mut command);
             cluster
                 .children
                 .push(command.spawn().expect("start nats-server"));
@@ -308,5 +293,18 @@ impl Drop for NatsCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Makes the server started by `command` die with the test process, even one killed without
+/// unwinding.
+fn die_with_test(command: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only makes the prctl
+    // system call, which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                .map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))
+        });
     }
 }

@@ -99,21 +99,8 @@ impl PgStore {
         others: &[String],
     ) -> Result<Option<CronRun>, StoreError> {
         let mut client = self.client().await?;
-        // READ COMMITTED whatever the server's default: statements after the lock see what the
-        // previous holder committed.
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
-            .start()
-            .await
-            .map_err(PgError::from)?;
         let lock = format!("cron-run:{}/{}/{}", run.workspace_id, run.module, run.cron);
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&lock],
-        )
-        .await
-        .map_err(PgError::from)?;
+        let tx = super::locked_transaction(&mut client, &lock).await?;
         let running: bool = tx
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM cron_runs

@@ -67,28 +67,13 @@ async fn get(
         .map(|row| row_to_deployment(&row)))
 }
 
-/// A READ COMMITTED transaction holding the lock of `workspace/module`'s deployments (taken
-/// first, so every later statement sees what the previous holder committed; the isolation is
-/// set here, whatever the server's default).
+/// A transaction holding the lock of `workspace/module`'s deployments.
 async fn locked_transaction<'a>(
     client: &'a mut deadpool_postgres::Object,
     workspace: &str,
     module: &str,
 ) -> Result<deadpool_postgres::Transaction<'a>, StoreError> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
-        .start()
-        .await
-        .map_err(PgError::from)?;
-    let lock = format!("deployment:{workspace}/{module}");
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        &[&lock],
-    )
-    .await
-    .map_err(PgError::from)?;
-    Ok(tx)
+    super::locked_transaction(client, &format!("deployment:{workspace}/{module}")).await
 }
 
 /// `Conflict` while a deployment of `workspace/module` is under way.

@@ -223,6 +223,28 @@ macro_rules! pg_transaction {
 }
 pub(crate) use pg_transaction;
 
+/// A READ COMMITTED transaction holding the transaction-scoped advisory lock `lock` (taken
+/// first, so every later statement sees what the previous holder committed; the isolation is
+/// set here, whatever the server's default): check-then-insert across the cluster.
+pub(crate) async fn locked_transaction<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    lock: &str,
+) -> Result<deadpool_postgres::Transaction<'a>, StoreError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(PgError::from)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&lock],
+    )
+    .await
+    .map_err(PgError::from)?;
+    Ok(tx)
+}
+
 impl PgStore {
     /// Connects to `url` (a `postgres://` URL or a `key=value` string), checks that the server
     /// answers, and applies the pending migrations under an advisory lock.
