@@ -825,3 +825,96 @@ async fn replicated_streams_on_a_single_server_are_refused_at_connect() {
         "{message}"
     );
 }
+
+/// One supervisor wins a cron tick; asking again (its publish retried after a lost
+/// acknowledgement) still finds the tick its own, and the others' still not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_tick_is_won_once_and_a_retry_by_the_winner_still_wins() {
+    init_logs();
+    let Some((server, first)) = setup().await else {
+        return;
+    };
+    let second = NatsBus::connect(&config(&server.url())).await.unwrap();
+    assert!(first
+        .claim_tick(WS, "reports", "daily", 1_000)
+        .await
+        .unwrap());
+    assert!(!second
+        .claim_tick(WS, "reports", "daily", 1_000)
+        .await
+        .unwrap());
+    assert!(
+        first
+            .claim_tick(WS, "reports", "daily", 1_000)
+            .await
+            .unwrap(),
+        "a retry of the winning claim must find it its own"
+    );
+    assert!(!second
+        .claim_tick(WS, "reports", "daily", 1_000)
+        .await
+        .unwrap());
+    // The next tick is another claim: the other supervisor may win it.
+    assert!(second
+        .claim_tick(WS, "reports", "daily", 2_000)
+        .await
+        .unwrap());
+    assert!(!first
+        .claim_tick(WS, "reports", "daily", 2_000)
+        .await
+        .unwrap());
+
+    // A claim stored by anything else (an older supervisor stored the tick id alone) is not
+    // this supervisor's.
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", format!("{WS}/reports/daily/3000").as_str());
+    js.publish_with_headers(
+        format!("convotic.{WS}.cron.reports.daily"),
+        headers,
+        Bytes::from(format!("{WS}/reports/daily/3000")),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    assert!(!first
+        .claim_tick(WS, "reports", "daily", 3_000)
+        .await
+        .unwrap());
+    assert!(!second
+        .claim_tick(WS, "reports", "daily", 3_000)
+        .await
+        .unwrap());
+}
+
+/// A tick claimed while NATS is down is tried again until NATS is back, and is then won by
+/// that supervisor only (it used to be reported unclaimable at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_tick_claimed_during_a_nats_outage_is_won_once_nats_is_back() {
+    init_logs();
+    let Some(mut server) = NatsServer::start() else {
+        return;
+    };
+    let quick = NatsConfig {
+        request_timeout: Duration::from_secs(1),
+        ..config(&server.url())
+    };
+    let first = NatsBus::connect(&quick).await.unwrap();
+    let second = NatsBus::connect(&quick).await.unwrap();
+    server.stop();
+    let claiming = tokio::spawn({
+        let first = first.clone();
+        async move { first.claim_tick(WS, "reports", "hourly", 7_000).await }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!claiming.is_finished(), "the claim must wait for NATS");
+    server.start_again();
+    let won = claiming.await.unwrap().expect("claimed once NATS is back");
+    assert!(won, "the only supervisor asking wins the tick");
+    assert!(!second
+        .claim_tick(WS, "reports", "hourly", 7_000)
+        .await
+        .unwrap());
+}

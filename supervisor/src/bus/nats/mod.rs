@@ -35,6 +35,7 @@
 //! re-open their pull after an outage without reporting it (see `subscription.rs`).
 
 mod acker;
+mod cron_claims;
 mod dead_letters;
 mod headers;
 pub mod streams;
@@ -66,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) js: Context,
     /// The `[nats]` settings.
     pub(crate) config: NatsConfig,
+    /// This process's id in the cron tick claims it stores.
+    pub(crate) claimer: String,
 }
 
 impl NatsBus {
@@ -114,6 +117,7 @@ impl NatsBus {
             shared: Arc::new(Shared {
                 js,
                 config: config.clone(),
+                claimer: cron_claims::new_claimer(),
             }),
         })
     }
@@ -196,18 +200,8 @@ impl Backend for NatsBus {
         // Every supervisor publishes the same id for a tick; the stream's duplicate window makes
         // exactly one publish new (works on nats-server 2.9, unlike the KV store).
         let id = format!("{workspace}/{module}/{cron}/{scheduled_at_ms}");
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id.as_str());
         let subject = format!("convotic.{workspace}.cron.{module}.{cron}");
-        let ack = self
-            .shared
-            .js
-            .publish_with_headers(subject, headers, Bytes::from(id.clone()))
-            .await
-            .map_err(|e| BusError::Unavailable(format!("cannot claim cron tick {id}: {e}")))?
-            .await
-            .map_err(|e| BusError::Unavailable(format!("cannot claim cron tick {id}: {e}")))?;
-        Ok(!ack.duplicate)
+        cron_claims::claim(&self.shared, subject, &id, &self.shared.claimer).await
     }
 
     fn name(&self) -> &'static str {
