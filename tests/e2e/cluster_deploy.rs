@@ -38,6 +38,40 @@ fn node_with(
     Supervisor::start_full(modules, &[&fixture_defaults()], &[], &tables)
 }
 
+/// The NATS subject node `id` answers on (from its instance, as the cluster API reports it).
+fn node_subject(through: &Supervisor, id: &str) -> String {
+    use sha2::Digest as _;
+    let (_, cluster) = through.get("/admin/v1/cluster");
+    let instance = cluster["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["id"] == id))
+        .and_then(|n| n["instance"].as_str())
+        .unwrap_or_else(|| panic!("node {id} in {cluster}"))
+        .to_string();
+    let digest = sha2::Sha256::digest(instance.as_bytes());
+    format!("convotic.cluster.node.{}", hex::encode(&digest[..12]))
+}
+
+/// Sends `payload` to `subject` as a NATS client of its own (not a supervisor) would, and
+/// returns the answer.
+fn foreign_request(nats: &NatsServer, subject: &str, payload: Vec<u8>) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = async_nats::connect(nats.url()).await.expect("connect");
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.request(subject.to_string(), payload.into()),
+        )
+        .await
+        .expect("an answer within 10 s")
+        .expect("an answer");
+        serde_json::from_slice(&answer.payload).expect("a JSON answer")
+    })
+}
+
 fn version_on(sup: &Supervisor, key: &str) -> String {
     whoami(sup, key, "shop")["version"]
         .as_str()
@@ -210,6 +244,44 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     assert!(stdout.contains("node c: 0 added"), "{stdout}");
     b.wait_state("extra", "ready", LONG);
     assert_eq!(a.get("/admin/v1/modules/extra").0, 404);
+
+    // A NATS publisher without the cluster key is refused: C does not reload, says why, and
+    // logs it (a request signed with another key is refused too).
+    let before = std::fs::read_to_string(c.config_path()).expect("config");
+    let forged_module = ModuleEntry::fixture("forged", "ok").toml();
+    std::fs::write(c.config_path(), format!("{before}{forged_module}")).expect("config");
+    let subject = node_subject(&a, "c");
+    let unsigned = foreign_request(&nats, &subject, br#"{"op":"reload"}"#.to_vec());
+    assert_eq!(unsigned["ok"], false, "{unsigned}");
+    assert!(
+        unsigned["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not signed"),
+        "{unsigned}"
+    );
+    let mut forged = vec![b'0'; 64];
+    forged.push(b'\n');
+    forged.extend_from_slice(
+        format!(r#"{{"v":1,"to":"{subject}","at_ms":1,"nonce":"n","request":{{"op":"reload"}}}}"#)
+            .as_bytes(),
+    );
+    let forged = foreign_request(&nats, &subject, forged);
+    assert!(
+        forged["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not match"),
+        "{forged}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(c.get("/admin/v1/modules/forged").0, 404);
+    assert!(
+        c.log().contains("a cluster request was refused"),
+        "{}",
+        c.log_tail(20)
+    );
+    std::fs::write(c.config_path(), before).expect("config");
 
     // Removed through B: gone from every node.
     let (code, _, stderr) = b.cli(&["modules", "remove", "shop", "--workspace", "ws_test"]);

@@ -214,7 +214,10 @@ async fn serve(config: config::ResolvedConfig, config_path: &Path) -> anyhow::Re
         store.clone(),
     ));
     deployer.set_reloader(Arc::clone(&reloader));
-    deployer.join_cluster(bus.nats_client());
+    deployer
+        .join_cluster(bus.nats_client())
+        .await
+        .context("cannot read the cluster key from the store ([store] url)")?;
     let leaving = Arc::clone(&deployer);
     let state = Arc::new(GatewayState {
         supervisor: Arc::clone(&supervisor),

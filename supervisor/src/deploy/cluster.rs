@@ -12,9 +12,10 @@
 //!   enable or disable reaches every node;
 //! * `reload`: the node reloads its own config file (a reload sent to one node reaches all).
 //!
-//! A request names records; it never carries a package or a spec. Whoever can publish on the
-//! NATS server can at most make nodes compare what they run with the store again: every
-//! decision is taken from the store, which only the admin API writes.
+//! A request names records; it never carries a package or a spec, and every decision is taken
+//! from the store, which only the admin API writes. Requests and answers are signed with the
+//! cluster key kept in the store (`cluster_auth.rs`): a NATS publisher without access to the
+//! store can neither make a node act nor fake a node's answer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use super::cluster_auth::{ClusterAuth, Opened};
 use super::Deployer;
 use crate::supervision::membership::{self, Peer};
 
@@ -36,6 +38,8 @@ const CONCURRENT_REQUESTS: usize = 16;
 const RELOAD_WITHIN: Duration = Duration::from_secs(15 * 60);
 /// Largest answer read from a node.
 const MAX_ANSWER: usize = 256 * 1024;
+/// How often refused requests are logged at most.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 /// How long a converge request may take on a peer (a switch back included).
 pub(super) const CONVERGE_TIMEOUT: Duration = Duration::from_secs(40);
 
@@ -94,6 +98,7 @@ pub struct NodeReport {
 /// This node's link to the others.
 pub(super) struct ClusterLink {
     client: async_nats::Client,
+    auth: Arc<ClusterAuth>,
 }
 
 /// The subject node `instance` answers on.
@@ -103,9 +108,12 @@ fn subject_of(instance: &str) -> String {
 }
 
 impl ClusterLink {
-    /// A link over `client`.
-    pub(super) fn new(client: async_nats::Client) -> Self {
-        Self { client }
+    /// A link over `client`, signing with the cluster key `key`.
+    pub(super) fn new(client: async_nats::Client, key: Vec<u8>) -> Self {
+        Self {
+            client,
+            auth: Arc::new(ClusterAuth::new(key)),
+        }
     }
 
     /// Asks `peer` and waits up to `timeout` for its answer; a peer that cannot be reached
@@ -116,11 +124,12 @@ impl ClusterLink {
         request: &Request,
         timeout: Duration,
     ) -> Result<Reply, String> {
-        let payload = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        let subject = subject_of(&peer.instance);
+        let (payload, nonce) = self.auth.seal_request(&subject, request);
         let sent = self
             .client
             .send_request(
-                subject_of(&peer.instance),
+                subject,
                 async_nats::Request::new()
                     .payload(payload.into())
                     .timeout(Some(timeout)),
@@ -146,7 +155,9 @@ impl ClusterLink {
                 message.payload.len()
             ));
         }
-        serde_json::from_slice(&message.payload).map_err(|e| format!("unreadable answer: {e}"))
+        self.auth
+            .open_reply(&nonce, &message.payload)
+            .map_err(|e| format!("its answer is {e}"))
     }
 
     /// Asks every peer at once; the answers in `peers` order.
@@ -166,9 +177,7 @@ impl ClusterLink {
             workspace: workspace.to_string(),
             module: module.to_string(),
         };
-        let Ok(payload) = serde_json::to_vec(&request) else {
-            return;
-        };
+        let (payload, _) = self.auth.seal_request(BROADCAST, &request);
         if let Err(e) = self.client.publish(BROADCAST, payload.into()).await {
             tracing::warn!("cannot announce {workspace}/{module} to the cluster: {e}");
         }
@@ -176,7 +185,8 @@ impl ClusterLink {
 }
 
 /// Answers the requests of other nodes for as long as the process runs.
-pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
+pub(super) async fn serve(deployer: Arc<Deployer>, link: &ClusterLink) {
+    let (client, auth) = (link.client.clone(), Arc::clone(&link.auth));
     let own = subject_of(&membership::instance_id());
     let (mine, broadcast) = match (
         client.subscribe(own.clone()).await,
@@ -197,8 +207,40 @@ pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REQUESTS));
     let announcements = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REQUESTS));
     let mut requests = futures::stream::select(mine, broadcast);
+    let mut last_refusal_logged: Option<std::time::Instant> = None;
     while let Some(message) = requests.next().await {
-        let (deployer, client) = (Arc::clone(&deployer), client.clone());
+        let opened = if message.payload.len() > MAX_REQUEST {
+            Err(format!(
+                "a request of {} bytes is too large",
+                message.payload.len()
+            ))
+        } else {
+            auth.open_request(message.subject.as_str(), &message.payload)
+        };
+        let Opened { request, nonce } = match opened {
+            Ok(opened) => opened,
+            Err(why) => {
+                // Logged at most once a minute: whoever floods the subject cannot flood the log.
+                if last_refusal_logged.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
+                    last_refusal_logged = Some(std::time::Instant::now());
+                    tracing::warn!(
+                        subject = %message.subject,
+                        "a cluster request was refused: {why} (further refusals within a \
+                         minute are not logged)"
+                    );
+                }
+                // The answer is unsigned: a node of an older version reads why, no node of
+                // this version takes it.
+                if let Some(to) = message.reply {
+                    let refusal = Reply::refused(format!("refused by the node asked: {why}"));
+                    if let Ok(body) = serde_json::to_vec(&refusal) {
+                        let _ = client.publish(to, body.into()).await;
+                    }
+                }
+                continue;
+            }
+        };
+        let (deployer, client, auth) = (Arc::clone(&deployer), client.clone(), Arc::clone(&auth));
         let pool = if message.reply.is_some() {
             &slots
         } else {
@@ -211,23 +253,19 @@ pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
                 let busy = Reply::refused(format!(
                     "this node is handling {CONCURRENT_REQUESTS} cluster requests already"
                 ));
-                if let Ok(body) = serde_json::to_vec(&busy) {
-                    let _ = client.publish(to, body.into()).await;
-                }
+                let _ = client
+                    .publish(to, auth.seal_reply(&nonce, &busy).into())
+                    .await;
             }
             continue;
         };
         tokio::spawn(async move {
             let _slot = slot;
-            let reply = answer(&deployer, &message.payload).await;
+            let reply = answer(&deployer, request).await;
             if let Some(to) = message.reply {
-                match serde_json::to_vec(&reply) {
-                    Ok(body) => {
-                        if let Err(e) = client.publish(to, body.into()).await {
-                            tracing::warn!("cannot answer a cluster request: {e}");
-                        }
-                    }
-                    Err(e) => tracing::warn!("cannot encode a cluster answer: {e}"),
+                let body = auth.seal_reply(&nonce, &reply);
+                if let Err(e) = client.publish(to, body.into()).await {
+                    tracing::warn!("cannot answer a cluster request: {e}");
                 }
             }
         });
@@ -235,14 +273,7 @@ pub(super) async fn serve(deployer: Arc<Deployer>, client: async_nats::Client) {
 }
 
 /// Runs one request.
-async fn answer(deployer: &Deployer, payload: &[u8]) -> Reply {
-    if payload.len() > MAX_REQUEST {
-        return Reply::refused(format!("a request of {} bytes is too large", payload.len()));
-    }
-    let request: Request = match serde_json::from_slice(payload) {
-        Ok(request) => request,
-        Err(e) => return Reply::refused(format!("unreadable request: {e}")),
-    };
+async fn answer(deployer: &Deployer, request: Request) -> Reply {
     if deployer.is_leaving() {
         return Reply {
             leaving: true,

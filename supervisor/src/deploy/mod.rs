@@ -13,6 +13,7 @@
 
 mod boot;
 mod cluster;
+mod cluster_auth;
 mod converge;
 mod error;
 mod operations;
@@ -107,11 +108,14 @@ impl Deployer {
     }
 
     /// On a store shared by a cluster: links this node to the others over `client` (it answers
-    /// their requests and they answer its own), and starts catching up with the store every
-    /// few seconds. Nothing on one node.
-    pub fn join_cluster(self: &Arc<Self>, client: Option<async_nats::Client>) {
+    /// their requests and they answer its own, signed with the cluster key read from the
+    /// store), and starts catching up with the store every few seconds. Nothing on one node.
+    pub async fn join_cluster(
+        self: &Arc<Self>,
+        client: Option<async_nats::Client>,
+    ) -> Result<(), crate::store::StoreError> {
         if !self.store.is_shared() {
-            return;
+            return Ok(());
         }
         let Some(client) = client else {
             tracing::error!(
@@ -119,17 +123,24 @@ impl Deployer {
                  their catch-up with the store"
             );
             tokio::spawn(reconcile::run(Arc::clone(self)));
-            return;
+            return Ok(());
         };
+        let key = self.store.cluster_key().await?;
         if self
             .cluster
-            .set(cluster::ClusterLink::new(client.clone()))
+            .set(cluster::ClusterLink::new(client, key))
             .is_err()
         {
-            return;
+            return Ok(());
         }
-        tokio::spawn(cluster::serve(Arc::clone(self), client));
+        let deployer = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Some(link) = deployer.cluster.get() {
+                cluster::serve(Arc::clone(&deployer), link).await;
+            }
+        });
         tokio::spawn(reconcile::run(Arc::clone(self)));
+        Ok(())
     }
 
     /// The caps of an uploaded archive.

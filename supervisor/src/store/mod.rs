@@ -56,7 +56,7 @@ pub use health::{StorageFault, StorageHealth, StorageStatus};
 pub use keys::{ApiKey, KeyScope};
 pub use kv::StorageEntry;
 pub use messages::{NewMessage, OutboundMessage};
-pub use nodes::{ClusterNode, MAX_NODE_SNAPSHOT};
+pub use nodes::{ClusterNode, CLUSTER_KEY_LEN, MAX_NODE_SNAPSHOT};
 pub use queue::{
     ClaimedDelivery, QueueDeadLetter, QueueHold, QueueMessage, QueueOp, QueueOutcome, QueueReply,
     QueueSubscription,

@@ -8,6 +8,9 @@ use serde_json::Value;
 use super::util::{check_required, json_text, now_ms, parse_json, signed, unsigned, MAX_NAME};
 use super::{Store, StoreError};
 
+/// Length of the cluster key, in bytes.
+pub const CLUSTER_KEY_LEN: usize = 32;
+
 /// Largest modules snapshot of one node, as JSON text.
 pub const MAX_NODE_SNAPSHOT: usize = 1024 * 1024;
 
@@ -109,6 +112,30 @@ impl Store {
         .await
     }
 
+    /// The key the nodes sharing this store sign their requests to each other with
+    /// ([`CLUSTER_KEY_LEN`] random bytes): made by the first node that asks, the same for every
+    /// node afterwards. Whoever can read the store can read it; NATS publishers cannot.
+    pub async fn cluster_key(&self) -> Result<Vec<u8>, StoreError> {
+        let made: [u8; CLUSTER_KEY_LEN] = rand::random();
+        let now = signed(now_ms());
+        if let Some(pg) = self.pg() {
+            return pg.cluster_key(&made, now).await;
+        }
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO cluster_key (id, key, created_at_ms) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO NOTHING",
+                rusqlite::params![made.to_vec(), now],
+            )?;
+            let key: Vec<u8> =
+                conn.query_row("SELECT key FROM cluster_key WHERE id = 1", [], |row| {
+                    row.get(0)
+                })?;
+            Ok(key)
+        })
+        .await
+    }
+
     /// The nodes heard from within `live_within_ms` (by the server's clock on PostgreSQL), by
     /// id.
     pub async fn list_nodes(&self, live_within_ms: u64) -> Result<Vec<ClusterNode>, StoreError> {
@@ -174,6 +201,12 @@ mod tests {
                 .map(|n| n.id)
                 .collect();
             assert_eq!(ids, ["node-a"]);
+            // One cluster key, whoever asks first.
+            let (key_a, key_b) = tokio::join!(a.cluster_key(), b.cluster_key());
+            let key_a = key_a.unwrap();
+            assert_eq!(key_a.len(), CLUSTER_KEY_LEN);
+            assert_eq!(key_a, key_b.unwrap());
+            assert_eq!(a.cluster_key().await.unwrap(), key_a);
             assert!(matches!(
                 a.node_heartbeat(&node("")).await,
                 Err(StoreError::InvalidArgument(m)) if m.starts_with("node id")

@@ -347,6 +347,17 @@ CREATE TABLE package_archive_chunks (
 ) WITHOUT ROWID;
 "#,
     },
+    Migration {
+        version: 9,
+        name: "cluster key (signs the nodes' requests to each other)",
+        sql: r#"
+CREATE TABLE cluster_key (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    key             BLOB NOT NULL,
+    created_at_ms   INTEGER NOT NULL
+);
+"#,
+    },
 ];
 
 /// The schema version this build writes.

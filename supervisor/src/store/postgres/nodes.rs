@@ -51,6 +51,28 @@ impl PgStore {
         Ok(())
     }
 
+    /// The cluster key: `made` stored unless a key exists, then the stored one.
+    pub(crate) async fn cluster_key(
+        &self,
+        made: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO cluster_key (id, key, created_at_ms) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO NOTHING",
+                &[&made, &now_ms],
+            )
+            .await
+            .map_err(PgError::from)?;
+        let row = client
+            .query_one("SELECT key FROM cluster_key WHERE id = 1", &[])
+            .await
+            .map_err(PgError::from)?;
+        Ok(row.get(0))
+    }
+
     /// The nodes heard from within `window_ms` of the server's clock, by id.
     pub(crate) async fn list_nodes(&self, window_ms: i64) -> Result<Vec<ClusterNode>, StoreError> {
         let client = self.client().await?;

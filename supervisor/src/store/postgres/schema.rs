@@ -253,6 +253,17 @@ CREATE TABLE package_archive_chunks (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        name: "cluster key (signs the nodes' requests to each other)",
+        sql: r#"
+CREATE TABLE cluster_key (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    key             BYTEA NOT NULL,
+    created_at_ms   BIGINT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The schema version this build writes.
