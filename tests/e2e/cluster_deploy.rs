@@ -221,8 +221,21 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
 
     // Disabled through C: stopped everywhere; enabled again: serving everywhere.
     // The answer comes once every node answered: no waiting for the nodes' catch-up.
-    let (code, _, stderr) = c.cli(&["modules", "disable", "shop", "--workspace", "ws_test"]);
+    let (code, stdout, stderr) = c.cli(&["modules", "disable", "shop", "--workspace", "ws_test"]);
     assert_eq!(code, 0, "{stderr}");
+    // One line per node, the node asked first.
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("node "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].contains("node c: applied (disabled)"), "{stdout}");
+    for node in ["a", "b"] {
+        assert!(
+            stdout.contains(&format!("node {node}: applied")),
+            "{stdout}"
+        );
+    }
     for sup in [&a, &b, &c] {
         assert_eq!(state_on(sup), "stopped", "{}", sup.base);
     }
@@ -284,8 +297,11 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     std::fs::write(c.config_path(), before).expect("config");
 
     // Removed through B: gone from every node.
-    let (code, _, stderr) = b.cli(&["modules", "remove", "shop", "--workspace", "ws_test"]);
+    let (code, stdout, stderr) = b.cli(&["modules", "remove", "shop", "--workspace", "ws_test"]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("node b: applied (removed)"), "{stdout}");
+    assert_eq!(stdout.matches(": applied").count(), 3, "{stdout}");
+    assert!(!stderr.contains("warning"), "{stderr}");
     for sup in [&a, &b, &c] {
         assert_eq!(state_on(sup), "absent", "{}", sup.base);
         // Its packages go with it on every node.

@@ -320,6 +320,20 @@ pub fn change(target: &RemoteTarget, workspace: &str, module: &str, what: &str) 
                 "{workspace}/{module}: {}",
                 answer.body["done"].as_str().unwrap_or(what)
             );
+            print!("{}", nodes(&answer.body));
+            // Recorded: a node that has not applied it yet catches up by itself.
+            let lagging = answer.body["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|n| matches!(n["state"].as_str(), Some("not_applied" | "unreachable")))
+                .count();
+            if lagging > 0 {
+                eprintln!(
+                    "warning: {lagging} node(s) have not applied it yet; they catch up with the \
+                     store within seconds (see docs/cluster.md)"
+                );
+            }
             0
         }
         Err(code) => code,

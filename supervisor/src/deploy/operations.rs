@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::cluster::NodeReport;
 use super::error::DeployError;
 use super::packages;
 use super::Deployer;
@@ -280,13 +281,14 @@ impl Deployer {
         }
     }
 
-    /// Stops and removes a deployed module; its history stays.
+    /// Stops and removes a deployed module; its history stays. In a cluster, what each node
+    /// did (empty on one node).
     pub async fn remove(
         &self,
         workspace: &str,
         module: &str,
         actor: &str,
-    ) -> Result<(), DeployError> {
+    ) -> Result<Vec<NodeReport>, DeployError> {
         check_names(workspace, module)?;
         let busy = self.claim(workspace, module)?;
         self.refuse_config_module(workspace, module)?;
@@ -308,22 +310,29 @@ impl Deployer {
         }
         let _ = std::fs::remove_dir(self.packages.join(workspace).join(module));
         drop(busy);
-        self.tell_peers(workspace, module).await;
-        Ok(())
+        Ok(self.tell_peers(workspace, module, "removed").await)
     }
 
     /// Stops a deployed module and keeps it stopped (also across restarts) until enabled.
-    pub async fn disable(&self, workspace: &str, module: &str) -> Result<(), DeployError> {
+    /// In a cluster, what each node did (empty on one node).
+    pub async fn disable(
+        &self,
+        workspace: &str,
+        module: &str,
+    ) -> Result<Vec<NodeReport>, DeployError> {
         self.set_enabled(workspace, module, false).await?;
-        self.tell_peers(workspace, module).await;
-        Ok(())
+        Ok(self.tell_peers(workspace, module, "disabled").await)
     }
 
-    /// Starts a disabled deployed module again (its active version).
-    pub async fn enable(&self, workspace: &str, module: &str) -> Result<(), DeployError> {
+    /// Starts a disabled deployed module again (its active version). In a cluster, what each
+    /// node did (empty on one node).
+    pub async fn enable(
+        &self,
+        workspace: &str,
+        module: &str,
+    ) -> Result<Vec<NodeReport>, DeployError> {
         self.set_enabled(workspace, module, true).await?;
-        self.tell_peers(workspace, module).await;
-        Ok(())
+        Ok(self.tell_peers(workspace, module, "enabled").await)
     }
 
     async fn set_enabled(
@@ -534,19 +543,25 @@ impl Deployer {
     }
 
     /// Asks every other live node of a cluster to make `workspace/module` match the store
-    /// (after a removal, enable or disable here); a node that cannot is logged and catches up
-    /// by itself.
-    async fn tell_peers(&self, workspace: &str, module: &str) {
+    /// (after a removal, enable or disable here, `done`) and reports what each node did, this
+    /// one first: `applied`, `left` (stopping), `not_applied` or `unreachable` (logged; that
+    /// node catches up by itself). Empty on one node.
+    async fn tell_peers(&self, workspace: &str, module: &str, done: &str) -> Vec<NodeReport> {
         let Some(link) = self.cluster.get() else {
-            return;
+            return Vec::new();
         };
+        let mut nodes = vec![super::rollout::report(
+            &super::rollout::self_peer(),
+            "applied",
+            done.to_string(),
+        )];
         let peers = match membership::live_peers(&self.store).await {
             Ok(peers) => peers,
             Err(e) => {
                 tracing::warn!(
                     "cannot list the cluster's nodes to tell them about {workspace}/{module}: {e}"
                 );
-                return;
+                return nodes;
             }
         };
         let request = super::cluster::Request::Converge {
@@ -557,16 +572,18 @@ impl Deployer {
             .ask_all(&peers, &request, super::cluster::CONVERGE_TIMEOUT)
             .await;
         for (peer, answer) in peers.iter().zip(answers) {
-            match answer {
-                Ok(reply) if reply.ok => {}
-                Ok(reply) => {
-                    tracing::warn!(node = %peer.node, "{workspace}/{module} not changed there yet: {}", reply.message)
-                }
-                Err(e) => {
-                    tracing::warn!(node = %peer.node, "{workspace}/{module} not changed there yet: {e}")
-                }
+            let (state, message) = match answer {
+                Ok(reply) if reply.ok => ("applied", reply.message),
+                Ok(reply) if reply.leaving => ("left", reply.message),
+                Ok(reply) => ("not_applied", reply.message),
+                Err(e) => ("unreachable", e),
+            };
+            if matches!(state, "not_applied" | "unreachable") {
+                tracing::warn!(node = %peer.node, "{workspace}/{module} not changed there yet (it catches up by itself): {message}");
             }
+            nodes.push(super::rollout::report(peer, state, message));
         }
+        nodes
     }
 
     /// [`Deployer::announce`] for the catch-up.

@@ -145,14 +145,15 @@ impl Deployer {
 }
 
 /// This node as a peer of the others.
-fn self_peer() -> Peer {
+pub(super) fn self_peer() -> Peer {
     Peer {
         node: membership::node_id(),
         instance: membership::instance_id(),
     }
 }
 
-fn report(peer: &Peer, state: &str, message: String) -> NodeReport {
+/// A report of `peer`.
+pub(super) fn report(peer: &Peer, state: &str, message: String) -> NodeReport {
     NodeReport {
         node: peer.node.clone(),
         instance: peer.instance.clone(),

@@ -96,17 +96,19 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
     }
     let deployer = &state.deployer;
     let actor = caller.actor();
-    let done = |what: &str| {
-        json(
-            StatusCode::OK,
-            &serde_json::json!({"workspace": workspace, "module": module, "done": what}),
-        )
+    // `nodes`: in a cluster, what each node did (see docs/cluster.md).
+    let done = |what: &str, nodes: Vec<crate::deploy::NodeReport>| {
+        let mut body = serde_json::json!({"workspace": workspace, "module": module, "done": what});
+        if !nodes.is_empty() {
+            body["nodes"] = serde_json::to_value(nodes).unwrap_or_default();
+        }
+        json(StatusCode::OK, &body)
     };
     match (tail, &request.method) {
         ([], &Method::DELETE) => {
             let (owned, ws, name) = owned_args(deployer, workspace, module);
             match detached(async move { owned.remove(&ws, &name, &actor).await }).await {
-                Ok(()) => done("removed"),
+                Ok(nodes) => done("removed", nodes),
                 Err(e) => deploy_error(e, &id),
             }
         }
@@ -114,14 +116,14 @@ pub async fn handle(state: &GatewayState, request: Incoming, mut body: BodyStrea
         (["disable"], &Method::POST) => {
             let (owned, ws, name) = owned_args(deployer, workspace, module);
             match detached(async move { owned.disable(&ws, &name).await }).await {
-                Ok(()) => done("disabled"),
+                Ok(nodes) => done("disabled", nodes),
                 Err(e) => deploy_error(e, &id),
             }
         }
         (["enable"], &Method::POST) => {
             let (owned, ws, name) = owned_args(deployer, workspace, module);
             match detached(async move { owned.enable(&ws, &name).await }).await {
-                Ok(()) => done("enabled"),
+                Ok(nodes) => done("enabled", nodes),
                 Err(e) => deploy_error(e, &id),
             }
         }

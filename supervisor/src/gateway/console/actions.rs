@@ -139,11 +139,11 @@ async fn module_action(
             "disable" => deployer
                 .disable(&ws_owned, &name_owned)
                 .await
-                .map(|()| "disabled".to_string()),
+                .map(|nodes| with_lagging_nodes("disabled", &nodes)),
             "enable" => deployer
                 .enable(&ws_owned, &name_owned)
                 .await
-                .map(|()| "enabled".to_string()),
+                .map(|nodes| with_lagging_nodes("enabled", &nodes)),
             _ => deployer
                 .rollback(&ws_owned, &name_owned, None, "console")
                 .await
@@ -269,4 +269,29 @@ async fn invoke_node(visit: &Visit<'_>, ws: &str, name: &str, node: &str, body: 
         Err(e) => (e.status.as_u16(), e.body(&call.request_id)),
     };
     json_response(StatusCode::OK, &json!({"status": status, "body": body}))
+}
+
+/// `done`, followed by the nodes of a cluster that have not applied it yet (they catch up by
+/// themselves).
+fn with_lagging_nodes(done: &str, nodes: &[crate::deploy::NodeReport]) -> String {
+    let lagging: Vec<String> = nodes
+        .iter()
+        .filter(|n| matches!(n.state.as_str(), "not_applied" | "unreachable"))
+        .map(|n| {
+            format!(
+                "node {} {}: {}",
+                n.node,
+                n.state.replace('_', " "),
+                n.message
+            )
+        })
+        .collect();
+    if lagging.is_empty() {
+        done.to_string()
+    } else {
+        format!(
+            "{done}; not yet on every node (they catch up within seconds): {}",
+            lagging.join("; ")
+        )
+    }
 }
