@@ -109,14 +109,8 @@ fn the_dev_loop(lang: &str, source: &str, answer: (&str, &str), breakage: &str) 
         .expect("init");
     assert!(output.status.success(), "{output:?}");
     if lang == "rust" {
-        // Builds share the checkout's compiled dependencies (same lock, target dir linked).
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        std::fs::copy(repo.join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
-        std::os::unix::fs::symlink(
-            repo.join("target").canonicalize().expect("target"),
-            dir.join("target"),
-        )
-        .expect("target link");
+        // Builds share the checkout's compiled dependencies.
+        convotic_e2e::share_workspace_build(&dir);
     }
     if lang == "typescript" {
         let installed = Command::new("npm")

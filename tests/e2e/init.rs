@@ -2,7 +2,7 @@
 //! and deploys unchanged under the strict sandbox, and its route answers; bad input is refused
 //! with a message that says what to do.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -10,13 +10,6 @@ use convotic_e2e::packages::deploy;
 use convotic_e2e::{binary, Supervisor};
 use reqwest::Method;
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .expect("repo")
-}
 
 fn init(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(binary("convotic-supervisor"))
@@ -75,11 +68,8 @@ fn each_language_scaffolds_a_package_that_builds_and_deploys_unchanged() {
                 &["install", "--no-audit", "--no-fund", "--offline"],
             ),
             "rust" => {
-                // The build shares the checkout's compiled dependencies: same lock file, same
-                // target dir (linked), no network.
-                std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
-                std::os::unix::fs::symlink(repo().join("target"), dir.join("target"))
-                    .expect("target link");
+                // The build shares the checkout's compiled dependencies, no network.
+                convotic_e2e::share_workspace_build(&dir);
                 run(&dir, "cargo", &["build", "--offline"]);
             }
             _ => {}

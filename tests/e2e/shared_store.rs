@@ -219,12 +219,28 @@ fn a_postgresql_store_without_nats_is_refused() {
 
 /// Runs `convotic-supervisor run` with `config` expecting it to refuse to start; its stderr.
 fn refused_start(config: &std::path::Path) -> String {
-    let output = Command::new(binary("convotic-supervisor"))
+    let mut child = Command::new(binary("convotic-supervisor"))
         .args(["run", "--config"])
         .arg(config)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!output.status.success(), "the supervisor started");
+    // A supervisor that starts never exits by itself: stopped after 60 s, failing the test.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the supervisor started with {}", config.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        !output.status.success(),
+        "the supervisor exited with success"
+    );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -297,5 +313,83 @@ fn the_store_is_reached_over_tls_with_the_server_verified() {
     assert!(
         encrypted > 0 && plain == 0,
         "encrypted {encrypted}, plain {plain}"
+    );
+}
+
+/// `sslcert` and `sslkey`: the supervisor authenticates with a client certificate to a server
+/// that asks for one (`cert` authentication); a missing key, a key readable by others and no
+/// certificate at all are refused at start, each naming what is wrong.
+#[test]
+fn the_store_authenticates_with_a_client_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = PostgresServer::start_tls_client_cert(std::net::Ipv4Addr::LOCALHOST);
+    let url = server.create_database("convotic_mtls");
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("convotic.toml");
+    let write = |store_url: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[supervisor]\ndata_dir = \"data\"\n\
+                 [nats]\nurl = \"{}\"\n[store]\nurl = \"{store_url}\"\n",
+                nats.url()
+            ),
+        )
+        .unwrap();
+    };
+    let verified = format!(
+        "{url}?sslmode=verify-full&sslrootcert={}",
+        server.ca_file().display()
+    );
+    // Without a certificate the server refuses, and says so.
+    write(&verified);
+    let stderr = refused_start(&config);
+    assert!(stderr.contains("certificate"), "{stderr}");
+    // A certificate without its key is named.
+    write(&format!(
+        "{verified}&sslcert={}",
+        server.client_cert_file().display()
+    ));
+    let stderr = refused_start(&config);
+    assert!(stderr.contains("without sslkey"), "{stderr}");
+    // A key others can read is refused, as libpq does.
+    let loose = dir.path().join("loose.key");
+    std::fs::copy(server.client_key_file(), &loose).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    write(&format!(
+        "{verified}&sslcert={}&sslkey={}",
+        server.client_cert_file().display(),
+        loose.display()
+    ));
+    let stderr = refused_start(&config);
+    assert!(
+        stderr.contains("loose.key") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+
+    // With the certificate and its key: it starts and serves; the server saw the certificate.
+    let tables = format!(
+        "[store]\nurl = \"{verified}&sslcert={}&sslkey={}\"\n[nats]\nurl = \"{}\"\n",
+        server.client_cert_file().display(),
+        server.client_key_file().display(),
+        nats.url()
+    );
+    let sup = Supervisor::start_full(
+        &[ModuleEntry::new("hello-rust", "hello-rust")],
+        &[],
+        &[],
+        &tables,
+    );
+    sup.wait_state("hello-rust", "ready", std::time::Duration::from_secs(20));
+    let (code, _, stderr) = sup.cli_config(&["keys", "create", "--workspace", "ws_test"]);
+    assert_eq!(code, 0, "keys create: {stderr}");
+    let with_certificate = server.query_i64(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = 'convotic_mtls' AND s.ssl AND s.client_dn LIKE '%CN=postgres%'",
+    );
+    assert!(
+        with_certificate > 0,
+        "no connection with the client certificate"
     );
 }

@@ -555,3 +555,34 @@ pub fn cmdline(pid: i32) -> String {
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
         .unwrap_or_default()
 }
+
+/// Makes the Rust project in `dir` (outside the workspace) build with the checkout's compiled
+/// dependencies: the workspace's lock file, its target dir (linked) and its dev profile (as
+/// `.cargo/config.toml`: with another profile every dependency would be built again).
+pub fn share_workspace_build(dir: &std::path::Path) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(repo.join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
+    std::os::unix::fs::symlink(
+        repo.join("target").canonicalize().expect("target"),
+        dir.join("target"),
+    )
+    .expect("target link");
+    let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).expect("Cargo.toml");
+    let mut profile = String::new();
+    let mut in_profile = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            in_profile = line.starts_with("[profile.dev");
+        }
+        if in_profile {
+            profile.push_str(line);
+            profile.push('\n');
+        }
+    }
+    assert!(
+        profile.contains("[profile.dev]"),
+        "no dev profile in the workspace's Cargo.toml"
+    );
+    std::fs::create_dir_all(dir.join(".cargo")).expect(".cargo");
+    std::fs::write(dir.join(".cargo/config.toml"), profile).expect("cargo config");
+}

@@ -139,6 +139,17 @@ pub struct PostgresServer {
     pub port: u16,
 }
 
+/// How clients reach a [`PostgresServer`] over TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// Plaintext.
+    Plain,
+    /// TLS only.
+    Tls,
+    /// TLS only, with a client certificate.
+    ClientCert,
+}
+
 /// The newest `/usr/lib/postgresql/<version>/bin` directory.
 fn postgres_bin_dir() -> std::path::PathBuf {
     let mut dirs: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
@@ -165,17 +176,26 @@ impl PostgresServer {
     /// e.g. `10.213.0.0/24`); waits until it answers. Must run as root (the server runs as
     /// the `postgres` user), on the thread that drops it (the server dies with that thread).
     pub fn start(host: std::net::Ipv4Addr, trusted: &str) -> Self {
-        Self::start_with(host, trusted, false)
+        Self::start_with(host, trusted, Transport::Plain)
     }
 
     /// Like [`PostgresServer::start`], with TLS: a CA and a server certificate for `host`
     /// (made with the `openssl` command), and every TCP connection without TLS refused. The
     /// CA's certificate is [`PostgresServer::ca_file`].
     pub fn start_tls(host: std::net::Ipv4Addr, trusted: &str) -> Self {
-        Self::start_with(host, trusted, true)
+        Self::start_with(host, trusted, Transport::Tls)
     }
 
-    fn start_with(host: std::net::Ipv4Addr, trusted: &str, tls: bool) -> Self {
+    /// Like [`PostgresServer::start_tls`], and every TCP connection must present a client
+    /// certificate signed by the CA whose common name is the user (`cert` authentication).
+    /// One for `postgres` is [`PostgresServer::client_cert_file`] and
+    /// [`PostgresServer::client_key_file`] (mode 0600).
+    pub fn start_tls_client_cert(host: std::net::Ipv4Addr) -> Self {
+        Self::start_with(host, "127.0.0.1/32", Transport::ClientCert)
+    }
+
+    fn start_with(host: std::net::Ipv4Addr, trusted: &str, transport: Transport) -> Self {
+        let tls = transport != Transport::Plain;
         use std::os::unix::process::CommandExt;
         let user = nix::unistd::User::from_name("postgres")
             .ok()
@@ -216,6 +236,10 @@ impl PostgresServer {
         let hba = data.join("pg_hba.conf");
         let mut rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
         rules.push_str(&format!("host all all {trusted} trust\n"));
+        if transport == Transport::ClientCert {
+            // Before initdb's trust lines: TCP with TLS needs a certificate.
+            rules = format!("hostssl all all all cert\n{rules}");
+        }
         if tls {
             // First match wins: TCP without TLS is refused before any trust line.
             rules = format!("hostnossl all all all reject\n{rules}");
@@ -244,6 +268,9 @@ impl PostgresServer {
                     "ssl_cert_file=server.crt",
                     "-c",
                     "ssl_key_file=server.key",
+                    // The CA that client certificates must chain to.
+                    "-c",
+                    "ssl_ca_file=../ca.crt",
                 ][..]
             } else {
                 &[][..]
@@ -278,6 +305,17 @@ impl PostgresServer {
     /// The CA certificate a [`PostgresServer::start_tls`] server's certificate chains to.
     pub fn ca_file(&self) -> std::path::PathBuf {
         self.dir.path().join("ca.crt")
+    }
+
+    /// A client certificate for the user `postgres`, signed by the CA.
+    pub fn client_cert_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("client.crt")
+    }
+
+    /// The private key of [`PostgresServer::client_cert_file`] (mode 0600, owned by the
+    /// test's user).
+    pub fn client_key_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("client.key")
     }
 
     /// Runs a query returning one number (on the `postgres` database, over the socket).
@@ -424,6 +462,41 @@ fn make_certificates(
         "-extfile",
         "server.ext",
     ]);
+    // A client certificate for `postgres` (cert authentication maps its common name).
+    std::fs::write(
+        dir.join("client.ext"),
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("extensions file");
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=postgres",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "client.ext",
+    ]);
     for name in ["server.crt", "server.key"] {
         let target = data.join(name);
         std::fs::rename(dir.join(name), &target).expect("move the certificate");
@@ -435,4 +508,9 @@ fn make_certificates(
         std::fs::Permissions::from_mode(0o600),
     )
     .expect("chmod server.key");
+    std::fs::set_permissions(
+        dir.join("client.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod client.key");
 }

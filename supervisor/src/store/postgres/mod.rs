@@ -292,9 +292,10 @@ impl PgStore {
                 config.ssl_mode(tokio_postgres::config::SslMode::Disable);
                 Manager::from_config(config, NoTls, manager_config)
             }
-            tls::TlsMode::Verify { roots } => {
+            tls::TlsMode::Verify { roots, client } => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Require);
-                Manager::from_config(config, tls::connector(roots.as_deref())?, manager_config)
+                let connector = tls::connector(roots.as_deref(), client.as_ref())?;
+                Manager::from_config(config, connector, manager_config)
             }
         };
         let pool = Pool::builder(manager)
