@@ -53,8 +53,8 @@ fn node_subject(through: &Supervisor, id: &str) -> String {
 }
 
 /// Sends `payload` to `subject` as a NATS client of its own (not a supervisor) would, and
-/// returns the answer.
-fn foreign_request(nats: &NatsServer, subject: &str, payload: Vec<u8>) -> Value {
+/// returns the answer, if one comes within 3 s.
+fn foreign_request(nats: &NatsServer, subject: &str, payload: Vec<u8>) -> Option<Value> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -62,13 +62,13 @@ fn foreign_request(nats: &NatsServer, subject: &str, payload: Vec<u8>) -> Value 
     runtime.block_on(async {
         let client = async_nats::connect(nats.url()).await.expect("connect");
         let answer = tokio::time::timeout(
-            Duration::from_secs(10),
+            Duration::from_secs(3),
             client.request(subject.to_string(), payload.into()),
         )
         .await
-        .expect("an answer within 10 s")
-        .expect("an answer");
-        serde_json::from_slice(&answer.payload).expect("a JSON answer")
+        .ok()?
+        .ok()?;
+        Some(serde_json::from_slice(&answer.payload).expect("a JSON answer"))
     })
 }
 
@@ -258,21 +258,15 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
     b.wait_state("extra", "ready", LONG);
     assert_eq!(a.get("/admin/v1/modules/extra").0, 404);
 
-    // A NATS publisher without the cluster key is refused: C does not reload, says why, and
-    // logs it (a request signed with another key is refused too).
+    // A NATS publisher without the cluster key is refused: C does not reload, does not answer
+    // (an answer would go to a subject of the publisher's choice), and logs it; a request
+    // signed with another key gets the same.
     let before = std::fs::read_to_string(c.config_path()).expect("config");
     let forged_module = ModuleEntry::fixture("forged", "ok").toml();
     std::fs::write(c.config_path(), format!("{before}{forged_module}")).expect("config");
     let subject = node_subject(&a, "c");
     let unsigned = foreign_request(&nats, &subject, br#"{"op":"reload"}"#.to_vec());
-    assert_eq!(unsigned["ok"], false, "{unsigned}");
-    assert!(
-        unsigned["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not signed"),
-        "{unsigned}"
-    );
+    assert!(unsigned.is_none(), "{unsigned:?}");
     let mut forged = vec![b'0'; 64];
     forged.push(b'\n');
     forged.extend_from_slice(
@@ -280,13 +274,7 @@ fn deployments_sent_to_one_node_apply_to_every_node() {
             .as_bytes(),
     );
     let forged = foreign_request(&nats, &subject, forged);
-    assert!(
-        forged["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("does not match"),
-        "{forged}"
-    );
+    assert!(forged.is_none(), "{forged:?}");
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(c.get("/admin/v1/modules/forged").0, 404);
     assert!(

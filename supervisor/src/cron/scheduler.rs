@@ -260,7 +260,7 @@ impl Scheduler {
         let mut after = Utc::now();
         if let Some(latest) = self.record_missed(&target, &schedule, after).await {
             if CatchUpPolicy::try_from(target.def.catch_up) == Ok(CatchUpPolicy::Once) {
-                self.tick(&target, latest);
+                self.tick(&target, latest, &stop);
             }
         }
         loop {
@@ -296,7 +296,7 @@ impl Scheduler {
                 after = now;
                 continue;
             }
-            self.tick(&target, next);
+            self.tick(&target, next, &stop);
             after = next;
         }
     }
@@ -370,12 +370,25 @@ impl Scheduler {
 
     /// Fires the tick at `at`: claims it cluster-wide (with NATS, exactly one supervisor wins
     /// each tick; the others do nothing), then a run, or a `skipped` record.
-    fn tick(self: &Arc<Self>, target: &Target, at: DateTime<Utc>) {
+    /// A claim may take seconds while NATS recovers: a tick won after `stop` (the module
+    /// stopped or changed meanwhile) is recorded missed, not run on what no longer serves.
+    fn tick(self: &Arc<Self>, target: &Target, at: DateTime<Utc>, stop: &CancellationToken) {
         let scheduler = Arc::clone(self);
         let target = target.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let (ws, module, cron) = &target.key;
             match scheduler.bus.claim_tick(ws, module, cron, ms(at)).await {
+                Ok(true) if stop.is_cancelled() => {
+                    scheduler
+                        .record(
+                            &target,
+                            ms(at),
+                            CronOutcome::Missed,
+                            "the module stopped or changed while this tick was being claimed",
+                        )
+                        .await
+                }
                 Ok(true) => scheduler.tick_claimed(&target, at),
                 Ok(false) => {
                     tracing::debug!(workspace = %ws, module = %module, cron = %cron, "tick claimed by another supervisor")

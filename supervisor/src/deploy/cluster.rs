@@ -24,7 +24,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use super::cluster_auth::{ClusterAuth, Opened};
+use super::cluster_auth::{ClusterAuth, Opened, Refusal};
 use super::Deployer;
 use crate::supervision::membership::{self, Peer};
 
@@ -125,12 +125,14 @@ impl ClusterLink {
         timeout: Duration,
     ) -> Result<Reply, String> {
         let subject = subject_of(&peer.instance);
-        let (payload, nonce) = self.auth.seal_request(&subject, request);
+        let inbox = self.client.new_inbox();
+        let (payload, nonce) = self.auth.seal_request(&subject, Some(&inbox), request);
         let sent = self
             .client
             .send_request(
                 subject,
                 async_nats::Request::new()
+                    .inbox(inbox)
                     .payload(payload.into())
                     .timeout(Some(timeout)),
             )
@@ -157,7 +159,7 @@ impl ClusterLink {
         }
         self.auth
             .open_reply(&nonce, &message.payload)
-            .map_err(|e| format!("its answer is {e}"))
+            .map_err(|e| format!("its answer was refused: {e}"))
     }
 
     /// Asks every peer at once; the answers in `peers` order.
@@ -177,7 +179,7 @@ impl ClusterLink {
             workspace: workspace.to_string(),
             module: module.to_string(),
         };
-        let (payload, _) = self.auth.seal_request(BROADCAST, &request);
+        let (payload, _) = self.auth.seal_request(BROADCAST, None, &request);
         if let Err(e) = self.client.publish(BROADCAST, payload.into()).await {
             tracing::warn!("cannot announce {workspace}/{module} to the cluster: {e}");
         }
@@ -209,17 +211,18 @@ pub(super) async fn serve(deployer: Arc<Deployer>, link: &ClusterLink) {
     let mut requests = futures::stream::select(mine, broadcast);
     let mut last_refusal_logged: Option<std::time::Instant> = None;
     while let Some(message) = requests.next().await {
+        let reply_to = message.reply.as_ref().map(|r| r.as_str());
         let opened = if message.payload.len() > MAX_REQUEST {
-            Err(format!(
-                "a request of {} bytes is too large",
-                message.payload.len()
-            ))
+            Err(Refusal {
+                why: format!("a request of {} bytes is too large", message.payload.len()),
+                answerable: None,
+            })
         } else {
-            auth.open_request(message.subject.as_str(), &message.payload)
+            auth.open_request(message.subject.as_str(), reply_to, &message.payload)
         };
         let Opened { request, nonce } = match opened {
             Ok(opened) => opened,
-            Err(why) => {
+            Err(Refusal { why, answerable }) => {
                 // Logged at most once a minute: whoever floods the subject cannot flood the log.
                 if last_refusal_logged.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
                     last_refusal_logged = Some(std::time::Instant::now());
@@ -229,13 +232,15 @@ pub(super) async fn serve(deployer: Arc<Deployer>, link: &ClusterLink) {
                          minute are not logged)"
                     );
                 }
-                // The answer is unsigned: a node of an older version reads why, no node of
-                // this version takes it.
-                if let Some(to) = message.reply {
+                // Answered only when signed for this reply subject (a replay, a stale request):
+                // an unsigned request's reply subject is anyone's choice, NATS's API included.
+                if let (Some(nonce), Some(to)) = (answerable, message.reply) {
                     let refusal = Reply::refused(format!("refused by the node asked: {why}"));
-                    if let Ok(body) = serde_json::to_vec(&refusal) {
+                    let body = auth.seal_reply(&nonce, &refusal);
+                    let client = client.clone();
+                    tokio::spawn(async move {
                         let _ = client.publish(to, body.into()).await;
-                    }
+                    });
                 }
                 continue;
             }

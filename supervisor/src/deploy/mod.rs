@@ -126,6 +126,14 @@ impl Deployer {
             return Ok(());
         };
         let key = self.store.cluster_key().await?;
+        if key.len() < crate::store::CLUSTER_KEY_LEN {
+            return Err(crate::store::StoreError::Internal(format!(
+                "the cluster key in the store is {} bytes, fewer than {}: delete the row of \
+                 table cluster_key with every node stopped, and start them again",
+                key.len(),
+                crate::store::CLUSTER_KEY_LEN
+            )));
+        }
         if self
             .cluster
             .set(cluster::ClusterLink::new(client, key))

@@ -561,6 +561,16 @@ impl Deployer {
                 tracing::warn!(
                     "cannot list the cluster's nodes to tell them about {workspace}/{module}: {e}"
                 );
+                // Nobody else was told: said in the answer, not only in this node's log.
+                nodes.push(NodeReport {
+                    node: "(other nodes)".into(),
+                    instance: String::new(),
+                    state: "unreachable".into(),
+                    message: format!(
+                        "cannot list the cluster's nodes ({e}); they catch up with the store by \
+                         themselves"
+                    ),
+                });
                 return nodes;
             }
         };

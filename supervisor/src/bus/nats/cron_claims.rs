@@ -1,12 +1,15 @@
 //! Cron tick claims: every supervisor sharing the NATS server publishes the same message id for
 //! a tick on the cron-claims stream, and the stream's duplicate window stores one of them.
 //!
-//! The stored message names the process that won (a random claimer id of this bus), so a
-//! publish whose acknowledgement was lost (a timeout while the stream elects a new leader after
-//! a NATS server died) can be tried again: the retry is a duplicate, and the supervisor reads
-//! the stored claim back to learn whether the first attempt was its own. Without this, a lost
-//! acknowledgement lost the tick on every node. Transport errors are retried for
-//! [`CLAIM_RETRY_WITHIN`]; after that the tick is reported unclaimable.
+//! The stored message carries a random id drawn for this one claim, so a publish whose
+//! acknowledgement was lost (a timeout while the stream elects a new leader after a NATS server
+//! died) can be tried again: the retry is a duplicate, and the supervisor reads the stored
+//! claim back to learn whether the first attempt was its own. Without this, a lost
+//! acknowledgement lost the tick on every node. A second claim of the same tick (a scheduler
+//! that restarted) draws another id, so it never wins a tick already won. Errors, and a
+//! duplicate acknowledged without the stored sequence (nats-server 2.10 while the original is
+//! still being replicated), are retried until [`CLAIM_RETRY_WITHIN`] has passed, each attempt
+//! bounded by what is left; after that the tick is reported unclaimable.
 
 use std::time::{Duration, Instant};
 
@@ -25,26 +28,21 @@ const FIRST_PAUSE: Duration = Duration::from_millis(250);
 /// The longest pause between attempts.
 const MAX_PAUSE: Duration = Duration::from_secs(4);
 
-/// A new claimer id for one bus (one supervisor process).
-pub(crate) fn new_claimer() -> String {
-    hex::encode(rand::random::<[u8; 12]>())
-}
-
-/// Claims the tick `id` on `subject` for `claimer`: `Ok(true)` when the stored claim is this
-/// claimer's (first publish, or a retry of its own), `Ok(false)` when another supervisor's is.
-pub(crate) async fn claim(
-    shared: &Shared,
-    subject: String,
-    id: &str,
-    claimer: &str,
-) -> Result<bool, BusError> {
+/// Claims the tick `id` on `subject`: `Ok(true)` when the stored claim is this call's (its
+/// first publish, or a retry of it), `Ok(false)` when another's is.
+pub(crate) async fn claim(shared: &Shared, subject: String, id: &str) -> Result<bool, BusError> {
+    let claimer = hex::encode(rand::random::<[u8; 16]>());
     let claim = Bytes::from(format!("{id} {claimer}"));
     let deadline = Instant::now() + CLAIM_RETRY_WITHIN;
     let mut pause = FIRST_PAUSE;
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        match try_claim(shared, &subject, id, &claim).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let attempt = tokio::time::timeout(left, try_claim(shared, &subject, id, &claim))
+            .await
+            .unwrap_or_else(|_| Err("no answer from NATS in time".to_string()));
+        match attempt {
             Ok(won) => {
                 if attempts > 1 {
                     tracing::info!(tick = %id, won, attempts, "cron tick claimed after NATS errors");
@@ -85,9 +83,10 @@ async fn try_claim(
     if !ack.duplicate {
         return Ok(true);
     }
-    // A duplicate's acknowledgement carries the sequence of the stored claim.
+    // A duplicate's acknowledgement carries the sequence of the stored claim, or 0 while the
+    // original is still being replicated (nats-server 2.10): undecided, asked again.
     if ack.sequence == 0 {
-        return Ok(false);
+        return Err("the stored claim is not known yet".into());
     }
     let stream = shared
         .js

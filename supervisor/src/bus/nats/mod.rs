@@ -67,8 +67,6 @@ pub(crate) struct Shared {
     pub(crate) js: Context,
     /// The `[nats]` settings.
     pub(crate) config: NatsConfig,
-    /// This process's id in the cron tick claims it stores.
-    pub(crate) claimer: String,
 }
 
 impl NatsBus {
@@ -117,7 +115,6 @@ impl NatsBus {
             shared: Arc::new(Shared {
                 js,
                 config: config.clone(),
-                claimer: cron_claims::new_claimer(),
             }),
         })
     }
@@ -201,7 +198,7 @@ impl Backend for NatsBus {
         // exactly one publish new (works on nats-server 2.9, unlike the KV store).
         let id = format!("{workspace}/{module}/{cron}/{scheduled_at_ms}");
         let subject = format!("convotic.{workspace}.cron.{module}.{cron}");
-        cron_claims::claim(&self.shared, subject, &id, &self.shared.claimer).await
+        cron_claims::claim(&self.shared, subject, &id).await
     }
 
     fn name(&self) -> &'static str {

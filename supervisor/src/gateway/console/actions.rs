@@ -278,13 +278,11 @@ fn with_lagging_nodes(done: &str, nodes: &[crate::deploy::NodeReport]) -> String
         .iter()
         .filter(|n| matches!(n.state.as_str(), "not_applied" | "unreachable"))
         .map(|n| {
-            format!(
-                "node {} {}: {}",
-                n.node,
-                n.state.replace('_', " "),
-                n.message
-            )
+            // The notice travels in the redirect's URL: each message is cut short.
+            let message: String = n.message.chars().take(200).collect();
+            format!("node {} {}: {message}", n.node, n.state.replace('_', " "))
         })
+        .take(8)
         .collect();
     if lagging.is_empty() {
         done.to_string()
