@@ -244,6 +244,19 @@ fn refused_start(config: &std::path::Path) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Writes a config of one supervisor on `nats` with the store at `store_url`.
+fn write_config(config: &std::path::Path, nats: &NatsServer, store_url: &str) {
+    std::fs::write(
+        config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[supervisor]\ndata_dir = \"data\"\n\
+             [nats]\nurl = \"{}\"\n[store]\nurl = \"{store_url}\"\n",
+            nats.url()
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
 fn the_store_is_reached_over_tls_with_the_server_verified() {
     let server = PostgresServer::start_tls(std::net::Ipv4Addr::LOCALHOST, "127.0.0.1/32");
@@ -251,17 +264,7 @@ fn the_store_is_reached_over_tls_with_the_server_verified() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("convotic.toml");
-    let write = |store_url: &str| {
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n[supervisor]\ndata_dir = \"data\"\n\
-                 [nats]\nurl = \"{}\"\n[store]\nurl = \"{store_url}\"\n",
-                nats.url()
-            ),
-        )
-        .unwrap();
-    };
+    let write = |store_url: &str| write_config(&config, &nats, store_url);
     // The server refuses connections without TLS.
     write(&url);
     let stderr = refused_start(&config);
@@ -327,17 +330,7 @@ fn the_store_authenticates_with_a_client_certificate() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("convotic.toml");
-    let write = |store_url: &str| {
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n[supervisor]\ndata_dir = \"data\"\n\
-                 [nats]\nurl = \"{}\"\n[store]\nurl = \"{store_url}\"\n",
-                nats.url()
-            ),
-        )
-        .unwrap();
-    };
+    let write = |store_url: &str| write_config(&config, &nats, store_url);
     let verified = format!(
         "{url}?sslmode=verify-full&sslrootcert={}",
         server.ca_file().display()

@@ -410,14 +410,37 @@ fn make_certificates(
             String::from_utf8_lossy(&output.stderr)
         );
     };
-    let extensions = dir.join("server.ext");
-    std::fs::write(
-        &extensions,
-        format!(
-            "subjectAltName=IP:{host}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-        ),
-    )
-    .expect("extensions file");
+    // A key pair and a certificate signed by the CA, for `name` (its common name `subject`,
+    // its X.509 extensions `extensions`).
+    let issue = |name: &str, subject: &str, extensions: &str| {
+        std::fs::write(dir.join(format!("{name}.ext")), extensions).expect("extensions file");
+        let (key, csr, crt, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        openssl(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ]);
+    };
     openssl(&[
         "req",
         "-x509",
@@ -433,70 +456,19 @@ fn make_certificates(
         "-subj",
         "/CN=convotic test CA",
     ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
+    issue(
+        "server",
         &format!("/CN={host}"),
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
+        &format!(
+            "subjectAltName=IP:{host}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+        ),
+    );
     // A client certificate for `postgres` (cert authentication maps its common name).
-    std::fs::write(
-        dir.join("client.ext"),
-        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("extensions file");
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "client.key",
-        "-out",
-        "client.csr",
-        "-subj",
+    issue(
+        "client",
         "/CN=postgres",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "client.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "client.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "client.ext",
-    ]);
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    );
     for name in ["server.crt", "server.key"] {
         let target = data.join(name);
         std::fs::rename(dir.join(name), &target).expect("move the certificate");
