@@ -14,9 +14,10 @@ pub const RETRY_AFTER: u32 = 5;
 /// storage (retry once it is fixed), 500 `internal` for an unexplained I/O error.
 pub fn status_and_code(fault: StorageFault) -> (StatusCode, &'static str) {
     match fault {
-        StorageFault::Full | StorageFault::ReadOnly | StorageFault::Unreachable => {
-            (StatusCode::SERVICE_UNAVAILABLE, fault.code())
-        }
+        StorageFault::Full
+        | StorageFault::ReadOnly
+        | StorageFault::Unreachable
+        | StorageFault::Contended => (StatusCode::SERVICE_UNAVAILABLE, fault.code()),
         StorageFault::Io => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -50,6 +51,10 @@ mod tests {
         assert_eq!(
             status_and_code(StorageFault::ReadOnly),
             (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only")
+        );
+        assert_eq!(
+            status_and_code(StorageFault::Contended),
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_contended")
         );
         let (_dir, store) = crate::store::test_support::temp_store();
         assert!(readiness(&store).is_none());

@@ -35,6 +35,9 @@ pub enum StorageFault {
     Io,
     /// The database server (PostgreSQL) does not answer.
     Unreachable,
+    /// A transaction kept losing races with concurrent writers (PostgreSQL serialization
+    /// failures or deadlocks, after every retry): retry shortly.
+    Contended,
 }
 
 impl StorageFault {
@@ -45,6 +48,7 @@ impl StorageFault {
             StorageFault::ReadOnly => "storage_read_only",
             StorageFault::Io => "storage_io",
             StorageFault::Unreachable => "storage_unreachable",
+            StorageFault::Contended => "storage_contended",
         }
     }
 
@@ -55,6 +59,9 @@ impl StorageFault {
             StorageFault::ReadOnly => "read-only file system",
             StorageFault::Io => "disk I/O error",
             StorageFault::Unreachable => "the database server does not answer",
+            StorageFault::Contended => {
+                "too many concurrent writes to the same records; retry shortly"
+            }
         }
     }
 }
@@ -237,7 +244,7 @@ impl StorageHealth {
                     *read_only = true;
                 }
             }
-            StorageFault::Io | StorageFault::Unreachable => {}
+            StorageFault::Io | StorageFault::Unreachable | StorageFault::Contended => {}
         }
         StoreError::Storage {
             fault,

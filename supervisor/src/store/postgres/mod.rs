@@ -125,10 +125,7 @@ impl PgError {
 
     /// Whether running the transaction again can succeed (it lost a race).
     pub(crate) fn is_retryable(&self) -> bool {
-        matches!(
-            self.code(),
-            Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
-        )
+        lost_a_race(self.code())
     }
 
     /// Whether this is a uniqueness violation.
@@ -140,6 +137,14 @@ impl PgError {
     pub(crate) fn is_foreign_key_violation(&self) -> bool {
         self.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION)
     }
+}
+
+/// Whether `code` says a transaction lost a race: a serialization failure or a deadlock.
+fn lost_a_race(code: Option<&SqlState>) -> bool {
+    matches!(
+        code,
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
 }
 
 impl From<PgError> for StoreError {
@@ -155,6 +160,21 @@ impl From<PgError> for StoreError {
                 fault: StorageFault::Unreachable,
                 message: format!("the connection to the database was lost: {e}"),
             },
+            // Still losing races after every retry of the transaction: 503 with Retry-After,
+            // not a 500 (nothing is wrong but the load on one record).
+            PgError::Db(e) if lost_a_race(e.code()) => {
+                let detail = match e.as_db_error() {
+                    Some(db) => format!("{} ({})", db.message(), db.code().code()),
+                    None => e.to_string(),
+                };
+                StoreError::Storage {
+                    fault: StorageFault::Contended,
+                    message: format!(
+                        "a transaction lost {TRANSACTION_ATTEMPTS} races with concurrent \
+                         writers: {detail}"
+                    ),
+                }
+            }
             PgError::Db(e) => {
                 let message = match e.as_db_error() {
                     Some(db) => format!("database error: {} ({})", db.message(), db.code().code()),
@@ -358,6 +378,60 @@ fn describe_target(config: &tokio_postgres::Config) -> String {
 #[cfg(test)]
 mod tests {
     use crate::store::{StorageFault, StorageStatus, Store, StoreError};
+
+    /// A real serialization failure (two SERIALIZABLE transactions each reading what the other
+    /// writes) that reaches a caller is a 503-kind storage fault, not an internal error.
+    #[tokio::test]
+    async fn a_lost_race_is_contention_not_an_internal_error() {
+        let db = super::test_db::TestDb::create();
+        let connect = || async {
+            let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            client
+        };
+        let (mut first, mut second) = (connect().await, connect().await);
+        first
+            .batch_execute(
+                "CREATE TABLE t (k INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0), (2, 0)",
+            )
+            .await
+            .unwrap();
+        let a = first
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+            .start()
+            .await
+            .unwrap();
+        let b = second
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+            .start()
+            .await
+            .unwrap();
+        a.query("SELECT v FROM t WHERE k = 2", &[]).await.unwrap();
+        b.query("SELECT v FROM t WHERE k = 1", &[]).await.unwrap();
+        a.execute("UPDATE t SET v = 1 WHERE k = 1", &[])
+            .await
+            .unwrap();
+        b.execute("UPDATE t SET v = 1 WHERE k = 2", &[])
+            .await
+            .unwrap();
+        a.commit().await.unwrap();
+        let lost = b.commit().await.unwrap_err();
+        let error = StoreError::from(super::PgError::from(lost));
+        assert!(
+            matches!(
+                &error,
+                StoreError::Storage {
+                    fault: StorageFault::Contended,
+                    message,
+                } if message.contains("40001")
+            ),
+            "{error:?}"
+        );
+    }
 
     /// A server that does not answer: calls fail with `Unreachable` (503, retry later) and the
     /// store reports itself unreachable (not ready) until a connection succeeds again.
